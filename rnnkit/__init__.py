@@ -1,0 +1,24 @@
+"""rnnkit: recurrent neural networks on PyTorch.
+
+Cells are one step ``(x_t, s_{t-1}) -> (y_t, s_t)`` (seed 000's ``f : A x S -> B x S``); wrappers and
+stacks of cells are cells; runners unroll a cell over padded, variable-length batches.
+
+>>> import torch, rnnkit
+>>> rnn = rnnkit.RNN(rnnkit.Stack([rnnkit.LSTMCell(3, 16), rnnkit.LSTMCell(16, 16)]))
+>>> y, state = rnn(torch.randn(4, 10, 3), lengths=[10, 7, 3, 0])
+>>> tuple(y.shape)
+(4, 10, 16)
+"""
+from .cells import (BasicRNNCell, Cell, Dropout, DropoutState, ElmanCell, Embedding, GRUCell, LearnedInitialState,
+                    LSTMCell, Projection, Residual, Stack, Zoneout, orthogonal_recurrent_, svd_rescaled_, uniform_)
+from .interop import from_torch, load_from_torch, to_torch
+from .runners import (RNN, Bidirectional, BidirectionalState, EncoderDecoder, Layers, last_output, many_to_one,
+                      one_to_many, reverse_padded, unroll)
+from .state import LSTMState, detach_state, map_state
+
+__version__ = "0.1.0"
+__all__ = ["BasicRNNCell", "Cell", "Dropout", "DropoutState", "ElmanCell", "Embedding", "GRUCell",
+           "LearnedInitialState", "LSTMCell", "Projection", "Residual", "Stack", "Zoneout", "orthogonal_recurrent_",
+           "svd_rescaled_", "uniform_", "from_torch", "load_from_torch", "to_torch", "RNN", "Bidirectional",
+           "BidirectionalState", "EncoderDecoder", "Layers", "last_output", "many_to_one", "one_to_many",
+           "reverse_padded", "unroll", "LSTMState", "detach_state", "map_state"]

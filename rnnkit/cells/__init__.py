@@ -1,0 +1,15 @@
+"""Cells: one step ``(x_t, s_{t-1}) -> (y_t, s_t)`` each, and wrappers that are cells again."""
+from .base import Cell, activation
+from .basic import BasicRNNCell
+from .dropout import Dropout, DropoutState
+from .elman import ElmanCell
+from .gru import GRUCell
+from .init import orthogonal_recurrent_, svd_rescaled_, uniform_
+from .lstm import LSTMCell
+from .stack import Stack
+from .wrappers import Embedding, LearnedInitialState, Projection, Residual
+from .zoneout import Zoneout
+
+__all__ = ["Cell", "activation", "BasicRNNCell", "Dropout", "DropoutState", "ElmanCell", "GRUCell", "LSTMCell",
+           "Stack", "Embedding", "LearnedInitialState", "Projection", "Residual", "Zoneout",
+           "orthogonal_recurrent_", "svd_rescaled_", "uniform_"]

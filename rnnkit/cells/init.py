@@ -1,0 +1,67 @@
+"""Initialisers for recurrent weights: uniform (seed 000), SVD-rescaled (seed 003), orthogonal.
+
+Each takes any module and initialises the cells inside it (every submodule with ``weight_ih`` /
+``weight_hh``), block by block: a weight (in, G*H) holds G gate blocks of width H.
+
+>>> from rnnkit import LSTMCell
+>>> cell = svd_rescaled_(LSTMCell(3, 6))
+>>> top = torch.linalg.matrix_norm(cell.weight_hh[:, :6], ord=2).item()
+>>> round(top, 5)
+1.0
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def _cells(module: nn.Module):
+    return [m for m in module.modules() if hasattr(m, "weight_ih") and hasattr(m, "weight_hh")]
+
+
+def _blocks(weight: Tensor, width: int) -> list[Tensor]:
+    """Views of the gate blocks (in, H) of a weight (in, G*H)."""
+    if weight.shape[1] % width:
+        return [weight]
+    return list(weight.split(width, dim=1))
+
+
+@torch.no_grad()
+def uniform_(module: nn.Module, a: float = 0.1) -> nn.Module:
+    """Every parameter of every cell from U(-a, a), biases included (seed 000's initialiser)."""
+    if not a > 0:
+        raise ValueError(f"uniform_ needs a > 0; received a={a!r}")
+    for cell in _cells(module):
+        for p in cell.parameters(recurse=False):
+            p.uniform_(-a, a)
+    return module
+
+
+@torch.no_grad()
+def svd_rescaled_(module: nn.Module) -> nn.Module:
+    """Seed 003's ``sample_weights``: U(-1, 1), then divided by its largest singular value.
+
+    Applied to each gate block of ``weight_ih`` and ``weight_hh`` so each block's spectral norm is 1
+    ("the vanishing and exploding gradient depends on the largest singular value"). Biases become 0.
+    """
+    for cell in _cells(module):
+        H = cell.hidden_size
+        for w in (cell.weight_ih, cell.weight_hh):
+            for block in _blocks(w, H):
+                block.uniform_(-1.0, 1.0)
+                block.div_(torch.linalg.matrix_norm(block, ord=2))
+        for name, p in cell.named_parameters(recurse=False):
+            if name.startswith("bias"):
+                p.zero_()
+    return module
+
+
+@torch.no_grad()
+def orthogonal_recurrent_(module: nn.Module, gain: float = 1.0) -> nn.Module:
+    """Each gate block of every ``weight_hh`` orthogonal (Saxe et al. 2014); other weights untouched."""
+    for cell in _cells(module):
+        for block in _blocks(cell.weight_hh, cell.hidden_size):
+            q = torch.empty(block.shape, dtype=block.dtype)
+            nn.init.orthogonal_(q, gain=gain)
+            block.copy_(q)
+    return module
