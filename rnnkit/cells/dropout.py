@@ -76,7 +76,7 @@ class Dropout(Cell):
         return DropoutState(inner, sample(self.input_size, self.input_p), sample(self.output_size, self.output_p),
                             state_mask)
 
-    def _apply(self, t: Tensor, mask: Tensor | None, p: float) -> Tensor:
+    def _drop(self, t: Tensor, mask: Tensor | None, p: float) -> Tensor:
         if not self.training or p == 0:
             return t
         if self.variational:
@@ -85,9 +85,9 @@ class Dropout(Cell):
 
     def forward(self, x: Tensor, state: DropoutState) -> tuple[Tensor, DropoutState]:
         if not self.takes_tokens:
-            x = self._apply(x, state.input_mask, self.input_p)
+            x = self._drop(x, state.input_mask, self.input_p)
         y, s = self.cell(x, state.cell)
-        y = self._apply(y, state.output_mask, self.output_p)
+        y = self._drop(y, state.output_mask, self.output_p)
         if self.training and self.state_p > 0:
             s = self._drop_state(s, state.state_mask)
         return y, DropoutState(s, state.input_mask, state.output_mask, state.state_mask)

@@ -1,0 +1,110 @@
+"""Naive re-implementations of the seeds' equations, one gate at a time, one sequence at a time.
+
+Nothing here is shared with rnnkit's cells except the parameter tensors they read: every gate has
+its own matrix slice, the loop runs one sequence for exactly its length, and reversal is a Python
+``reversed``. The tests compare rnnkit's batched, masked, reversed ``unroll`` against these.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def _gate(W, k, H):
+    """Block k (width H) of a weight stored (in, G*H)."""
+    return W[..., k * H:(k + 1) * H]
+
+
+def elman_step(cell, x, h):
+    """Seed 003: h_t = act(x_t W_ih + h_{t-1} W_hh + b_h); o_t = act_o(h_t W_ho + b_o)."""
+    pre = x @ cell.weight_ih + h @ cell.weight_hh
+    if cell.bias is not None:
+        pre = pre + cell.bias
+    h = {"tanh": torch.tanh, "relu": torch.relu}[cell.activation_name](pre)
+    if cell.has_output_map:
+        return cell.act_o(h @ cell.weight_ho + cell.bias_o), h
+    return h, h
+
+
+def basic_step(cell, x, s):
+    """Seed 000: u(x, s) = f(A_u x + B_u s), v(x, s) = tanh(A_v x + B_v s) (+ biases)."""
+    u = x @ cell.A_u + s @ cell.B_u
+    v = x @ cell.A_v + s @ cell.B_v
+    if cell.b_u is not None:
+        u, v = u + cell.b_u, v + cell.b_v
+    return cell.f(u), torch.tanh(v)
+
+
+def _layer_norm(v, ln):
+    mu = v.mean(-1, keepdim=True)
+    var = ((v - mu) ** 2).mean(-1, keepdim=True)
+    out = (v - mu) / torch.sqrt(var + ln.eps) * ln.weight
+    return out + ln.bias if ln.bias is not None else out
+
+
+def lstm_step(cell, x, state):
+    """Seed 004's LSTM (u = update, i = input, o = output, f = forget) with TF1's options (seed 001)."""
+    h, c = state
+    H = cell.hidden_size
+    act = {"tanh": torch.tanh, "relu": torch.relu, "softsign": torch.nn.functional.softsign}[cell.activation_name]
+    names = ["i", "f", "u", "o"] if cell.forget_gate else ["i", "u", "o"]
+    xw = x @ cell.weight_ih
+    hw = h @ cell.weight_hh
+    if cell.layer_norm:
+        xw, hw = _layer_norm(xw, cell.ln_ih), _layer_norm(hw, cell.ln_hh)
+    a = {}
+    for k, name in enumerate(names):
+        a[name] = _gate(xw, k, H) + _gate(hw, k, H)
+        if cell.bias is not None:
+            a[name] = a[name] + _gate(cell.bias, k, H)
+    if cell.peepholes:
+        a["i"] = a["i"] + cell.weight_ci * c
+        if cell.forget_gate:
+            a["f"] = a["f"] + cell.weight_cf * c
+    i = torch.sigmoid(a["i"])
+    u = act(a["u"])
+    if cell.forget_gate:
+        f = torch.sigmoid(a["f"] + cell.forget_bias)
+        c_new = f * c + i * u
+    else:
+        c_new = c + i * u
+    if cell.cell_clip is not None:
+        c_new = torch.clamp(c_new, -cell.cell_clip, cell.cell_clip)
+    if cell.peepholes:
+        a["o"] = a["o"] + cell.weight_co * c_new
+    o = torch.sigmoid(a["o"])
+    m = o * act(_layer_norm(c_new, cell.ln_c) if cell.layer_norm else c_new)
+    if cell.proj_size:
+        m = m @ cell.weight_proj
+        if cell.proj_clip is not None:
+            m = torch.clamp(m, -cell.proj_clip, cell.proj_clip)
+    return m, (m, c_new)
+
+
+def gru_step(cell, x, h):
+    """GRU, gate order r, z, n; seed 000's B_v(R o y) when reset_after=False."""
+    H = cell.hidden_size
+    xw, hw = x @ cell.weight_ih, h @ cell.weight_hh
+    if cell.layer_norm:
+        xw, hw = _layer_norm(xw, cell.ln_ih), _layer_norm(hw, cell.ln_hh)
+    bi = cell.bias_ih if cell.bias_ih is not None else torch.zeros(3 * H, dtype=x.dtype)
+    bh = cell.bias_hh if cell.bias_hh is not None else torch.zeros(3 * H, dtype=x.dtype)
+    r = torch.sigmoid(_gate(xw, 0, H) + _gate(bi, 0, H) + _gate(hw, 0, H) + _gate(bh, 0, H))
+    z = torch.sigmoid(_gate(xw, 1, H) + _gate(bi, 1, H) + _gate(hw, 1, H) + _gate(bh, 1, H))
+    if cell.reset_after:
+        n = torch.tanh(_gate(xw, 2, H) + _gate(bi, 2, H) + r * (_gate(hw, 2, H) + _gate(bh, 2, H)))
+    else:
+        n = torch.tanh(_gate(xw, 2, H) + _gate(bi, 2, H) + (r * h) @ _gate(cell.weight_hh, 2, H) + _gate(bh, 2, H))
+    h = z * h + (1 - z) * n
+    return h, h
+
+
+def run_sequence(step, cell, x, s0, reverse=False):
+    """Step one sequence x (T, D) from state s0 (leaves of shape (1, ...)); returns outputs (T, O), final state."""
+    T = x.shape[0]
+    order = list(reversed(range(T))) if reverse else list(range(T))
+    ys = [None] * T
+    s = s0
+    for t in order:
+        y, s = step(cell, x[t:t + 1], s)
+        ys[t] = y[0]
+    return (torch.stack(ys) if ys else None), s
