@@ -157,10 +157,9 @@ def from_torch(module: nn.Module) -> Layers:
         d_in = module.input_size if k == 0 else dirs * width
         fw = _new_cell(module, kind, d_in)
         layers.append(Bidirectional(fw, _new_cell(module, kind, d_in)) if dirs == 2 else RNN(fw))
-    runner = Layers(layers, dropout=module.dropout)
-    load_from_torch(runner, module)
     ref = next(module.parameters())
-    return runner.to(device=ref.device, dtype=ref.dtype)
+    runner = Layers(layers, dropout=module.dropout).to(device=ref.device, dtype=ref.dtype)
+    return load_from_torch(runner, module)
 
 
 def load_from_torch(runner: nn.Module, module: nn.Module) -> nn.Module:

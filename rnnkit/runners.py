@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 from torch import Tensor, nn
 
-from .state import State, describe, where_state
+from .state import State, describe, leaves, where_state
 
 # ----------------------------------------------------------------------------------------- checks
 
@@ -146,15 +146,16 @@ def unroll(cell: nn.Module, x: Tensor, *, lengths=None, initial_state: State = N
         else:
             state = new
         outputs.append(y_t)
-    y = _stack_outputs(outputs, cell, B, T, x)
+    y = _stack_outputs(outputs, cell, B, T, x, state)
     if reverse:
         y = reverse_padded(y, lengths)
     return y, state
 
 
-def _stack_outputs(outputs: list[Tensor], cell: nn.Module, B: int, T: int, x: Tensor) -> Tensor:
-    """(B, T, O) from the computed steps, zero-padded to T."""
-    dtype = outputs[0].dtype if outputs else (x.dtype if x.is_floating_point() else torch.get_default_dtype())
+def _stack_outputs(outputs: list[Tensor], cell: nn.Module, B: int, T: int, x: Tensor, state: State) -> Tensor:
+    """(B, T, O) from the computed steps, zero-padded to T (dtype of the outputs, else of the state)."""
+    state_leaves = leaves(state)
+    dtype = outputs[0].dtype if outputs else (state_leaves[0].dtype if state_leaves else torch.get_default_dtype())
     if len(outputs) < T:
         outputs = outputs + [x.new_zeros(B, cell.output_size, dtype=dtype)] * (T - len(outputs))
     if not outputs:

@@ -1,0 +1,107 @@
+"""Seed 000's modes: many-to-one, one-to-many, many-to-one-to-many; Bidirectional; initialisers."""
+import pytest
+import torch
+
+import rnnkit as rk
+
+
+def test_many_to_one_is_the_output_at_each_last_step():
+    torch.manual_seed(0)
+    cell = rk.Projection(rk.LSTMCell(3, 5), 2)
+    x, lengths = torch.randn(3, 6, 3), torch.tensor([6, 2, 4])
+    y_last, state = rk.many_to_one(cell, x, lengths)
+    for b in range(3):
+        n = int(lengths[b])
+        y_b, s_b = rk.unroll(cell, x[b:b + 1, :n])
+        torch.testing.assert_close(y_last[b], y_b[0, -1])
+        torch.testing.assert_close(state.h[b], s_b.h[0])
+
+
+def test_bidirectional_many_to_one_joins_forward_last_and_backward_first():
+    """Seed 000's bidirectional Buzzometer: the backward run's output at position 0 is its last."""
+    torch.manual_seed(1)
+    bi = rk.Bidirectional(rk.GRUCell(3, 4), rk.GRUCell(3, 4))
+    x, lengths = torch.randn(2, 5, 3), torch.tensor([5, 3])
+    y, _ = rk.many_to_one(bi, x, lengths)
+    for b in range(2):
+        n = int(lengths[b])
+        fwd, _ = rk.unroll(bi.fw, x[b:b + 1, :n])
+        bwd, _ = rk.unroll(bi.bw, x[b:b + 1, :n].flip(1))
+        torch.testing.assert_close(y[b], torch.cat([fwd[0, -1], bwd[0, -1]]))
+
+
+def test_bidirectional_backward_run_stays_inside_each_length():
+    torch.manual_seed(2)
+    bi = rk.Bidirectional(rk.LSTMCell(3, 4), merge="sum")
+    x, lengths = torch.randn(2, 6, 3), torch.tensor([6, 2])
+    y, s = bi(x, lengths)
+    y_alone, s_alone = bi(x[1:, :2])
+    torch.testing.assert_close(y[1, :2], y_alone[0])
+    torch.testing.assert_close(s.backward.c[1], s_alone.backward.c[0])
+    assert (y[1, 2:] == 0).all()
+
+
+def test_one_to_many_feeds_every_step_or_first_then_blank():
+    torch.manual_seed(3)
+    cell = rk.GRUCell(2, 3)
+    a = torch.randn(2, 2)
+    y_every, n, _ = rk.one_to_many(cell, a, max_steps=4, feed="every")
+    y_ref, _ = rk.unroll(cell, a.unsqueeze(1).expand(2, 4, 2))
+    torch.testing.assert_close(y_every, y_ref)
+    blank = torch.full((2,), 0.5)
+    y_first, _, _ = rk.one_to_many(cell, a, max_steps=4, feed="first", blank=blank)
+    x_first = torch.cat([a.unsqueeze(1), blank.expand(2, 3, 2)], dim=1)
+    torch.testing.assert_close(y_first, rk.unroll(cell, x_first)[0])
+
+
+def test_one_to_many_stops_each_sequence_at_its_stop_symbol():
+    cell = rk.ElmanCell(1, 1, bias=False, activation="identity")
+    with torch.no_grad():
+        cell.weight_ih.fill_(1.0), cell.weight_hh.fill_(1.0)
+    a = torch.tensor([[1.0], [3.0]])                     # h_t = t * a: stop once h >= 6
+    y, n, h = rk.one_to_many(cell, a, max_steps=10, stop=lambda y_t, s: y_t[:, 0] >= 6)
+    assert n.tolist() == [6, 2] and y.shape == (2, 6, 1)
+    assert h[:, 0].tolist() == [6.0, 6.0] and (y[1, 2:] == 0).all()
+
+
+def test_encoder_decoder_starts_the_decoder_from_the_encoder_state():
+    torch.manual_seed(4)
+    enc, dec = rk.LSTMCell(3, 6), rk.LSTMCell(2, 6)
+    net = rk.EncoderDecoder(enc, dec)
+    x, y_in = torch.randn(2, 5, 3), torch.randn(2, 4, 2)
+    y, _ = net(x, [5, 3], y_in, [4, 2])
+    _, s = rk.unroll(enc, x, lengths=[5, 3])
+    torch.testing.assert_close(y, rk.unroll(dec, y_in, lengths=[4, 2], initial_state=s)[0])
+
+
+def test_layers_with_dropout_between_layers_only_in_training():
+    torch.manual_seed(5)
+    net = rk.Layers([rk.GRUCell(3, 4), rk.GRUCell(4, 4)], dropout=0.5)
+    x = torch.randn(2, 5, 3)
+    net.eval()
+    y1, _ = net(x)
+    y2, _ = net(x)
+    torch.testing.assert_close(y1, y2)
+    net.train()
+    assert not torch.allclose(net(x)[0], y1)
+
+
+def test_svd_rescaled_orthogonal_and_uniform_initialisers():
+    cell = rk.svd_rescaled_(rk.GRUCell(5, 6))
+    for w in (cell.weight_ih, cell.weight_hh):
+        for block in w.split(6, dim=1):
+            assert abs(torch.linalg.matrix_norm(block, ord=2).item() - 1.0) < 1e-5
+    assert (cell.bias_ih == 0).all()
+    cell = rk.orthogonal_recurrent_(rk.LSTMCell(3, 4))
+    for block in cell.weight_hh.split(4, dim=1):
+        torch.testing.assert_close(block.T @ block, torch.eye(4), atol=1e-5, rtol=0)
+    cell = rk.uniform_(rk.Stack([rk.ElmanCell(3, 4), rk.LSTMCell(4, 4)]), a=0.05)
+    assert all(p.abs().max() <= 0.05 for p in cell.parameters())
+    with pytest.raises(ValueError, match="a > 0"):
+        rk.uniform_(cell, a=0)
+
+
+def test_reverse_padded_is_an_involution_within_lengths():
+    x, lengths = torch.randn(3, 5, 2), torch.tensor([5, 0, 3])
+    torch.testing.assert_close(rk.reverse_padded(rk.reverse_padded(x, lengths), lengths), x)
+    torch.testing.assert_close(rk.reverse_padded(x, lengths)[2, :3], x[2, :3].flip(0))
