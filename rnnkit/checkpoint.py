@@ -1,0 +1,141 @@
+"""Run folders on disk: config.json, model.safetensors, a resumable checkpoint; every write atomic.
+
+A run folder::
+
+    config.json          task, task config, train config, data meta (vocabulary, labels, scaling)
+    model.safetensors    the weights to use (best on validation, else latest)
+    checkpoint/          model.safetensors, optimizer.safetensors, trainer.json: the latest step, to resume
+    metrics.csv          one row per logged step
+    learning_curve.png   training and validation loss against step
+
+Nothing is pickled. ``checkpoint/`` is written to ``checkpoint.tmp/`` and swapped in by rename, so a
+killed run leaves either the old or the new checkpoint, never half of one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import UserError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path))
+
+
+def save_model(path: Path, model: torch.nn.Module) -> None:
+    """The model's state dict as safetensors, atomically."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        _save_tensors(Path(tmp), dict(model.state_dict()))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_model(path: Path, model: torch.nn.Module) -> torch.nn.Module:
+    try:
+        state = load_file(str(path))
+    except FileNotFoundError:
+        raise UserError(f"expected a weights file at {path}; found none") from None
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise UserError(f"expected a safetensors weights file at {path}; could not read it ({e})") from None
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise UserError(f"the weights in {path} do not fit this model: missing {sorted(missing)[:5]}, "
+                        f"unexpected {sorted(unexpected)[:5]}")
+    return model
+
+
+def optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimizer state dict into tensors (for safetensors) and JSON (the rest)."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for key, value in st.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{pid}.{key}"] = value
+            else:
+                scalars[f"{pid}.{key}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    state: dict[int, dict] = {}
+    for name, value in list(tensors.items()) + list(meta["scalars"].items()):
+        pid, key = name.split(".", 1)
+        state.setdefault(int(pid), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(run_dir: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                    extra_tensors: dict[str, torch.Tensor], trainer: dict) -> None:
+    """Write ``run_dir/checkpoint`` as a whole: to ``checkpoint.tmp`` first, then swapped in by rename."""
+    run_dir = Path(run_dir)
+    tmp, final, old = run_dir / "checkpoint.tmp", run_dir / "checkpoint", run_dir / "checkpoint.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    _save_tensors(tmp / "model.safetensors", dict(model.state_dict()))
+    opt_tensors, opt_meta = optimizer_to_tensors(opt)
+    _save_tensors(tmp / "optimizer.safetensors", {**{f"opt.{k}": v for k, v in opt_tensors.items()},
+                                                   **{f"extra.{k}": v for k, v in extra_tensors.items()}})
+    atomic_write_json(tmp / "trainer.json", {**trainer, "optimizer": opt_meta})
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict] | None:
+    """(model tensors, optimizer+extra tensors, trainer json) of the last complete checkpoint, or None."""
+    run_dir = Path(run_dir)
+    for folder in (run_dir / "checkpoint", run_dir / "checkpoint.old"):
+        if (folder / "trainer.json").exists():
+            return (load_file(str(folder / "model.safetensors")), load_file(str(folder / "optimizer.safetensors")),
+                    json.loads((folder / "trainer.json").read_text()))
+    return None
+
+
+def read_config(run_dir: Path) -> dict:
+    """A run folder's config.json, with one clear error when the folder is not a run."""
+    path = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise UserError(f"expected a run folder; {run_dir} does not exist")
+    if not path.exists():
+        raise UserError(f"expected a run folder with config.json; {run_dir} has none")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"expected valid JSON in {path}; {e}") from None

@@ -1,0 +1,73 @@
+"""Reading user files: text as characters or bytes, labelled examples from CSV / TSV / JSONL / folders."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def check_file(path: str | Path, what: str = "a file") -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"expected {what} at {path}; it does not exist")
+    if path.is_file() and path.stat().st_size == 0:
+        raise UserError(f"expected {what} at {path}; it is empty")
+    return path
+
+
+def read_text(path: str | Path, level: str) -> tuple[str | bytes, str]:
+    """The file as ``str`` (level ``char``) or ``bytes`` (``byte``); ``auto`` picks char when it is UTF-8."""
+    path = check_file(path, "a text file")
+    if path.is_dir():
+        raise UserError(f"expected a text file; {path} is a folder")
+    raw = path.read_bytes()
+    if level == "byte":
+        return raw, "byte"
+    try:
+        return raw.decode("utf-8"), "char"
+    except UnicodeDecodeError as e:
+        if level == "auto":
+            return raw, "byte"
+        raise UserError(f"expected UTF-8 text for a character model; {path} has a non-UTF-8 byte at offset "
+                        f"{e.start} (use --level byte)") from None
+
+
+def read_labelled(path: str | Path, *, text_column: str = "text", label_column: str = "label") -> list[tuple[str, str]]:
+    """(text, label) pairs from a CSV / TSV (with a header), JSONL, or a folder with one subfolder per class."""
+    path = check_file(path, "labelled data (CSV, TSV, JSONL or a folder per class)")
+    if path.is_dir():
+        pairs = []
+        for class_dir in sorted(p for p in path.iterdir() if p.is_dir()):
+            for f in sorted(p for p in class_dir.iterdir() if p.is_file()):
+                pairs.append((f.read_text(encoding="utf-8", errors="replace"), class_dir.name))
+        if not pairs:
+            raise UserError(f"expected one subfolder of text files per class in {path}; found no files")
+        return pairs
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix in (".jsonl", ".json"):
+        pairs = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"expected one JSON object per line in {path}; line {n}: {e.msg}") from None
+            if not isinstance(obj, dict) or text_column not in obj or label_column not in obj:
+                raise UserError(f"expected keys {text_column!r} and {label_column!r} on line {n} of {path}; "
+                                f"received {sorted(obj) if isinstance(obj, dict) else type(obj).__name__}")
+            pairs.append((str(obj[text_column]), str(obj[label_column])))
+    else:
+        delimiter = "\t" if path.suffix in (".tsv", ".tab") else ","
+        reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+        columns = reader.fieldnames or []
+        missing = [c for c in (text_column, label_column) if c not in columns]
+        if missing:
+            raise UserError(f"expected columns {text_column!r} and {label_column!r} in {path}; it has {columns}, "
+                            f"missing {missing} (set --text-column / --label-column)")
+        pairs = [(row[text_column] or "", row[label_column] or "") for row in reader]
+    if not pairs:
+        raise UserError(f"expected at least one labelled example in {path}; found none")
+    return pairs

@@ -1,0 +1,276 @@
+"""Heads on top of a runner: sequence models (language model, classifier, tagger, regressor) and Seq2Seq.
+
+A ``RecurrentConfig`` names the recurrent stack (cell kind, sizes, layers, dropout, direction);
+``build_runner`` turns it into ``Layers`` of ``RNN`` / ``Bidirectional`` runners. Configs are dataclasses
+that checkpoints carry, so a run folder alone rebuilds its model.
+
+>>> m = SequenceModel(RecurrentConfig(cell="gru", hidden_size=8), vocab_size=5, output_size=3, readout="last")
+>>> logits, _ = m(torch.tensor([[1, 2, 3], [4, 0, 0]]), lengths=torch.tensor([3, 1]))
+>>> tuple(logits.shape)
+(2, 3)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .cells import ElmanCell, GRUCell, LSTMCell, Stack
+from .runners import RNN, Bidirectional, Layers, many_to_one
+from .state import State, leaves, map_state
+
+
+def _help(text: str, **kw):
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class RecurrentConfig:
+    """The recurrent stack; every field is a ``rnnkit train`` flag."""
+
+    cell: str = _help("lstm, gru or elman", default="lstm")
+    hidden_size: int = _help("units per layer (H)", default=128)
+    num_layers: int = _help("stacked layers", default=1)
+    dropout: float = _help("dropout between layers and before the output layer", default=0.0)
+    layer_norm: bool = _help("layer-normalised LSTM / GRU", default=False)
+    bidirectional: bool = _help("read each sequence both ways (not for generation)", default=False)
+
+    def make_cell(self, input_size: int) -> nn.Module:
+        if self.cell == "lstm":
+            return LSTMCell(input_size, self.hidden_size, layer_norm=self.layer_norm)
+        if self.cell == "gru":
+            return GRUCell(input_size, self.hidden_size, layer_norm=self.layer_norm)
+        if self.cell == "elman":
+            return ElmanCell(input_size, self.hidden_size)
+        raise ValueError(f"cell must be lstm, gru or elman; received {self.cell!r}")
+
+
+def build_runner(cfg: RecurrentConfig, input_size: int) -> Layers:
+    """``num_layers`` runners; each reads the previous one's output (both directions when bidirectional)."""
+    layers, d_in = [], input_size
+    for _ in range(cfg.num_layers):
+        if cfg.bidirectional:
+            layers.append(Bidirectional(cfg.make_cell(d_in), cfg.make_cell(d_in)))
+        else:
+            layers.append(RNN(cfg.make_cell(d_in)))
+        d_in = layers[-1].output_size
+    return Layers(layers, dropout=cfg.dropout)
+
+
+class SequenceModel(nn.Module):
+    """Tokens (B, T) or features (B, T, D) -> runner -> linear map to ``output_size``.
+
+    ``readout="all"`` gives one output per step (B, T, O) (language model, tagger, many-to-many
+    regression); ``readout="last"`` gives one per sequence (B, O) (seed 000's many-to-one: the last
+    step, joined with the backward run's first for a bidirectional stack).
+    """
+
+    def __init__(self, rnn: RecurrentConfig, *, output_size: int, vocab_size: int | None = None,
+                 input_size: int | None = None, embed_size: int = 64, readout: str = "all"):
+        super().__init__()
+        if (vocab_size is None) == (input_size is None):
+            raise ValueError("SequenceModel takes either vocab_size (token ids) or input_size (features)")
+        if readout not in ("all", "last"):
+            raise ValueError(f"readout must be 'all' or 'last'; received {readout!r}")
+        self.embedding = nn.Embedding(vocab_size, embed_size) if vocab_size is not None else None
+        self.runner = build_runner(rnn, embed_size if vocab_size is not None else input_size)
+        self.dropout = nn.Dropout(rnn.dropout)
+        self.head = nn.Linear(self.runner.output_size, output_size)
+        self.readout = readout
+
+    def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
+        return self.runner.initial_state(batch_size, device=device, dtype=dtype)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.embedding(x) if self.embedding is not None else x
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: State = None) -> tuple[Tensor, State]:
+        h = self.features(x)                                              # (B, T, D)
+        if self.readout == "last":
+            return self.head(self.dropout(self._last(h, lengths, state))), None
+        y, state = self.runner(h, lengths, state)                         # (B, T, H)
+        return self.head(self.dropout(y)), state
+
+    def _last(self, h: Tensor, lengths, state) -> Tensor:
+        layers = self.runner.layers
+        states = state if state is not None else (None,) * len(layers)
+        for k, (layer, s) in enumerate(zip(layers[:-1], states)):
+            if k and self.runner.dropout:
+                h = F.dropout(h, self.runner.dropout, self.training)
+            h, _ = layer(h, lengths, s)
+        if len(layers) > 1 and self.runner.dropout:
+            h = F.dropout(h, self.runner.dropout, self.training)
+        last, _ = many_to_one(layers[-1], h, lengths, states[-1])
+        return last                                                        # (B, H')
+
+
+class LanguageModel(SequenceModel):
+    """Next-token model (seeds 000, 001 char-rnn) with ``generate``, which carries the state token by token."""
+
+    def __init__(self, rnn: RecurrentConfig, vocab_size: int, embed_size: int = 64):
+        if rnn.bidirectional:
+            raise ValueError("a language model reads left to right; received bidirectional=True")
+        super().__init__(rnn, output_size=vocab_size, vocab_size=vocab_size, embed_size=embed_size)
+
+    @torch.no_grad()
+    def generate(self, prime: Tensor, length: int, *, temperature: float = 1.0, top_k: int | None = None,
+                 allowed: Tensor | None = None, generator: torch.Generator | None = None) -> Iterator[int]:
+        """Yield ``length`` sampled token ids after the ``prime`` ids (T0,), as seed 000's ``generate_text``.
+
+        The state is carried from step to step; ``temperature`` divides the logits; ``top_k`` keeps the k
+        likeliest tokens; ``allowed`` (V,) bool masks out tokens (seed 000's printable-only filter).
+        """
+        self.eval()
+        logits, state = self(prime.view(1, -1))
+        logits = logits[0, -1]
+        for _ in range(length):
+            scores = logits / max(temperature, 1e-8)
+            if allowed is not None:
+                scores = scores.masked_fill(~allowed, float("-inf"))
+            if top_k:
+                kth = torch.topk(scores, min(top_k, scores.numel())).values[-1]
+                scores = scores.masked_fill(scores < kth, float("-inf"))
+            token = int(torch.multinomial(F.softmax(scores, dim=-1), 1, generator=generator))
+            yield token
+            logits, state = self(torch.tensor([[token]]), state=state)
+            logits = logits[0, -1]
+
+
+class Attention(nn.Module):
+    r"""Attention of a decoder query over encoder memory, masked by the source lengths.
+
+    ``kind="additive"`` (Bahdanau et al. 2015): ``score(q, m) = v^T tanh(W_q q + W_m m)``.
+    ``kind="dot"`` (Luong et al. 2015, multiplicative "general" form): ``score(q, m) = q^T W m``.
+    Returns the context ``sum_j alpha_j m_j`` (B, M) and the weights ``alpha`` (B, S).
+    """
+
+    def __init__(self, kind: str, query_size: int, memory_size: int, attn_size: int = 64):
+        super().__init__()
+        if kind not in ("additive", "dot"):
+            raise ValueError(f"attention must be none, additive or dot; received {kind!r}")
+        self.kind = kind
+        if kind == "additive":
+            self.W_q = nn.Linear(query_size, attn_size, bias=False)
+            self.W_m = nn.Linear(memory_size, attn_size)
+            self.v = nn.Linear(attn_size, 1, bias=False)
+        else:
+            self.W = nn.Linear(memory_size, query_size, bias=False)
+
+    def forward(self, query: Tensor, memory: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        if self.kind == "additive":
+            scores = self.v(torch.tanh(self.W_q(query).unsqueeze(1) + self.W_m(memory))).squeeze(-1)  # (B, S)
+        else:
+            scores = torch.bmm(self.W(memory), query.unsqueeze(-1)).squeeze(-1)                      # (B, S)
+        alpha = F.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+        alpha = torch.nan_to_num(alpha)                   # an empty source attends to nothing
+        return torch.bmm(alpha.unsqueeze(1), memory).squeeze(1), alpha
+
+
+class Seq2Seq(nn.Module):
+    """Seed 000's many-to-one-to-many network with attention: encoder, bridge, attentional decoder.
+
+    The encoder (a runner, bidirectional or not) reads the source; a linear ``bridge`` maps its last
+    layer's final state to the decoder's initial state. The decoder is a ``Stack`` of cells reading
+    ``[E[y_{t-1}]; c_{t-1}]`` (input feeding); with attention, ``c_t`` attends over the encoder
+    outputs and the output is ``tanh(W_c [h_t; c_t])`` (Luong); without, ``c_t`` is empty.
+    """
+
+    def __init__(self, rnn: RecurrentConfig, src_vocab: int, tgt_vocab: int, *, embed_size: int = 64,
+                 attention: str = "additive"):
+        super().__init__()
+        if attention not in ("none", "additive", "dot"):
+            raise ValueError(f"attention must be none, additive or dot; received {attention!r}")
+        self.src_embedding = nn.Embedding(src_vocab, embed_size)
+        self.tgt_embedding = nn.Embedding(tgt_vocab, embed_size)
+        self.encoder = build_runner(rnn, embed_size)
+        H, M = rnn.hidden_size, self.encoder.output_size
+        self.context_size = M if attention != "none" else 0
+        dec_cfg = RecurrentConfig(cell=rnn.cell, hidden_size=H, layer_norm=rnn.layer_norm)
+        cells = [dec_cfg.make_cell(embed_size + self.context_size)] + [dec_cfg.make_cell(H)
+                                                                        for _ in range(rnn.num_layers - 1)]
+        self.decoder = Stack(cells)
+        template = self.decoder.initial_state(1)
+        enc_summary = sum(t.shape[-1] for t in leaves(self.encoder.layers[-1].initial_state(1)))
+        self.bridge = nn.Linear(enc_summary, sum(t.shape[-1] for t in leaves(template)))
+        self.attention = Attention(attention, H, M) if attention != "none" else None
+        self.combine = nn.Linear(H + M, H) if attention != "none" else None
+        self.head = nn.Linear(H, tgt_vocab)
+        self.dropout = nn.Dropout(rnn.dropout)
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, State]:
+        """Memory (B, S, M), its mask (B, S), and the decoder's initial state."""
+        memory, states = self.encoder(self.src_embedding(src), src_lengths)
+        summary = torch.cat(leaves(states[-1]), dim=-1)                     # (B, sum of leaf sizes)
+        flat = torch.tanh(self.bridge(summary))
+        template = self.decoder.initial_state(1)
+        parts = iter(torch.split(flat, [t.shape[-1] for t in leaves(template)], dim=-1))
+        state = map_state(lambda _: next(parts), template)
+        mask = torch.arange(src.shape[1], device=src.device).unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)
+        return memory, mask, state
+
+    def decode_step(self, y_prev: Tensor, context: Tensor, state: State, memory: Tensor, mask: Tensor):
+        """One decoder step: logits (B, V), the new context, the new state."""
+        h, state = self.decoder(torch.cat([self.tgt_embedding(y_prev), context], dim=-1), state)
+        if self.attention is not None:
+            context, _ = self.attention(h, memory, mask)
+            h = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))
+        return self.head(self.dropout(h)), context, state
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        """Teacher forcing: logits (B, T', V) for target inputs ``tgt_in`` (B, T') starting with BOS."""
+        memory, mask, state = self.encode(src, src_lengths)
+        context = memory.new_zeros(src.shape[0], self.context_size)
+        logits = []
+        for y_prev in tgt_in.unbind(1):
+            step_logits, context, state = self.decode_step(y_prev, context, state, memory, mask)
+            logits.append(step_logits)
+        return torch.stack(logits, dim=1)
+
+    @torch.no_grad()
+    def greedy(self, src: Tensor, src_lengths: Tensor, *, bos: int, eos: int, max_len: int) -> list[list[int]]:
+        """Greedy decoding: the likeliest token at each step, until EOS or ``max_len``."""
+        memory, mask, state = self.encode(src, src_lengths)
+        B = src.shape[0]
+        context, y = memory.new_zeros(B, self.context_size), torch.full((B,), bos, dtype=torch.long)
+        out, done = [[] for _ in range(B)], torch.zeros(B, dtype=torch.bool)
+        for _ in range(max_len):
+            logits, context, state = self.decode_step(y, context, state, memory, mask)
+            y = logits.argmax(-1)
+            for b in range(B):
+                if not done[b] and int(y[b]) != eos:
+                    out[b].append(int(y[b]))
+            done |= y == eos
+            if bool(done.all()):
+                break
+        return out
+
+    @torch.no_grad()
+    def beam_search(self, src: Tensor, src_lengths: Tensor, *, bos: int, eos: int, max_len: int,
+                    beam: int = 4) -> list[list[int]]:
+        """Beam search, one source at a time; the best hypothesis by log-probability / length."""
+        results = []
+        for b in range(src.shape[0]):
+            n = int(src_lengths[b])
+            memory, mask, state = self.encode(src[b:b + 1, :max(n, 1)], src_lengths[b:b + 1])
+            beams = [(0.0, [], torch.zeros(1, self.context_size), state, False)]
+            for _ in range(max_len):
+                candidates = []
+                for score, seq, context, st, finished in beams:
+                    if finished:
+                        candidates.append((score, seq, context, st, True))
+                        continue
+                    y_prev = torch.tensor([seq[-1] if seq else bos])
+                    logits, ctx, st2 = self.decode_step(y_prev, context, st, memory, mask)
+                    logp = F.log_softmax(logits[0], dim=-1)
+                    top = torch.topk(logp, beam)
+                    for lp, tok in zip(top.values.tolist(), top.indices.tolist()):
+                        candidates.append((score + lp, seq + [tok], ctx, st2, tok == eos))
+                beams = sorted(candidates, key=lambda c: c[0] / max(len(c[1]), 1), reverse=True)[:beam]
+                if all(c[4] for c in beams):
+                    break
+            best = beams[0][1]
+            results.append(best[: best.index(eos)] if eos in best else best)
+        return results

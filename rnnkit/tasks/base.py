@@ -1,0 +1,98 @@
+"""What every task shares: its three configs, deterministic batches, and the hooks the Trainer calls.
+
+A task = dataset builder + model head + metrics + defaults. ``prepare`` reads the user's data and
+records in ``meta`` what the model needs (vocabulary, labels, scaling); ``config.json`` keeps ``meta``,
+so ``from_run`` rebuilds the task, and its model, from a run folder alone.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ..models import RecurrentConfig
+from ..state import State
+
+
+def epoch_indices(n: int, batch_size: int, seed: int, step: int) -> Tensor:
+    """The example indices of training batch ``step``: epochs are seeded shuffles, batch by batch.
+
+    >>> a = epoch_indices(10, 4, seed=0, step=3)          # second batch of epoch 1
+    >>> bool((a == epoch_indices(10, 4, seed=0, step=3)).all()), len(epoch_indices(10, 4, 0, 2))
+    (True, 2)
+    """
+    per_epoch = math.ceil(n / batch_size)
+    epoch, i = divmod(step, per_epoch)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+    return perm[i * batch_size:(i + 1) * batch_size]
+
+
+def split_off(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """A seeded random (train, valid) split of ``range(n)``; at least one example on each side when n > 1."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 104729))
+    k = min(max(1, round(n * fraction)), n - 1) if n > 1 else 0
+    return perm[k:], perm[:k]
+
+
+@dataclass
+class Batch:
+    x: Tensor
+    lengths: Tensor | None
+    y: Any
+
+
+class Task:
+    """Base of the tasks under ``rnnkit/tasks``; see each module for the data it reads."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+    primary: ClassVar[str]
+    higher_is_better: ClassVar[bool]
+    unit: ClassVar[str] = "seq"
+    needs_data: ClassVar[bool] = True
+    model_defaults: ClassVar[dict] = {}
+    train_defaults: ClassVar[dict] = {}
+
+    def __init__(self, cfg, model_cfg: RecurrentConfig, meta: dict, *, seed: int = 0):
+        self.cfg, self.model_cfg, self.meta, self.seed = cfg, model_cfg, meta, seed
+
+    # -- the Trainer's hooks -----------------------------------------------------------
+    def initial_carry(self, model: nn.Module, batch_size: int) -> State:
+        """State carried between training batches (truncated BPTT); None: every batch starts afresh."""
+        return None
+
+    def starts_stream(self, step: int, batch_size: int) -> bool:
+        """True where the carried state must restart (a new pass over the streams)."""
+        return False
+
+    # -- to be written by each task ----------------------------------------------------
+    @classmethod
+    def prepare(cls, cfg, model_cfg: RecurrentConfig, data: str | None, *, seed: int = 0) -> "Task":
+        raise NotImplementedError
+
+    def load_eval_data(self, data: str | None) -> None:
+        """Read evaluation data for ``rnnkit eval`` (default: the run's own validation data)."""
+        raise NotImplementedError
+
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def train_batch(self, step: int, batch_size: int) -> Batch:
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
+        raise NotImplementedError
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        raise NotImplementedError
+
+
+def data_path(data: str | None, task: str) -> Path:
+    from ..errors import UserError
+    if not data:
+        raise UserError(f"expected --data PATH for task {task}; received none")
+    return Path(data).expanduser()

@@ -1,0 +1,144 @@
+"""charlm: a character- or byte-level language model on any text file (seeds 000 and 001, char-rnn).
+
+Training is truncated BPTT as char-rnn does it: the training text is cut into ``batch_size``
+contiguous streams; batch k reads the k-th window of ``seq_len`` symbols of every stream, and the
+state is carried from one window to the next (detached at the border), restarting at each pass.
+The validation text (the last ``valid_fraction`` of the file) is scored the same way, in bits per
+character (or per byte).
+"""
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.text import read_text
+from ..data.vocab import Vocab
+from ..errors import UserError
+from ..models import LanguageModel, RecurrentConfig
+from ..state import State
+from .base import Batch, Task, data_path
+
+
+def _help(text, **kw):
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class CharLMConfig:
+    level: str = _help("char (UTF-8 characters), byte, or auto (char when the file is UTF-8)", default="auto")
+    seq_len: int = _help("BPTT window length (T)", default=100)
+    valid_fraction: float = _help("share of the text, from its end, held out for validation", default=0.1)
+    embed_size: int = _help("symbol embedding size", default=64)
+    eval_chars: int = _help("validate on at most this many held-out symbols (0: all)", default=100_000)
+
+
+class CharLM(Task):
+    name = "charlm"
+    Config = CharLMConfig
+    primary = "bpc"
+    higher_is_better = False
+    unit = "char"
+    model_defaults = {"hidden_size": 256, "num_layers": 2, "dropout": 0.1}
+    train_defaults = {"steps": 2000, "batch_size": 32, "lr": 3e-3, "eval_every": 200}
+
+    # ------------------------------------------------------------------ data
+    @classmethod
+    def prepare(cls, cfg: CharLMConfig, model_cfg: RecurrentConfig, data, *, seed: int = 0) -> "CharLM":
+        if cfg.level not in ("char", "byte", "auto"):
+            raise UserError(f"--level must be char, byte or auto; received {cfg.level!r}")
+        if not 0 < cfg.valid_fraction < 1:
+            raise UserError(f"--valid-fraction must be in (0, 1); received {cfg.valid_fraction}")
+        text, level = read_text(data_path(data, cls.name), cfg.level)
+        symbols = list(range(256)) if level == "byte" else sorted(set(text))
+        task = cls(cfg, model_cfg, {"level": level, "vocab": symbols, "data": str(data)}, seed=seed)
+        ids = torch.tensor(task.vocab.encode(text), dtype=torch.long)
+        cut = int(len(ids) * (1 - cfg.valid_fraction))
+        task.train_ids, task.valid_ids = ids[:cut], ids[cut:]
+        if len(task.valid_ids) < 2:
+            raise UserError(f"expected a text long enough to hold out {cfg.valid_fraction:.0%} for validation; "
+                            f"{data} has {len(ids)} symbols")
+        return task
+
+    @property
+    def vocab(self) -> Vocab:
+        return Vocab(self.meta["vocab"])
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of a prime text; a symbol outside the vocabulary is one clear error."""
+        seq = text.encode("utf-8") if self.meta["level"] == "byte" else text
+        return self.vocab.encode(seq)
+
+    def decode(self, ids: list[int]) -> str:
+        if self.meta["level"] == "byte":
+            return bytes(self.vocab.symbols[i] for i in ids).decode("utf-8", errors="replace")
+        return "".join(self.vocab.symbols[i] for i in ids)
+
+    def load_eval_data(self, data) -> None:
+        """A new text to score, or (None) the run's own held-out tail."""
+        text, _ = read_text(data_path(data or self.meta["data"], self.name), self.meta["level"])
+        ids = torch.tensor(self.vocab.encode(text), dtype=torch.long)
+        self.valid_ids = ids if data else ids[int(len(ids) * (1 - self.cfg.valid_fraction)):]
+
+    def build_model(self) -> LanguageModel:
+        return LanguageModel(self.model_cfg, len(self.meta["vocab"]), embed_size=self.cfg.embed_size)
+
+    # ------------------------------------------------------------------ training
+    def _streams(self, ids: Tensor, batch_size: int) -> Tensor:
+        per_stream = len(ids) // batch_size
+        if per_stream < self.cfg.seq_len + 1:
+            raise UserError(f"expected at least batch_size x (seq_len + 1) = {batch_size * (self.cfg.seq_len + 1)} "
+                            f"training symbols; the text has {len(ids)} (lower --batch-size or --seq-len)")
+        return ids[: per_stream * batch_size].view(batch_size, per_stream)   # (B, L)
+
+    def windows(self, batch_size: int) -> int:
+        L = len(self.train_ids) // batch_size
+        return (L - 1) // self.cfg.seq_len
+
+    def train_batch(self, step: int, batch_size: int) -> Batch:
+        streams = self._streams(self.train_ids, batch_size)
+        j = step % self.windows(batch_size)
+        T = self.cfg.seq_len
+        x = streams[:, j * T:(j + 1) * T]
+        y = streams[:, j * T + 1:(j + 1) * T + 1]
+        return Batch(x, None, y)
+
+    def starts_stream(self, step: int, batch_size: int) -> bool:
+        return step % self.windows(batch_size) == 0
+
+    def initial_carry(self, model: nn.Module, batch_size: int) -> State:
+        return model.initial_state(batch_size)
+
+    def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
+        logits, state = model(batch.x, state=carry)                            # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.y.reshape(-1))
+        return loss, state, batch.x.numel()
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, batch_size: int = 16) -> dict[str, float]:
+        """Bits per symbol on the held-out text, read as ``batch_size`` streams with the state carried."""
+        model.eval()
+        ids = self.valid_ids[: self.cfg.eval_chars + 1] if self.cfg.eval_chars else self.valid_ids
+        batch_size = max(1, min(batch_size, (len(ids) - 1) // 2))
+        L = (len(ids) - 1) // batch_size
+        x = ids[: L * batch_size].view(batch_size, L)
+        y = ids[1: L * batch_size + 1].view(batch_size, L)                       # stream b's next symbols
+        state, total, count = None, 0.0, 0
+        for a in range(0, L, 512):
+            logits, state = model(x[:, a:a + 512], state=state)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, a:a + 512].reshape(-1),
+                                     reduction="sum").item()
+            count += y[:, a:a + 512].numel()
+        nats = total / count
+        return {"bpc": nats / math.log(2), "loss": nats}
+
+    # ------------------------------------------------------------------ generation
+    def printable_mask(self) -> Tensor:
+        """Seed 000's filter: only ``string.printable`` symbols may be sampled."""
+        if self.meta["level"] == "byte":
+            return torch.tensor([chr(b) in string.printable for b in self.vocab.symbols])
+        return torch.tensor([c in string.printable for c in self.vocab.symbols])

@@ -1,0 +1,239 @@
+"""The Trainer: backpropagation through time over whole sequences or, with a carried state, truncated
+BPTT over long streams (seeds 002, 003, 004); SGD / Adam / AdamW, clipping, schedules, early stopping,
+checkpoints that resume to the same weights bit for bit.
+
+Determinism: step k seeds torch with ``(seed, k)`` before its batch and its dropout masks are drawn,
+and every task draws batch k from ``(seed, k)`` alone, so a resumed run replays exactly the steps an
+uninterrupted run would have taken.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import (atomic_write_bytes, load_checkpoint, optimizer_from_tensors, save_checkpoint,
+                         save_model)
+from .errors import UserError
+from .progress import Progress
+from .state import detach_state, leaves, map_state
+
+
+def _help(text: str, **kw) -> Any:
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class TrainConfig:
+    """How to train; every field is a ``rnnkit train`` flag."""
+
+    steps: int = _help("training steps (updates); also the schedule's horizon", default=2000)
+    batch_size: int = _help("sequences per batch", default=32)
+    optimizer: str = _help("sgd, adam or adamw", default="adam")
+    lr: float = _help("learning rate", default=2e-3)
+    momentum: float = _help("SGD momentum", default=0.0)
+    weight_decay: float = _help("weight decay (decoupled for adamw)", default=0.0)
+    clip_norm: float = _help("clip the global gradient norm to this (0: off)", default=5.0)
+    clip_value: float = _help("clip each gradient entry to [-v, v] (0: off)", default=0.0)
+    schedule: str = _help("learning-rate schedule: constant, cosine, linear or step (x0.5 every quarter)",
+                          default="constant")
+    warmup_steps: int = _help("linear warm-up steps", default=0)
+    eval_every: int = _help("validate and checkpoint every N steps", default=200)
+    patience: int = _help("stop after N validations without improvement (0: never)", default=0)
+    seed: int = _help("random seed: same seed, same run", default=0)
+    max_time: float = _help("stop after this many seconds of training (0: no limit)", default=0.0)
+
+    def validate(self) -> None:
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise UserError(f"--optimizer must be sgd, adam or adamw; received {self.optimizer!r}")
+        if self.schedule not in ("constant", "cosine", "linear", "step"):
+            raise UserError(f"--schedule must be constant, cosine, linear or step; received {self.schedule!r}")
+        for name in ("steps", "batch_size", "eval_every"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be > 0; received {getattr(self, name)}")
+        if not self.lr > 0:
+            raise UserError(f"--lr must be > 0; received {self.lr}")
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """The schedule at ``step`` (0-based): warm-up, then constant / cosine / linear / step decay.
+
+    >>> cfg = TrainConfig(steps=100, lr=1.0, schedule="cosine", warmup_steps=10)
+    >>> learning_rate(cfg, 0), learning_rate(cfg, 10), round(learning_rate(cfg, 99), 4)
+    (0.1, 1.0, 0.0003)
+    """
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1)
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    if cfg.schedule == "linear":
+        return cfg.lr * (1 - progress)
+    if cfg.schedule == "step":
+        return cfg.lr * 0.5 ** int(4 * progress)
+    return cfg.lr
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The torch seed of one training step."""
+    return (seed * 1_000_003 + step) % (2 ** 63)
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by ``Trainer.fit(crash_after=k)``: the tests' stand-in for a killed process."""
+
+
+class Trainer:
+    """Fits a task's model in a run folder; see the module docstring for the guarantees.
+
+    A task supplies ``train_batch(step, batch_size)``, ``loss(model, batch, carry) -> (loss, carry, items)``,
+    ``evaluate(model) -> dict``, ``initial_carry(model, batch_size)`` (None for whole-sequence BPTT),
+    ``primary`` (the metric early stopping watches) and ``higher_is_better``.
+    """
+
+    def __init__(self, task, model: nn.Module, cfg: TrainConfig, run_dir: Path, *, stream=None):
+        cfg.validate()
+        self.task, self.model, self.cfg, self.run_dir = task, model, cfg, Path(run_dir)
+        self.opt = make_optimizer(cfg, model.parameters())
+        self.stream = stream or sys.stdout
+        self.step, self.best, self.bad_evals, self.history = 0, None, 0, []
+        self.carry = None
+
+    # ------------------------------------------------------------------ checkpoint
+    def _save(self) -> None:
+        carry = {f"carry.{i}": t for i, t in enumerate(leaves(self.carry))}
+        save_checkpoint(self.run_dir, self.model, self.opt, carry,
+                        {"step": self.step, "best": self.best, "bad_evals": self.bad_evals, "history": self.history,
+                         "has_carry": self.carry is not None})
+
+    def resume(self) -> bool:
+        """Load the last checkpoint of the run folder, if any; True when one was loaded."""
+        found = load_checkpoint(self.run_dir)
+        if found is None:
+            return False
+        model_tensors, opt_tensors, trainer = found
+        self.model.load_state_dict(model_tensors)
+        optimizer_from_tensors(self.opt, {k[4:]: v for k, v in opt_tensors.items() if k.startswith("opt.")},
+                               trainer["optimizer"])
+        self.step, self.best, self.bad_evals = trainer["step"], trainer["best"], trainer["bad_evals"]
+        self.history = trainer["history"]
+        if trainer["has_carry"]:
+            saved = iter(opt_tensors[k] for k in sorted((k for k in opt_tensors if k.startswith("extra.carry.")),
+                                                         key=lambda k: int(k.rsplit(".", 1)[1])))
+            template = self.task.initial_carry(self.model, self.cfg.batch_size)
+            self.carry = map_state(lambda _: next(saved), template)
+        return True
+
+    # ------------------------------------------------------------------ metrics
+    def _write_metrics(self) -> None:
+        if not self.history:
+            return
+        keys = list(dict.fromkeys(k for row in self.history for k in row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic_write_bytes(self.run_dir / "metrics.csv", buf.getvalue().encode())
+        self._plot()
+
+    def _plot(self) -> None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        steps = [r["step"] for r in self.history]
+        ax.plot(steps, [r["train_loss"] for r in self.history], label="train loss")
+        if all("valid_loss" in r for r in self.history):
+            ax.plot(steps, [r["valid_loss"] for r in self.history], label="validation loss")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.set_title(f"{self.task.name}: learning curve")
+        ax.legend()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        atomic_write_bytes(self.run_dir / "learning_curve.png", buf.getvalue())
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best if self.task.higher_is_better else value < self.best
+
+    # ------------------------------------------------------------------ loop
+    def _validate(self, train_loss: float, elapsed: float) -> bool:
+        """Validate, record, save the best model and a checkpoint; True when early stopping says stop."""
+        metrics = self.task.evaluate(self.model)
+        row = {"step": self.step, "elapsed_s": round(elapsed, 3), "lr": learning_rate(self.cfg, self.step - 1),
+               "train_loss": train_loss, **{f"valid_{k}": v for k, v in metrics.items()}}
+        self.history.append(row)
+        value = metrics[self.task.primary]
+        if self._improved(value):
+            self.best, self.bad_evals = value, 0
+            save_model(self.run_dir / "model.safetensors", self.model)
+        else:
+            self.bad_evals += 1
+        self._save()
+        self._write_metrics()
+        return bool(self.cfg.patience) and self.bad_evals >= self.cfg.patience
+
+    def fit(self, *, crash_after: int | None = None) -> dict[str, float]:
+        """Train to ``cfg.steps`` (or the time budget, or early stopping); returns the final validation metrics."""
+        cfg, start = self.cfg, time.perf_counter()
+        progress = Progress(cfg.steps, max_time=cfg.max_time or None, unit=self.task.unit, start_step=self.step)
+        losses: list[float] = []
+        stopped_early = False
+        while self.step < cfg.steps:
+            if cfg.max_time and time.perf_counter() - start >= cfg.max_time:
+                break
+            torch.manual_seed(step_seed(cfg.seed, self.step))
+            self.model.train()
+            batch = self.task.train_batch(self.step, cfg.batch_size)
+            if self.carry is None or self.task.starts_stream(self.step, cfg.batch_size):
+                self.carry = self.task.initial_carry(self.model, cfg.batch_size)
+            loss, carry, items = self.task.loss(self.model, batch, self.carry)
+            self.carry = detach_state(carry)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_value:
+                nn.utils.clip_grad_value_(self.model.parameters(), cfg.clip_value)
+            if cfg.clip_norm:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm)
+            for group in self.opt.param_groups:
+                group["lr"] = learning_rate(cfg, self.step)
+            self.opt.step()
+            self.step += 1
+            losses.append(loss.item())
+            progress.update(self.step, loss=losses[-1], items=items)
+            if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                if self._validate(sum(losses) / len(losses), time.perf_counter() - start):
+                    stopped_early = True
+                    break
+                losses = []
+            if crash_after is not None and self.step >= crash_after:
+                raise SimulatedCrash(f"simulated crash after step {self.step}")
+        progress.close()
+        if losses:  # stopped by the time budget between validations
+            self._validate(sum(losses) / len(losses), time.perf_counter() - start)
+        if stopped_early:
+            print(f"early stopping: no improvement in {cfg.patience} validations", file=sys.stderr)
+        final = self.history[-1] if self.history else {}
+        return {k[len("valid_"):]: v for k, v in final.items() if k.startswith("valid_")}
+
