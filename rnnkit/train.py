@@ -145,7 +145,8 @@ class Trainer:
     def _write_metrics(self) -> None:
         if not self.history:
             return
-        keys = list(dict.fromkeys(k for row in self.history for k in row))
+        first = ["step", "elapsed_s", "lr", "train_loss"]
+        keys = first + sorted({k for row in self.history for k in row} - set(first))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=keys)
         writer.writeheader()

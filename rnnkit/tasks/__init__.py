@@ -1,6 +1,10 @@
 """The seeds' applications as tasks: ``rnnkit train TASK``."""
 from .charlm import CharLM
+from .classify import Classify
+from .forecast import Forecast
+from .reber import Reber
+from .seq2seq import Seq2SeqTask
 
-TASKS = {t.name: t for t in (CharLM,)}
+TASKS = {t.name: t for t in (CharLM, Classify, Seq2SeqTask, Reber, Forecast)}
 
 __all__ = ["TASKS"]

@@ -1,0 +1,217 @@
+"""classify: many-to-one sequence classification (seed 000's Buzzometer, seed 004's names -> language).
+
+Text as CSV / TSV (header with ``text`` and ``label`` columns), JSONL, or a folder with one
+subfolder per class, read as characters or words; or numeric sequences in the UCR/UEA ``.ts``
+format (univariate or multivariate, unequal lengths). ``--data`` may also be a UCR dataset folder
+holding ``NAME_TRAIN.ts`` and ``NAME_TEST.ts``: the archive's own split is then used, the test file
+for validation. The model reads the sequence (both ways with ``--bidirectional``: seed 000 joins
+the forward run's last output with the backward run's first) and a linear layer gives the classes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.padding import pad_sequences
+from ..data.text import read_labelled
+from ..data.tsfile import read_ts
+from ..data.vocab import Vocab
+from ..errors import UserError
+from ..models import RecurrentConfig, SequenceModel
+from ..state import State
+from .base import Batch, Task, data_path, epoch_indices, split_off
+
+PAD, UNK = "<pad>", "<unk>"
+
+
+def _help(text, **kw):
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class ClassifyConfig:
+    valid: str = _help("validation data in the same format (default: split off --valid-fraction)", default="")
+    valid_fraction: float = _help("share of the data held out when --valid is not given", default=0.1)
+    tokens: str = _help("char or word (text data)", default="char")
+    lowercase: bool = _help("lowercase text first", default=False)
+    max_len: int = _help("keep at most this many tokens / steps per example (0: all)", default=0)
+    min_count: int = _help("tokens seen fewer times in training become <unk>", default=1)
+    embed_size: int = _help("token embedding size (text data)", default=64)
+    text_column: str = _help("CSV/TSV/JSONL text column", default="text")
+    label_column: str = _help("CSV/TSV/JSONL label column", default="label")
+
+
+def _tokenize(text: str, cfg: ClassifyConfig) -> list[str]:
+    if cfg.lowercase:
+        text = text.lower()
+    tokens = re.findall(r"\w+|[^\w\s]", text) if cfg.tokens == "word" else list(text)
+    return tokens[: cfg.max_len] if cfg.max_len else tokens
+
+
+def _is_series(path: Path) -> bool:
+    return path.suffix == ".ts" or (path.is_dir() and any(path.glob("*_TRAIN.ts")))
+
+
+class Classify(Task):
+    name = "classify"
+    Config = ClassifyConfig
+    primary = "accuracy"
+    higher_is_better = True
+    model_defaults = {"hidden_size": 128}
+    train_defaults = {"steps": 1000, "batch_size": 32, "lr": 2e-3, "eval_every": 100}
+
+    # ------------------------------------------------------------------ data
+    @classmethod
+    def prepare(cls, cfg: ClassifyConfig, model_cfg: RecurrentConfig, data, *, seed: int = 0) -> "Classify":
+        if cfg.tokens not in ("char", "word"):
+            raise UserError(f"--tokens must be char or word; received {cfg.tokens!r}")
+        path = data_path(data, cls.name)
+        valid_path = cfg.valid or None
+        if path.is_dir() and any(path.glob("*_TRAIN.ts")):
+            own = path / f"{path.name}_TRAIN.ts"
+            train_file = own if own.exists() else sorted(path.glob("*_TRAIN.ts"))[0]
+            valid_path = valid_path or str(train_file.with_name(train_file.name.replace("_TRAIN", "_TEST")))
+            path = train_file
+        kind = "series" if _is_series(path) else "text"
+        raw_x, raw_y = cls._read(path, kind, cfg)
+        labels = sorted(set(raw_y))
+        if len(labels) < 2:
+            raise UserError(f"expected at least two classes in {path}; received {labels}")
+        meta = {"kind": kind, "labels": labels, "data": str(path), "valid": valid_path}
+        if kind == "text":
+            meta["vocab"] = Vocab.build([_tokenize(t, cfg) for t in raw_x], specials=[PAD, UNK],
+                                        min_count=cfg.min_count).symbols
+        else:
+            dims = {s.shape[1] for s in raw_x}
+            if len(dims) != 1:
+                raise UserError(f"expected every series in {path} to have the same dimensions; received {sorted(dims)}")
+            stacked = torch.cat(raw_x)
+            meta["input_size"] = dims.pop()
+            meta["mean"] = torch.nanmean(stacked, 0).tolist()
+            std = torch.sqrt(torch.nanmean((stacked - torch.tensor(meta["mean"])) ** 2, 0))
+            meta["std"] = [s if s > 1e-8 else 1.0 for s in std.tolist()]
+        task = cls(cfg, model_cfg, meta, seed=seed)
+        x, y = task.encode_all(raw_x, raw_y, str(path))
+        if valid_path:
+            task.train_x, task.train_y = x, y
+            task.load_eval_data(valid_path)
+        else:
+            tr, va = split_off(len(y), cfg.valid_fraction, seed)
+            task.train_x, task.train_y = [x[i] for i in tr], y[tr]
+            task.valid_x, task.valid_y = [x[i] for i in va], y[va]
+        return task
+
+    @staticmethod
+    def _read(path: Path, kind: str, cfg: ClassifyConfig) -> tuple[list, list[str]]:
+        if kind == "series":
+            series, labels, _ = read_ts(path)
+            if cfg.max_len:
+                series = [s[: cfg.max_len] for s in series]
+            return series, labels
+        pairs = read_labelled(path, text_column=cfg.text_column, label_column=cfg.label_column)
+        return [t for t, _ in pairs], [l for _, l in pairs]
+
+    def encode_all(self, raw_x: list, raw_y: list[str], where: str) -> tuple[list[Tensor], Tensor]:
+        labels = {l: i for i, l in enumerate(self.meta["labels"])}
+        unseen = sorted(set(raw_y) - set(labels))
+        if unseen:
+            raise UserError(f"expected labels seen in training {self.meta['labels']}; {where} has "
+                            f"{len(unseen)} never seen: {unseen[:5]}")
+        y = torch.tensor([labels[l] for l in raw_y], dtype=torch.long)
+        if self.meta["kind"] == "text":
+            vocab = Vocab(self.meta["vocab"])
+            x = [torch.tensor(vocab.encode(_tokenize(t, self.cfg), unk=UNK) or [vocab.index[PAD]], dtype=torch.long)
+                 for t in raw_x]
+        else:
+            if raw_x and raw_x[0].shape[1] != self.meta["input_size"]:
+                raise UserError(f"expected series with {self.meta['input_size']} dimensions in {where}; "
+                                f"received {raw_x[0].shape[1]}")
+            mean, std = torch.tensor(self.meta["mean"]), torch.tensor(self.meta["std"])
+            x = [torch.nan_to_num((s - mean) / std) for s in raw_x]
+        return x, y
+
+    def load_eval_data(self, data) -> None:
+        path = data_path(data or self.meta.get("valid") or self.meta["data"], self.name)
+        raw_x, raw_y = self._read(path, self.meta["kind"], self.cfg)
+        self.valid_x, self.valid_y = self.encode_all(raw_x, raw_y, str(path))
+        if not data and not self.meta.get("valid"):  # the run's own split of its training file
+            _, va = split_off(len(self.valid_y), self.cfg.valid_fraction, self.seed)
+            self.valid_x, self.valid_y = [self.valid_x[i] for i in va], self.valid_y[va]
+
+    def build_model(self) -> SequenceModel:
+        n = len(self.meta["labels"])
+        if self.meta["kind"] == "text":
+            return SequenceModel(self.model_cfg, vocab_size=len(self.meta["vocab"]), embed_size=self.cfg.embed_size,
+                                 output_size=n, readout="last")
+        return SequenceModel(self.model_cfg, input_size=self.meta["input_size"], output_size=n, readout="last")
+
+    # ------------------------------------------------------------------ training
+    def train_batch(self, step: int, batch_size: int) -> Batch:
+        idx = epoch_indices(len(self.train_y), batch_size, self.seed, step)
+        x, lengths = pad_sequences([self.train_x[i] for i in idx])
+        return Batch(x, lengths, self.train_y[idx])
+
+    def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
+        logits, _ = model(batch.x, batch.lengths)
+        return F.cross_entropy(logits, batch.y), None, len(batch.y)
+
+    @torch.no_grad()
+    def logits(self, model: nn.Module, xs: list[Tensor], chunk: int = 256) -> Tensor:
+        model.eval()
+        out = []
+        for a in range(0, len(xs), chunk):
+            x, lengths = pad_sequences(xs[a:a + chunk])
+            out.append(model(x, lengths)[0])
+        return torch.cat(out)
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        logits = self.logits(model, self.valid_x)
+        pred, y = logits.argmax(-1), self.valid_y
+        n = len(self.meta["labels"])
+        confusion = torch.zeros(n, n, dtype=torch.long)
+        confusion.index_put_((y, pred), torch.ones_like(y), accumulate=True)
+        tp = confusion.diag().float()
+        precision = tp / confusion.sum(0).clamp(min=1)
+        recall = tp / confusion.sum(1).clamp(min=1)
+        f1 = torch.where(precision + recall > 0, 2 * precision * recall / (precision + recall), torch.zeros(n))
+        self.confusion = confusion
+        return {"accuracy": (pred == y).float().mean().item(), "macro_f1": f1.mean().item(),
+                "loss": F.cross_entropy(logits, y).item()}
+
+    def report(self, metrics: dict) -> list[str]:
+        """The confusion matrix (rows: true label, columns: predicted)."""
+        labels = self.meta["labels"]
+        width = max(8, *(len(l) for l in labels))
+        lines = ["confusion (rows true, columns predicted):", " " * width + "".join(f"{l:>{width}}" for l in labels)]
+        for l, row in zip(labels, self.confusion.tolist()):
+            lines.append(f"{l:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+        return lines
+
+    def predict(self, model: nn.Module, text: str) -> list[str]:
+        """The label of a text (text runs) or of each case of a ``.ts`` file / a ``1,2,3[:4,5,6]`` series."""
+        if self.meta["kind"] == "text":
+            xs, _ = self.encode_all([text], [self.meta["labels"][0]], "the input")
+        else:
+            xs = self._series_input(text)
+        probs = F.softmax(self.logits(model, xs), dim=-1)
+        labels = self.meta["labels"]
+        return [f"{labels[int(p.argmax())]}\t" + " ".join(f"{l}={v:.3f}" for l, v in zip(labels, p.tolist()))
+                for p in probs]
+
+    def _series_input(self, text: str) -> list[Tensor]:
+        if Path(text).suffix == ".ts":
+            raw, labels, _ = read_ts(text)
+        else:
+            try:
+                columns = [[float(v) for v in part.split(",")] for part in text.split(":")]
+                raw = [torch.tensor(columns).T.contiguous()]
+            except ValueError:
+                raise UserError(f"expected a .ts file or a series like 1,2,3 (dimensions joined by ':'); "
+                                f"received {text[:40]!r}") from None
+        xs, _ = self.encode_all(raw, [self.meta["labels"][0]] * len(raw), "the input")
+        return xs

