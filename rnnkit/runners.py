@@ -25,6 +25,7 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 from torch import Tensor, nn
 
+from . import kernels
 from .state import State, describe, leaves, where_state
 
 # ----------------------------------------------------------------------------------------- checks
@@ -127,6 +128,9 @@ def unroll(cell: nn.Module, x: Tensor, *, lengths=None, initial_state: State = N
     else:
         check_state(cell, initial_state, reference)
         state = initial_state
+    path = kernels.path_for(cell, x)
+    if path != "generic":
+        return kernels.run(path, cell, x, lengths, state, reverse)
     if reverse:
         x = reverse_padded(x, lengths)
     # Steps where every sequence is live need no mask; steps past the longest need no work.

@@ -1,0 +1,253 @@
+"""``rnnkit bench``: forward+backward time of rnnkit's cells against torch.nn and a plain PyTorch loop,
+and batch-1 generation speed; figures as ratios to torch.nn.LSTM and as fractions of this machine's
+own matmul throughput and memory bandwidth, measured in the same run.
+
+Method: every implementation of one (cell, size) is timed in one process, interleaved round by
+round (A B C A B C ...), after a warm-up; the median of the rounds is reported. "plain loop" is the
+same rnnkit cell stepped by the generic autograd loop (``kernels.only_generic``), i.e. what a user
+gets writing the loop by hand. Peak memory is the growth of the resident set of a fresh subprocess
+running one forward+backward (``ru_maxrss``), for the largest size only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import kernels
+from .cells import Dropout, ElmanCell, GRUCell, LSTMCell, Stack, Zoneout
+from .runners import RNN
+
+SIZES = [(32, 128, 128, 256), (64, 100, 64, 128), (16, 512, 256, 512), (1, 1000, 64, 64)]
+CELLS = ["lstm", "gru", "elman", "lstm_layer_norm", "lstm_peepholes", "lstm_variational_dropout", "lstm_zoneout"]
+
+
+def make_cell(name: str, D: int, H: int) -> nn.Module:
+    return {
+        "lstm": lambda: LSTMCell(D, H),
+        "gru": lambda: GRUCell(D, H),
+        "elman": lambda: ElmanCell(D, H),
+        "lstm_layer_norm": lambda: LSTMCell(D, H, layer_norm=True),
+        "lstm_peepholes": lambda: LSTMCell(D, H, peepholes=True),
+        "lstm_variational_dropout": lambda: Dropout(LSTMCell(D, H), input_p=0.25, state_p=0.25, variational=True),
+        "lstm_zoneout": lambda: Zoneout(LSTMCell(D, H), p=0.1),
+    }[name]()
+
+
+def torch_peer(name: str, D: int, H: int) -> nn.Module:
+    """The torch.nn module a user would compare with: nn.GRU for GRU, nn.RNN for Elman, else nn.LSTM."""
+    if name == "gru":
+        return nn.GRU(D, H, batch_first=True)
+    if name == "elman":
+        return nn.RNN(D, H, batch_first=True)
+    return nn.LSTM(D, H, batch_first=True)
+
+
+def matmul_flops(name: str, B: int, T: int, D: int, H: int) -> float:
+    """Matrix-product FLOPs of forward + backward (3x the forward's 2*B*T*(D+H)*G*H)."""
+    gates = {"gru": 3, "elman": 1}.get(name, 4)
+    return 3 * 2 * B * T * (D + H) * gates * H
+
+
+def measure_machine() -> dict:
+    """This machine's matmul throughput (GFLOP/s, 1024^3 float32) and copy bandwidth (GB/s, 256 MB)."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(10):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    gflops = 2 * 1024 ** 3 / statistics.median(times) / 1e9
+    src = torch.randn(64 * 1024 * 1024)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    times = []
+    for _ in range(10):
+        t = time.perf_counter()
+        dst.copy_(src)
+        times.append(time.perf_counter() - t)
+    gbs = 2 * src.numel() * 4 / statistics.median(times) / 1e9   # read + write
+    return {"matmul_gflops": gflops, "copy_gbs": gbs}
+
+
+def _train_step(module: nn.Module, x: torch.Tensor, generic: bool) -> None:
+    if generic:
+        with kernels.only_generic():
+            y, _ = module(x)
+    else:
+        y, _ = module(x)
+    y.sum().backward()
+
+
+def time_training(name: str, size: tuple, rounds: int, machine: dict) -> dict:
+    B, T, D, H = size
+    torch.manual_seed(0)
+    x = torch.randn(B, T, D)
+    impls = {"rnnkit": (RNN(make_cell(name, D, H)), False), "plain_loop": (RNN(make_cell(name, D, H)), True),
+             "torch_nn": (torch_peer(name, D, H), False)}
+    if name != "lstm":
+        impls["torch_nn_lstm"] = (nn.LSTM(D, H, batch_first=True), False)
+    times = {k: [] for k in impls}
+    for k, (m, generic) in impls.items():   # warm-up
+        _train_step(m, x, generic)
+    for _ in range(rounds):
+        for k, (m, generic) in impls.items():
+            t = time.perf_counter()
+            _train_step(m, x, generic)
+            times[k].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    lstm_time = med.get("torch_nn_lstm", med["torch_nn"])
+    flops = matmul_flops(name, B, T, D, H)
+    return {"cell": name, "B": B, "T": T, "D": D, "H": H, "path": kernels.path_for(impls["rnnkit"][0].cell, x),
+            "median_s": med, "ratio_to_torch_nn_lstm": {k: v / lstm_time for k, v in med.items()},
+            "ratio_to_torch_peer": med["rnnkit"] / med["torch_nn"],
+            "matmul_fraction": {k: flops / v / 1e9 / machine["matmul_gflops"] for k, v in med.items()}}
+
+
+def time_generation(rounds: int, machine: dict, layers: int = 3, H: int = 512, tokens: int = 200) -> dict:
+    """Tokens per second at batch 1 stepping a layers x H LSTM one token at a time."""
+    torch.manual_seed(0)
+    lstm = nn.LSTM(H, H, num_layers=layers, batch_first=True)
+    cells = nn.ModuleList([nn.LSTMCell(H, H) for _ in range(layers)])
+    from .interop import from_torch
+    ours = Stack([layer.fw if hasattr(layer, "fw") else layer.cell for layer in from_torch(lstm).layers])
+    x = torch.randn(1, H)
+
+    @torch.no_grad()
+    def run_ours():
+        s = ours.initial_state(1)
+        y = x
+        for _ in range(tokens):
+            y, s = ours(x, s)
+
+    @torch.no_grad()
+    def run_lstm():
+        hx = None
+        for _ in range(tokens):
+            _, hx = lstm(x.view(1, 1, H), hx)
+
+    @torch.no_grad()
+    def run_cells():
+        hs = [(torch.zeros(1, H), torch.zeros(1, H)) for _ in range(layers)]
+        for _ in range(tokens):
+            inp = x
+            for k, cell in enumerate(cells):
+                hs[k] = cell(inp, hs[k])
+                inp = hs[k][0]
+
+    impls = {"rnnkit": run_ours, "torch_nn_lstm": run_lstm, "torch_nn_lstmcell": run_cells}
+    times = {k: [] for k in impls}
+    for f in impls.values():
+        f()
+    for _ in range(rounds):
+        for k, f in impls.items():
+            t = time.perf_counter()
+            f()
+            times[k].append((time.perf_counter() - t) / tokens)
+    per_token = {k: statistics.median(v) for k, v in times.items()}
+    weight_bytes = sum(p.numel() * p.element_size() for p in lstm.parameters())
+    limit = machine["copy_gbs"] * 1e9 / 2 / weight_bytes      # weights read once per token, at read bandwidth
+    return {"layers": layers, "H": H, "weight_bytes": weight_bytes,
+            "tokens_per_s": {k: 1 / v for k, v in per_token.items()},
+            "bandwidth_limit_tokens_per_s": limit,
+            "fraction_of_bandwidth_limit": {k: 1 / v / limit for k, v in per_token.items()},
+            "speedup_vs_torch_nn_lstm": per_token["torch_nn_lstm"] / per_token["rnnkit"]}
+
+
+def peak_memory(name: str, size: tuple, impl: str) -> float:
+    """MB the resident set grows by during one forward+backward, in a fresh subprocess."""
+    code = f"""
+import resource, torch
+from rnnkit.bench import make_cell, torch_peer, _train_step
+from rnnkit.runners import RNN
+B, T, D, H = {size}
+x = torch.randn(B, T, D)
+m = {"torch_peer(%r, D, H)" % name if impl == "torch_nn" else "RNN(make_cell(%r, D, H))" % name}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+_train_step(m, x, {impl == "plain_loop"})
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def format_table(result: dict) -> str:
+    lines = ["| cell | B×T×D×H | path | rnnkit ms | plain loop ms | torch.nn ms | rnnkit / torch.nn.LSTM | "
+             "rnnkit / torch peer | rnnkit matmul fraction |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in result["training"]:
+        m = r["median_s"]
+        lines.append(f"| {r['cell']} | {r['B']}×{r['T']}×{r['D']}×{r['H']} | {r['path']} | {m['rnnkit'] * 1e3:.1f} | "
+                     f"{m['plain_loop'] * 1e3:.1f} | {m['torch_nn'] * 1e3:.1f} | "
+                     f"{r['ratio_to_torch_nn_lstm']['rnnkit']:.2f} | {r['ratio_to_torch_peer']:.2f} | "
+                     f"{r['matmul_fraction']['rnnkit']:.2f} |")
+    g = result.get("generation")
+    if g:
+        lines += ["", f"| generation, batch 1, {g['layers']}×{g['H']} LSTM | tokens/s | fraction of bandwidth limit "
+                  f"({g['bandwidth_limit_tokens_per_s']:.0f} tokens/s) |", "|---|---|---|"]
+        for k, v in g["tokens_per_s"].items():
+            lines.append(f"| {k} | {v:.0f} | {g['fraction_of_bandwidth_limit'][k]:.2f} |")
+    if result.get("peak_memory_mb"):
+        lines += ["", "| peak memory growth, one forward+backward at the largest size | MB |", "|---|---|"]
+        lines += [f"| {k} | {v:.0f} |" for k, v in result["peak_memory_mb"].items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rnnkit bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from {CELLS}")
+    parser.add_argument("--sizes", default=";".join(",".join(map(str, s)) for s in SIZES),
+                        help="B,T,D,H;B,T,D,H;... (default: the four sizes of issue 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per configuration (median)")
+    parser.add_argument("--no-generation", action="store_true", help="skip the batch-1 generation benchmark")
+    parser.add_argument("--memory", action="store_true", help="measure peak memory at the largest size (subprocesses)")
+    parser.add_argument("--out", default="benchmarks/results.json", help="JSON file to write")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 rounds: a smoke run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.rounds = "4,8,8,16", 2
+    sizes = [tuple(int(v) for v in s.split(",")) for s in args.sizes.split(";") if s]
+    cells = [c for c in args.cells.split(",") if c]
+    machine = measure_machine()
+    print(f"machine: {machine['matmul_gflops']:.1f} GFLOP/s matmul, {machine['copy_gbs']:.1f} GB/s copy; "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+    result = {"machine": {**machine, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                          "platform": platform.platform()}, "rounds": args.rounds, "training": []}
+    for size in sizes:
+        for name in cells:
+            r = time_training(name, size, args.rounds, machine)
+            result["training"].append(r)
+            print(f"{name:26s} {size}  {r['path']:10s} rnnkit {r['median_s']['rnnkit'] * 1e3:8.1f} ms  "
+                  f"x{r['ratio_to_torch_nn_lstm']['rnnkit']:.2f} of nn.LSTM, plain loop "
+                  f"x{r['ratio_to_torch_nn_lstm']['plain_loop']:.2f}", flush=True)
+    if not args.no_generation:
+        g = time_generation(args.rounds, machine, tokens=20 if args.quick else 200,
+                            H=64 if args.quick else 512)
+        result["generation"] = g
+        print("generation tokens/s: " + ", ".join(f"{k} {v:.0f}" for k, v in g["tokens_per_s"].items())
+              + f" (bandwidth limit {g['bandwidth_limit_tokens_per_s']:.0f})", flush=True)
+    if args.memory:
+        big = max(sizes, key=lambda s: s[0] * s[1] * s[3])
+        result["peak_memory_mb"] = {f"{impl} lstm": peak_memory("lstm", big, impl)
+                                    for impl in ("rnnkit", "plain_loop", "torch_nn")}
+        result["peak_memory_mb"].update({f"rnnkit {c}": peak_memory(c, big, "rnnkit")
+                                         for c in ("lstm_layer_norm", "lstm_peepholes")})
+        print("peak memory MB: " + ", ".join(f"{k} {v:.0f}" for k, v in result["peak_memory_mb"].items()))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(format_table(result))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
