@@ -5,8 +5,9 @@ own matmul throughput and memory bandwidth, measured in the same run.
 Method: every implementation of one (cell, size) is timed in one process, interleaved round by
 round (A B C A B C ...), after a warm-up; the median of the rounds is reported. "plain loop" is the
 same rnnkit cell stepped by the generic autograd loop (``kernels.only_generic``), i.e. what a user
-gets writing the loop by hand. Peak memory is the growth of the resident set of a fresh subprocess
-running one forward+backward (``ru_maxrss``), for the largest size only.
+gets writing the loop by hand. Peak memory is the growth of the resident-set high-water mark
+(``VmHWM``) of a fresh subprocess running one forward+backward, at the largest size only (Linux).
+The generation limit is issue 3's: weight bytes per token over the measured copy bandwidth.
 """
 from __future__ import annotations
 
@@ -156,7 +157,7 @@ def time_generation(rounds: int, machine: dict, layers: int = 3, H: int = 512, t
             times[k].append((time.perf_counter() - t) / tokens)
     per_token = {k: statistics.median(v) for k, v in times.items()}
     weight_bytes = sum(p.numel() * p.element_size() for p in lstm.parameters())
-    limit = machine["copy_gbs"] * 1e9 / 2 / weight_bytes      # weights read once per token, at read bandwidth
+    limit = machine["copy_gbs"] * 1e9 / weight_bytes          # weight bytes per token over copy bandwidth
     return {"layers": layers, "H": H, "weight_bytes": weight_bytes,
             "tokens_per_s": {k: 1 / v for k, v in per_token.items()},
             "bandwidth_limit_tokens_per_s": limit,
@@ -167,15 +168,17 @@ def time_generation(rounds: int, machine: dict, layers: int = 3, H: int = 512, t
 def peak_memory(name: str, size: tuple, impl: str) -> float:
     """MB the resident set grows by during one forward+backward, in a fresh subprocess."""
     code = f"""
-import resource, torch
+import re, torch
 from rnnkit.bench import make_cell, torch_peer, _train_step
 from rnnkit.runners import RNN
 B, T, D, H = {size}
 x = torch.randn(B, T, D)
 m = {"torch_peer(%r, D, H)" % name if impl == "torch_nn" else "RNN(make_cell(%r, D, H))" % name}
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def high_water_kb():  # VmHWM: per address space, so not inherited from the parent as ru_maxrss is
+    return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+before = high_water_kb()
 _train_step(m, x, {impl == "plain_loop"})
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+print((high_water_kb() - before) / 1024)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])

@@ -92,17 +92,19 @@ class LSTMCell(Cell):
 
     def project_input(self, x: Tensor) -> Tensor:
         """The input's share of the gates: (..., D) -> (..., G*H)."""
-        gx = x @ self.weight_ih
         if self.layer_norm:
-            gx = self.ln_ih(gx)
-        return gx + self.bias if self.bias is not None else gx
+            gx = self.ln_ih(x @ self.weight_ih)
+            return gx + self.bias if self.bias is not None else gx
+        if self.bias is not None and x.dim() == 2:
+            return torch.addmm(self.bias, x, self.weight_ih)   # one op per step when generating
+        return x @ self.weight_ih + self.bias if self.bias is not None else x @ self.weight_ih
 
     def step(self, gx: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
         h_prev, c_prev = state                                   # (B, P), (B, H)
-        gh = h_prev @ self.weight_hh                             # (B, G*H)
         if self.layer_norm:
-            gh = self.ln_hh(gh)
-        a = gx + gh
+            a = gx + self.ln_hh(h_prev @ self.weight_hh)         # (B, G*H)
+        else:
+            a = torch.addmm(gx, h_prev, self.weight_hh)          # gx + h_{t-1} W_hh
         if self.forget_gate:
             a_i, a_f, a_u, a_o = a.chunk(4, dim=-1)
         else:
