@@ -31,7 +31,7 @@ def _help(text, **kw):
 class ReberConfig:
     embedded: bool = _help("the embedded Reber grammar (long-range dependency)", default=True)
     valid_strings: int = _help("held-out strings for validation", default=1000)
-    samples: int = _help("strings sampled from the model to check against the grammar", default=200)
+    samples: int = _help("strings sampled from the model to check against the grammar (0: none)", default=200)
     max_sample_len: int = _help("give up on a sampled string after this many symbols", default=60)
 
 
@@ -92,20 +92,30 @@ class Reber(Task):
         return (per_symbol * mask).sum() / mask.sum(), None, len(batch.lengths)
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
+    def predictions(self, model: nn.Module):
+        """On the held-out strings: (batch, logits (N, T, 7), right (N, T): the whole set right, mask (N, T))."""
         model.eval()
         batch = self._batch(self.valid)
         logits, _ = model(batch.x, batch.lengths)
-        mask = torch.arange(batch.x.shape[1]).unsqueeze(0) < batch.lengths.unsqueeze(1)   # (B, T)
-        right = ((logits > 0) == (batch.y > 0.5)).all(-1)                                # (B, T)
-        solved = (right | ~mask).all(-1).float().mean().item()
+        mask = torch.arange(batch.x.shape[1]).unsqueeze(0) < batch.lengths.unsqueeze(1)
+        right = ((logits > 0) == (batch.y > 0.5)).all(-1)
+        return batch, logits, right, mask
+
+    def evaluate_solved(self, model: nn.Module) -> float:
+        """Share of held-out strings with every next-symbol set right."""
+        _, _, right, mask = self.predictions(model)
+        return (right | ~mask).all(-1).float().mean().item()
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        batch, logits, right, mask = self.predictions(model)
         loss = (F.binary_cross_entropy_with_logits(logits, batch.y, reduction="none").sum(-1) * mask).sum() / mask.sum()
-        metrics = {"solved": solved, "symbol_acc": (right & mask).sum().item() / mask.sum().item(),
-                   "loss": loss.item()}
+        metrics = {"solved": (right | ~mask).all(-1).float().mean().item(),
+                   "symbol_acc": (right & mask).sum().item() / mask.sum().item(), "loss": loss.item()}
         if self.cfg.embedded:   # the second-to-last symbol must repeat the second
             idx = batch.lengths - 2
             metrics["long_range"] = right[torch.arange(len(idx)), idx].float().mean().item()
-        metrics["in_grammar"] = self.sample_share(model)
+        if self.cfg.samples:
+            metrics["in_grammar"] = self.sample_share(model)
         return metrics
 
     @torch.no_grad()
@@ -126,7 +136,7 @@ class Reber(Task):
     def sample_share(self, model: nn.Module) -> float:
         rng = random.Random(self.seed)
         g = self.grammar(0)
-        return sum(g.in_grammar(self.sample(model, rng)) for _ in range(self.cfg.samples)) / max(self.cfg.samples, 1)
+        return sum(g.in_grammar(self.sample(model, rng)) for _ in range(self.cfg.samples)) / self.cfg.samples
 
     def predict(self, model: nn.Module, text: str) -> list[str]:
         """For a string's prefix, the predicted next-symbol sets with their probabilities."""

