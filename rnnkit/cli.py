@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import MISSING, asdict, fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 from .errors import UserError

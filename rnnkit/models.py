@@ -11,7 +11,7 @@ that checkpoints carry, so a run folder alone rebuilds its model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
@@ -19,24 +19,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .cells import ElmanCell, GRUCell, LSTMCell, Stack
+from .options import option
 from .runners import RNN, Bidirectional, Layers, many_to_one
 from .state import State, leaves, map_state
 
-
-def _help(text: str, **kw):
-    return field(metadata={"help": text}, **kw)
 
 
 @dataclass
 class RecurrentConfig:
     """The recurrent stack; every field is a ``rnnkit train`` flag."""
 
-    cell: str = _help("lstm, gru or elman", default="lstm")
-    hidden_size: int = _help("units per layer (H)", default=128)
-    num_layers: int = _help("stacked layers", default=1)
-    dropout: float = _help("dropout between layers and before the output layer", default=0.0)
-    layer_norm: bool = _help("layer-normalised LSTM / GRU", default=False)
-    bidirectional: bool = _help("read each sequence both ways (not for generation)", default=False)
+    cell: str = option("lstm, gru or elman", "lstm")
+    hidden_size: int = option("units per layer (H)", 128)
+    num_layers: int = option("stacked layers", 1)
+    dropout: float = option("dropout between layers and before the output layer", 0.0)
+    layer_norm: bool = option("layer-normalised LSTM / GRU", False)
+    bidirectional: bool = option("read each sequence both ways (not for generation)", False)
 
     def make_cell(self, input_size: int) -> nn.Module:
         if self.cell == "lstm":

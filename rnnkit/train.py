@@ -13,9 +13,8 @@ import io
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -23,33 +22,31 @@ from torch import nn
 from .checkpoint import (atomic_write_bytes, load_checkpoint, optimizer_from_tensors, save_checkpoint,
                          save_model)
 from .errors import UserError
+from .options import option
 from .progress import Progress
 from .state import detach_state, leaves, map_state
 
-
-def _help(text: str, **kw) -> Any:
-    return field(metadata={"help": text}, **kw)
 
 
 @dataclass
 class TrainConfig:
     """How to train; every field is a ``rnnkit train`` flag."""
 
-    steps: int = _help("training steps (updates); also the schedule's horizon", default=2000)
-    batch_size: int = _help("sequences per batch", default=32)
-    optimizer: str = _help("sgd, adam or adamw", default="adam")
-    lr: float = _help("learning rate", default=2e-3)
-    momentum: float = _help("SGD momentum", default=0.0)
-    weight_decay: float = _help("weight decay (decoupled for adamw)", default=0.0)
-    clip_norm: float = _help("clip the global gradient norm to this (0: off)", default=5.0)
-    clip_value: float = _help("clip each gradient entry to [-v, v] (0: off)", default=0.0)
-    schedule: str = _help("learning-rate schedule: constant, cosine, linear or step (x0.5 every quarter)",
+    steps: int = option("training steps (updates); also the schedule's horizon", 2000)
+    batch_size: int = option("sequences per batch", 32)
+    optimizer: str = option("sgd, adam or adamw", "adam")
+    lr: float = option("learning rate", 2e-3)
+    momentum: float = option("SGD momentum", 0.0)
+    weight_decay: float = option("weight decay (decoupled for adamw)", 0.0)
+    clip_norm: float = option("clip the global gradient norm to this (0: off)", 5.0)
+    clip_value: float = option("clip each gradient entry to [-v, v] (0: off)", 0.0)
+    schedule: str = option("learning-rate schedule: constant, cosine, linear or step (x0.5 every quarter)",
                           default="constant")
-    warmup_steps: int = _help("linear warm-up steps", default=0)
-    eval_every: int = _help("validate and checkpoint every N steps", default=200)
-    patience: int = _help("stop after N validations without improvement (0: never)", default=0)
-    seed: int = _help("random seed: same seed, same run", default=0)
-    max_time: float = _help("stop after this many seconds of training (0: no limit)", default=0.0)
+    warmup_steps: int = option("linear warm-up steps", 0)
+    eval_every: int = option("validate and checkpoint every N steps", 200)
+    patience: int = option("stop after N validations without improvement (0: never)", 0)
+    seed: int = option("random seed: same seed, same run", 0)
+    max_time: float = option("stop after this many seconds of training (0: no limit)", 0.0)
 
     def validate(self) -> None:
         if self.optimizer not in ("sgd", "adam", "adamw"):

@@ -3,9 +3,7 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 
 from datasets import sentiment_csv, series_csv, text_file, ts_file
 from rnnkit.cli import main

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -70,6 +72,15 @@ class Cell(nn.Module):
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias of this cell from U(-1/sqrt(H), 1/sqrt(H)), as torch.nn.LSTM/GRU/RNN do;
+        its LayerNorms back to gain 1 and bias 0. Wrappers own no weights; wrapped cells keep theirs."""
+        for p in self.parameters(recurse=False):
+            nn.init.uniform_(p, -1.0 / math.sqrt(self.hidden_size), 1.0 / math.sqrt(self.hidden_size))
+        for m in self.children():
+            if isinstance(m, nn.LayerNorm):
+                m.reset_parameters()
 
     def _zeros(self, batch_size: int, size: int, device, dtype) -> Tensor:
         ref = next(self.parameters(), None)

@@ -1,8 +1,6 @@
 """Seed 000's basic recurrent node: separate output and state maps."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -43,11 +41,6 @@ class BasicRNNCell(Cell):
         self.b_u = nn.Parameter(torch.empty(O)) if bias else None
         self.b_v = nn.Parameter(torch.empty(H)) if bias else None
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        a = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -a, a)
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> Tensor:
         return self._zeros(batch_size, self.hidden_size, device, dtype)

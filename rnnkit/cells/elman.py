@@ -1,8 +1,6 @@
 """Elman cell (seed 003; seed 002 writes the same map with input and state concatenated)."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -51,12 +49,6 @@ class ElmanCell(Cell):
             self.weight_ho = nn.Parameter(torch.empty(hidden_size, output_size))
             self.bias_o = nn.Parameter(torch.empty(output_size))
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """uniform(-1/sqrt(H), 1/sqrt(H)), as torch.nn.RNN."""
-        a = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -a, a)
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> Tensor:
         return self._zeros(batch_size, self.hidden_size, device, dtype)

@@ -1,8 +1,6 @@
 """Gated recurrent unit (seeds 000 and 001), with layer norm as an option."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -53,15 +51,6 @@ class GRUCell(Cell):
             self.ln_ih = nn.LayerNorm(H3, bias=False)
             self.ln_hh = nn.LayerNorm(H3, bias=False)
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        a = 1.0 / math.sqrt(self.hidden_size)
-        for name, p in self.named_parameters():
-            if not name.startswith("ln_"):
-                nn.init.uniform_(p, -a, a)
-        if self.layer_norm:
-            self.ln_ih.reset_parameters()
-            self.ln_hh.reset_parameters()
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> Tensor:
         return self._zeros(batch_size, self.hidden_size, device, dtype)

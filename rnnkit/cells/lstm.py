@@ -1,8 +1,6 @@
 """LSTM cell with every option of TF1's ``LSTMCell`` (seed 001), seed 004's LSTM without forget gate, and layer norm."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -75,16 +73,6 @@ class LSTMCell(Cell):
             self.ln_hh = nn.LayerNorm(G, bias=False)
             self.ln_c = nn.LayerNorm(H)
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """uniform(-1/sqrt(H), 1/sqrt(H)) for weights and bias (torch.nn.LSTM's); LayerNorm gains 1, biases 0."""
-        a = 1.0 / math.sqrt(self.hidden_size)
-        for name, p in self.named_parameters():
-            if not name.startswith("ln_"):
-                nn.init.uniform_(p, -a, a)
-        if self.layer_norm:
-            for ln in (self.ln_ih, self.ln_hh, self.ln_c):
-                ln.reset_parameters()
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> LSTMState:
         return LSTMState(self._zeros(batch_size, self.output_size, device, dtype),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,21 +20,19 @@ from ..data.text import read_text
 from ..data.vocab import Vocab
 from ..errors import UserError
 from ..models import LanguageModel, RecurrentConfig
+from ..options import option
 from ..state import State
 from .base import Batch, Task, data_path
 
 
-def _help(text, **kw):
-    return field(metadata={"help": text}, **kw)
-
 
 @dataclass
 class CharLMConfig:
-    level: str = _help("char (UTF-8 characters), byte, or auto (char when the file is UTF-8)", default="auto")
-    seq_len: int = _help("BPTT window length (T)", default=100)
-    valid_fraction: float = _help("share of the text, from its end, held out for validation", default=0.1)
-    embed_size: int = _help("symbol embedding size", default=64)
-    eval_chars: int = _help("validate on at most this many held-out symbols (0: all)", default=100_000)
+    level: str = option("char (UTF-8 characters), byte, or auto (char when the file is UTF-8)", "auto")
+    seq_len: int = option("BPTT window length (T)", 100)
+    valid_fraction: float = option("share of the text, from its end, held out for validation", 0.1)
+    embed_size: int = option("symbol embedding size", 64)
+    eval_chars: int = option("validate on at most this many held-out symbols (0: all)", 100_000)
 
 
 class CharLM(Task):

@@ -10,7 +10,7 @@ the forward run's last output with the backward run's first) and a linear layer 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,27 +23,25 @@ from ..data.tsfile import read_ts
 from ..data.vocab import Vocab
 from ..errors import UserError
 from ..models import RecurrentConfig, SequenceModel
+from ..options import option
 from ..state import State
 from .base import Batch, Task, data_path, epoch_indices, split_off
 
 PAD, UNK = "<pad>", "<unk>"
 
 
-def _help(text, **kw):
-    return field(metadata={"help": text}, **kw)
-
 
 @dataclass
 class ClassifyConfig:
-    valid: str = _help("validation data in the same format (default: split off --valid-fraction)", default="")
-    valid_fraction: float = _help("share of the data held out when --valid is not given", default=0.1)
-    tokens: str = _help("char or word (text data)", default="char")
-    lowercase: bool = _help("lowercase text first", default=False)
-    max_len: int = _help("keep at most this many tokens / steps per example (0: all)", default=0)
-    min_count: int = _help("tokens seen fewer times in training become <unk>", default=1)
-    embed_size: int = _help("token embedding size (text data)", default=64)
-    text_column: str = _help("CSV/TSV/JSONL text column", default="text")
-    label_column: str = _help("CSV/TSV/JSONL label column", default="label")
+    valid: str = option("validation data in the same format (default: split off --valid-fraction)", "")
+    valid_fraction: float = option("share of the data held out when --valid is not given", 0.1)
+    tokens: str = option("char or word (text data)", "char")
+    lowercase: bool = option("lowercase text first", False)
+    max_len: int = option("keep at most this many tokens / steps per example (0: all)", 0)
+    min_count: int = option("tokens seen fewer times in training become <unk>", 1)
+    embed_size: int = option("token embedding size (text data)", 64)
+    text_column: str = option("CSV/TSV/JSONL text column", "text")
+    label_column: str = option("CSV/TSV/JSONL label column", "label")
 
 
 def _tokenize(text: str, cfg: ClassifyConfig) -> list[str]:

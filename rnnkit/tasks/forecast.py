@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,21 +21,19 @@ from torch import Tensor, nn
 from ..data.text import check_file
 from ..errors import UserError
 from ..models import RecurrentConfig, SequenceModel
+from ..options import option
 from ..state import State
 from .base import Batch, Task, data_path, epoch_indices
 
 
-def _help(text, **kw):
-    return field(metadata={"help": text}, **kw)
-
 
 @dataclass
 class ForecastConfig:
-    target: str = _help("column(s) to forecast, comma-separated (default: the last column)", default="")
-    inputs: str = _help("extra input columns, comma-separated (default: none)", default="")
-    window: int = _help("steps the model reads before forecasting", default=24)
-    mode: str = _help("one (many-to-one) or many (many-to-many)", default="one")
-    valid_fraction: float = _help("share of the series, from its end, held out", default=0.2)
+    target: str = option("column(s) to forecast, comma-separated (default: the last column)", "")
+    inputs: str = option("extra input columns, comma-separated (default: none)", "")
+    window: int = option("steps the model reads before forecasting", 24)
+    mode: str = option("one (many-to-one) or many (many-to-many)", "one")
+    valid_fraction: float = option("share of the series, from its end, held out", 0.2)
 
 
 def read_columns(path: Path, names: list[str]) -> tuple[Tensor, list[str]]:

@@ -9,7 +9,7 @@ No data file is needed: strings come from the grammar, training batch k from see
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -19,20 +19,18 @@ from ..data.padding import pad_sequences
 from ..data.reber import SYMBOLS, ReberGrammar
 from ..errors import UserError
 from ..models import RecurrentConfig, SequenceModel
+from ..options import option
 from ..state import State
 from .base import Batch, Task
 
 
-def _help(text, **kw):
-    return field(metadata={"help": text}, **kw)
-
 
 @dataclass
 class ReberConfig:
-    embedded: bool = _help("the embedded Reber grammar (long-range dependency)", default=True)
-    valid_strings: int = _help("held-out strings for validation", default=1000)
-    samples: int = _help("strings sampled from the model to check against the grammar (0: none)", default=200)
-    max_sample_len: int = _help("give up on a sampled string after this many symbols", default=60)
+    embedded: bool = option("the embedded Reber grammar (long-range dependency)", True)
+    valid_strings: int = option("held-out strings for validation", 1000)
+    samples: int = option("strings sampled from the model to check against the grammar (0: none)", 200)
+    max_sample_len: int = option("give up on a sampled string after this many symbols", 60)
 
 
 class Reber(Task):

@@ -8,7 +8,7 @@ characters or as space-separated words. Training uses teacher forcing; validatio
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +19,7 @@ from ..data.text import check_file
 from ..data.vocab import Vocab
 from ..errors import UserError
 from ..models import RecurrentConfig, Seq2Seq
+from ..options import option
 from ..state import State
 from .base import Batch, Task, epoch_indices, split_off
 
@@ -26,22 +27,19 @@ PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = [PAD, BOS, EOS, UNK]
 
 
-def _help(text, **kw):
-    return field(metadata={"help": text}, **kw)
-
 
 @dataclass
 class Seq2SeqConfig:
-    attention: str = _help("none, additive (Bahdanau) or dot (Luong)", default="additive")
-    beam: int = _help("beam width for validation decoding (1: greedy)", default=1)
-    tokens: str = _help("char or word (TSV data)", default="char")
-    sort_symbols: int = _help("sort data: size of the alphabet (digits 0..N-1)", default=10)
-    sort_min_len: int = _help("sort data: shortest sequence", default=2)
-    sort_max_len: int = _help("sort data: longest sequence", default=8)
-    valid_size: int = _help("sort data: held-out sequences", default=500)
-    valid_fraction: float = _help("TSV data: share held out for validation", default=0.1)
-    embed_size: int = _help("token embedding size", default=32)
-    max_decode_len: int = _help("longest output to decode (0: twice the longest training target + 2)", default=0)
+    attention: str = option("none, additive (Bahdanau) or dot (Luong)", "additive")
+    beam: int = option("beam width for validation decoding (1: greedy)", 1)
+    tokens: str = option("char or word (TSV data)", "char")
+    sort_symbols: int = option("sort data: size of the alphabet (digits 0..N-1)", 10)
+    sort_min_len: int = option("sort data: shortest sequence", 2)
+    sort_max_len: int = option("sort data: longest sequence", 8)
+    valid_size: int = option("sort data: held-out sequences", 500)
+    valid_fraction: float = option("TSV data: share held out for validation", 0.1)
+    embed_size: int = option("token embedding size", 32)
+    max_decode_len: int = option("longest output to decode (0: twice the longest training target + 2)", 0)
 
 
 class Seq2SeqTask(Task):
