@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import parser, write  # noqa: E402
+from common import head_file, parser, write  # noqa: E402
 
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.models import RecurrentConfig  # noqa: E402
@@ -53,6 +53,8 @@ def main() -> None:
         args.budget = 3.0
     started = time.perf_counter()
     text = fetch("shakespeare")
+    if args.smoke:
+        text = head_file(text, 100_000, ".txt")
     cfg = CharLMConfig(seq_len=100, eval_chars=20_000 if args.smoke else 0)
     rows = []
     sample = ""

@@ -17,6 +17,16 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def head_file(path: Path, n_bytes: int, suffix: str) -> Path:
+    """A temporary copy of the first ``n_bytes`` of a file, cut at a line end (smoke runs read less)."""
+    import tempfile
+    data = Path(path).read_bytes()[:n_bytes]
+    data = data[: data.rfind(b"\n") + 1] or data
+    out = Path(tempfile.mkdtemp()) / f"head{suffix}"
+    out.write_bytes(data)
+    return out
+
+
 def mean_sd(values: list[float]) -> str:
     if not values:
         return "n/a"
