@@ -16,6 +16,7 @@ x 10 epochs), checked every 500 strings.
 """
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import time
@@ -84,15 +85,19 @@ def main() -> None:
     p.add_argument("--max-strings", type=int, default=None,
                    help="training strings per run before giving up (default 64000 for adam, 10000 for seed003)")
     p.add_argument("--setup", choices=sorted(SETUPS), default="adam", help="the training recipe")
+    p.add_argument("--cells", default="elman,gru,lstm", help="comma-separated cells to run")
+    p.add_argument("--grammars", default="reber,embedded", help="comma-separated: reber, embedded")
+    p.add_argument("--add-runs", default=None, help="a JSON list of runs made before (merged into the summary)")
     args = p.parse_args()
     if args.max_strings is None:
         args.max_strings = 64_000 if args.setup == "adam" else 10_000
     if args.smoke:
         args.seeds, args.max_strings = 1, 320
     started = time.perf_counter()
-    runs = []
-    for embedded in (False, True):
-        for cell in ("elman", "gru", "lstm"):
+    runs = json.loads(Path(args.add_runs).read_text()) if args.add_runs else []
+    grammars = [g == "embedded" for g in args.grammars.split(",")]
+    for embedded in grammars:
+        for cell in args.cells.split(","):
             for seed in range(args.seeds):
                 r = run(cell, seed, embedded, args.max_strings, 50 if args.smoke else 1000, args.setup)
                 runs.append(r)
@@ -101,6 +106,8 @@ def main() -> None:
     for embedded in (False, True):
         for cell in ("elman", "gru", "lstm"):
             rs = [r for r in runs if r["cell"] == cell and r["embedded"] == embedded]
+            if not rs:
+                continue
             solved = [r["strings"] for r in rs if r["solved"]]
             row = {"grammar": "embedded Reber" if embedded else "Reber", "cell": cell, "runs": len(rs),
                    "solved": sum(r["solved"] for r in rs),
