@@ -25,7 +25,7 @@ demo: $(STAMP)
 	rm -rf $(DEMO_RUN)
 	$(BIN)/rnnkit train charlm --data "$$($(BIN)/rnnkit data fetch shakespeare)" --run $(DEMO_RUN) \
 		--max-time 60 --hidden-size 256 --num-layers 1 --dropout 0 --eval-every 100000 --eval-chars 50000
-	$(BIN)/rnnkit generate $(DEMO_RUN) --prime "ROMEO." --length 400 --temperature 0.8 --seed 0
+	$(BIN)/rnnkit generate $(DEMO_RUN) --prime "The king" --length 400 --temperature 0.7 --seed 0
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
