@@ -49,6 +49,9 @@ def torch_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool):
     from ..runners import reverse_padded
 
     op, params, has_biases = _params(cell)
+    # torch's ops run faster on contiguous (out, in) weights than on transposed views
+    # (_VF.gru at 32x128x128x256: 97.8 ms against 107.2 ms); the copies are small and differentiable.
+    params = [p.contiguous() for p in params]
     fn = getattr(_VF, op)
     is_lstm = op == "lstm"
     B, T = x.shape[:2]
