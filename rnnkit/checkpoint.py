@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+from safetensors.torch import save as safetensors_bytes
 
 from .errors import UserError
 
@@ -52,16 +53,8 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
 
 def save_model(path: Path, model: torch.nn.Module) -> None:
     """The model's state dict as safetensors, atomically."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        _save_tensors(Path(tmp), dict(model.state_dict()))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    atomic_write_bytes(Path(path), safetensors_bytes(tensors))
 
 
 def load_model(path: Path, model: torch.nn.Module) -> torch.nn.Module:

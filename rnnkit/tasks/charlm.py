@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import string
+from functools import cached_property
 from dataclasses import dataclass
 
 import torch
@@ -62,7 +63,7 @@ class CharLM(Task):
                             f"{data} has {len(ids)} symbols")
         return task
 
-    @property
+    @cached_property
     def vocab(self) -> Vocab:
         return Vocab(self.meta["vocab"])
 

@@ -60,6 +60,13 @@ def read_columns(path: Path, names: list[str]) -> tuple[Tensor, list[str]]:
     return torch.tensor(values, dtype=torch.float32), names
 
 
+def read_series(path: Path, targets: list[str], inputs: list[str]) -> tuple[Tensor, list[str]]:
+    """Target columns then extra input columns, (N, K + E), and the target names (default: the last column)."""
+    series, targets = read_columns(path, targets)
+    extra = read_columns(path, inputs)[0] if inputs else series[:, :0]
+    return torch.cat([series, extra], dim=1), targets
+
+
 class Forecast(Task):
     name = "forecast"
     Config = ForecastConfig
@@ -79,9 +86,7 @@ class Forecast(Task):
         targets = [c.strip() for c in cfg.target.split(",") if c.strip()]
         inputs = [c.strip() for c in cfg.inputs.split(",") if c.strip()]
         path = data_path(data, cls.name)
-        series, targets = read_columns(path, targets)
-        extra = read_columns(path, inputs)[0] if inputs else series[:, :0]
-        values = torch.cat([series, extra], dim=1)                               # (N, K + E)
+        values, targets = read_series(path, targets, inputs)                     # (N, K + E)
         n_valid = int(len(values) * cfg.valid_fraction)
         cut = len(values) - n_valid
         if cut <= cfg.window + 1 or n_valid < 1:
@@ -107,9 +112,7 @@ class Forecast(Task):
 
     def load_eval_data(self, data) -> None:
         path = data_path(data or self.meta["data"], self.name)
-        series, _ = read_columns(path, self.meta["targets"])
-        extra = read_columns(path, self.meta["inputs"])[0] if self.meta["inputs"] else series[:, :0]
-        values = torch.cat([series, extra], dim=1)
+        values, _ = read_series(path, self.meta["targets"], self.meta["inputs"])
         # a new file is evaluated on all its windows; the run's own file on its held-out tail
         first = self.cfg.window if data else len(values) - int(len(values) * self.cfg.valid_fraction)
         self.set_series(values, first, need_train=False)
@@ -155,9 +158,7 @@ class Forecast(Task):
     def predict(self, model: nn.Module, text: str) -> list[str]:
         """The next value after a window: numbers ``v1,v2,...`` (one target, no extra inputs) or a CSV file."""
         if Path(text).suffix == ".csv":
-            series, _ = read_columns(Path(text), self.meta["targets"])
-            extra = read_columns(Path(text), self.meta["inputs"])[0] if self.meta["inputs"] else series[:, :0]
-            values = torch.cat([series, extra], 1)
+            values, _ = read_series(Path(text), self.meta["targets"], self.meta["inputs"])
         else:
             if len(self.meta["targets"]) != 1 or self.meta["inputs"]:
                 raise UserError("expected a CSV file for a run with several columns; received numbers")

@@ -8,6 +8,7 @@ characters or as space-separated words. Training uses teacher forcing; validatio
 from __future__ import annotations
 
 import random
+from functools import cached_property
 from dataclasses import dataclass
 
 import torch
@@ -104,9 +105,17 @@ class Seq2SeqTask(Task):
             out.append(([str(v) for v in seq], [str(v) for v in sorted(seq)]))
         return out
 
+    @cached_property
+    def src_vocab(self) -> Vocab:
+        return Vocab(self.meta["src_vocab"])
+
+    @cached_property
+    def tgt_vocab(self) -> Vocab:
+        return Vocab(self.meta["tgt_vocab"])
+
     def encode_pair(self, src: list[str], tgt: list[str]) -> tuple[Tensor, Tensor]:
-        s = Vocab(self.meta["src_vocab"]).encode(src, unk=UNK)
-        t = Vocab(self.meta["tgt_vocab"]).encode(tgt, unk=UNK)
+        s = self.src_vocab.encode(src, unk=UNK)
+        t = self.tgt_vocab.encode(tgt, unk=UNK)
         return torch.tensor(s or [0]), torch.tensor([1] + t + [2])       # target framed by BOS ... EOS
 
     def load_eval_data(self, data) -> None:
@@ -178,7 +187,7 @@ class Seq2SeqTask(Task):
     def predict(self, model: nn.Module, text: str) -> list[str]:
         """Decode one source (characters, or space-separated words / sort symbols)."""
         tokens = text.split() if (self.cfg.tokens == "word" or self.meta["data"] == "sort") else list(text)
-        src_vocab = Vocab(self.meta["src_vocab"])
+        src_vocab = self.src_vocab
         unknown = sorted({t for t in tokens if t not in src_vocab or t in SPECIALS})
         if not tokens or unknown:
             raise UserError(f"expected a source over the training vocabulary; received {text!r}"
@@ -186,4 +195,4 @@ class Seq2SeqTask(Task):
         src = torch.tensor([src_vocab.encode(tokens)])
         out = self.decode(model.eval(), src, torch.tensor([len(tokens)]))[0]
         sep = " " if (self.cfg.tokens == "word" or self.meta["data"] == "sort") else ""
-        return [Vocab(self.meta["tgt_vocab"]).decode(out, sep=sep)]
+        return [self.tgt_vocab.decode(out, sep=sep)]
