@@ -6,12 +6,14 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: install demo test clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml rnnkit/kernels/csrc/lstm.cpp
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build on disk; any other spec pulls a CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
+	# the compiled LSTM kernels, built once against this torch (about a minute; rnnkit falls back without them)
+	$(BIN)/python -m rnnkit.kernels.native
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -5,9 +5,29 @@ import torch
 
 import rnnkit as rk
 from rnnkit import kernels
+from rnnkit.kernels import native
+from rnnkit.kernels.lstm import zoneout_draw, zoneout_masks
 from rnnkit.state import leaves
 
 D = 3
+LSTM_OPTIONS = [
+    lambda: rk.LSTMCell(D, 5, peepholes=True),
+    lambda: rk.LSTMCell(D, 5, cell_clip=0.5),
+    lambda: rk.LSTMCell(D, 5, proj_size=3, proj_clip=0.3),
+    lambda: rk.LSTMCell(D, 5, forget_gate=False),
+    lambda: rk.LSTMCell(D, 5, forget_gate=False, peepholes=True, cell_clip=1.0),
+]
+LAYER_NORM = [
+    lambda: rk.LSTMCell(D, 5, layer_norm=True),
+    lambda: rk.LSTMCell(D, 5, layer_norm=True, peepholes=True, proj_size=4, cell_clip=0.8, proj_clip=0.6, bias=False),
+]
+WRAPPED = [   # variational dropout (masks in the state) and zoneout in evaluation (no randomness)
+    lambda: rk.Dropout(rk.LSTMCell(D, 5), input_p=0.2, output_p=0.3, state_p=0.4, variational=True),
+    lambda: rk.Dropout(rk.LSTMCell(D, 5, peepholes=True, proj_size=4), state_p=0.5, variational=True),
+    lambda: rk.Dropout(rk.LSTMCell(D, 5, layer_norm=True), input_p=0.3, state_p=0.2).eval(),
+    lambda: rk.Zoneout(rk.LSTMCell(D, 5), p=0.3, cell_p=0.6).eval(),
+    lambda: rk.Zoneout(rk.LSTMCell(D, 5, peepholes=True, proj_size=4, cell_clip=0.7), p=0.2).eval(),
+]
 FAST = {
     "torch": [
         lambda: rk.LSTMCell(D, 5),
@@ -18,22 +38,19 @@ FAST = {
         lambda: rk.ElmanCell(D, 4),
         lambda: rk.ElmanCell(D, 4, activation="relu"),
     ],
-    "fused-lstm": [
-        lambda: rk.LSTMCell(D, 5, peepholes=True),
-        lambda: rk.LSTMCell(D, 5, cell_clip=0.5),
-        lambda: rk.LSTMCell(D, 5, proj_size=3, proj_clip=0.3),
-        lambda: rk.LSTMCell(D, 5, forget_gate=False),
-        lambda: rk.LSTMCell(D, 5, forget_gate=False, peepholes=True, cell_clip=1.0),
-    ],
-    # computed by the fused LSTM kernel when asked, but routed to the generic path (measured faster)
-    "generic": [
-        lambda: rk.LSTMCell(D, 5, layer_norm=True),
-        lambda: rk.LSTMCell(D, 5, layer_norm=True, peepholes=True, proj_size=4, cell_clip=0.8, proj_clip=0.6,
-                            bias=False),
-    ],
+    "native-lstm": LSTM_OPTIONS + LAYER_NORM + WRAPPED,
+    # the pure-PyTorch kernel, where the compiled one cannot be built
+    "fused-lstm": LSTM_OPTIONS + LAYER_NORM,
 }
-KERNEL = {"torch": "torch", "fused-lstm": "fused-lstm", "generic": "fused-lstm"}
+KERNEL = {"torch": "torch", "native-lstm": "native-lstm", "fused-lstm": "fused-lstm"}
 CASES = [(path, i) for path, makers in FAST.items() for i in range(len(makers))]
+
+
+def test_native_kernels_are_built_here():
+    """This machine has a C++ compiler: the compiled kernels must load, not silently fall back."""
+    assert native.status() == "built"
+    small = torch.tensor(1e-40)          # -ffast-math must not have turned on flush-to-zero for the process
+    assert (small * 1.0).item() != 0.0
 
 
 def _make(path, i):
@@ -49,13 +66,33 @@ def _make(path, i):
 def test_configuration_takes_its_fast_path(path, i):
     cell = _make(path, i)
     x = torch.randn(2, 4, D, dtype=torch.float64)
+    if path == "fused-lstm":
+        with kernels.without_native():
+            expected = "generic" if cell.layer_norm else "fused-lstm"   # layer norm: measured faster generic
+            assert kernels.path_for(cell, x) == expected
+        return
     assert kernels.path_for(cell, x) == path
     assert kernels.path_for(cell, x[:, :1]) == "generic"
     with kernels.only_generic():
         assert kernels.path_for(cell, x) == "generic"          # single steps (generation) stay generic
-    if path == "fused-lstm":
-        y, _ = rk.unroll(cell, x.requires_grad_())
-        assert any("LSTMRecurrence" in type(fn).__name__ for fn in _graph(y.grad_fn))
+    if path == "native-lstm":
+        y, _ = rk.unroll(cell, x.requires_grad_(), initial_state=cell.initial_state(2, dtype=torch.float64))
+        assert any("NativeLSTMRecurrence" in type(fn).__name__ for fn in _graph(y.grad_fn))
+
+
+def _inner(state):
+    """The leaves of the wrapped cell's own state (a Dropout state also carries its masks)."""
+    return leaves(state.cell) if isinstance(state, rk.DropoutState) else leaves(state)
+
+
+def _cell_state(state, fn):
+    if isinstance(state, rk.DropoutState):
+        return state._replace(cell=rk.map_state(fn, state.cell))
+    return rk.map_state(fn, state)
+
+
+def _random_cell_state(state):
+    return _cell_state(state, torch.randn_like)
 
 
 def _graph(fn, seen=None):
@@ -75,12 +112,12 @@ def test_fast_path_equals_autograd_path(path, i, lengths, reverse):
     cell = _make(path, i)
     B, T = 4, 6
     x = torch.randn(B, T, D, dtype=torch.float64)
-    s0 = rk.map_state(lambda t: torch.randn_like(t), cell.initial_state(B))
+    s0 = _random_cell_state(cell.initial_state(B, dtype=torch.float64))
     lengths = None if lengths is None else torch.tensor(lengths)
 
     def run(generic):
         xs = x.clone().requires_grad_()
-        ss = rk.map_state(lambda t: t.clone().requires_grad_(), s0)
+        ss = _cell_state(s0, lambda t: t.clone().requires_grad_())
         for p in cell.parameters():
             p.grad = None
         if generic:
@@ -90,18 +127,98 @@ def test_fast_path_equals_autograd_path(path, i, lengths, reverse):
             y, s = kernels.run(KERNEL[path], cell, xs, lengths, ss, reverse)
         g = torch.Generator().manual_seed(1)
         loss = (y * torch.randn(y.shape, generator=g, dtype=y.dtype)).sum()
-        loss = loss + sum((t * torch.randn(t.shape, generator=g, dtype=t.dtype)).sum() for t in leaves(s))
+        loss = loss + sum((t * torch.randn(t.shape, generator=g, dtype=t.dtype)).sum() for t in _inner(s))
         loss.backward()
-        return [y, *leaves(s), xs.grad, *[t.grad for t in leaves(ss)], *[p.grad for p in cell.parameters()]]
+        return [y, *leaves(s), xs.grad, *[t.grad for t in _inner(ss)], *[p.grad for p in cell.parameters()]]
 
     fast, slow = run(False), run(True)
     for a, b in zip(fast, slow, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
 
 
-def test_fused_lstm_gradcheck():
-    cell = _make("generic", 1)                      # every option at once
+@pytest.mark.parametrize("path", ["fused-lstm", "native-lstm"])
+def test_lstm_kernels_gradcheck(path):
+    cell = _make("native-lstm", 6)                  # every option at once
     x = torch.randn(3, 4, D, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([4, 2, 0])
     s0 = cell.initial_state(3)
-    assert torch.autograd.gradcheck(lambda x: kernels.run("fused-lstm", cell, x, lengths, s0, True)[0], (x,))
+    assert torch.autograd.gradcheck(lambda x: kernels.run(path, cell, x, lengths, s0, True)[0], (x,))
+
+
+def _replaying(zoneout: rk.Zoneout, masks: list) -> rk.Zoneout:
+    """The generic Zoneout, stepping with given masks (h then c, step by step) instead of drawing."""
+    zoneout._zone = lambda new, old, p: (lambda d: d * old + (1 - d) * new)(masks.pop(0))
+    return zoneout
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lengths", [None, [6, 3, 0, 1]], ids=["full", "lengths"])
+@pytest.mark.parametrize("options", [{}, {"peepholes": True, "proj_size": 4, "cell_clip": 0.6}, {"layer_norm": True}])
+def test_native_zoneout_in_training_equals_the_generic_path_with_its_masks(options, lengths, reverse):
+    torch.manual_seed(0)
+    cell = rk.Zoneout(rk.LSTMCell(D, 5, **options).double(), p=0.3, cell_p=0.6)
+    B, T = 4, 6
+    x = torch.randn(B, T, D, dtype=torch.float64, requires_grad=True)
+    lengths = None if lengths is None else torch.tensor(lengths)
+
+    def run():
+        y, s = rk.unroll(cell, x, lengths=lengths, reverse=reverse)
+        loss = (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum() + (s.c ** 2).sum() + s.h.sum()
+        return [y, s.h, s.c, *torch.autograd.grad(loss, [x, *cell.parameters()])]
+
+    torch.manual_seed(7)
+    fast = run()
+    torch.manual_seed(7)
+    zh, zc = zoneout_masks(zoneout_draw(cell), T, B, cell.cell.output_size, 5)
+    _replaying(cell, [m for t in range(T) for m in (zh[t], zc[t])])
+    with kernels.only_generic():
+        slow = run()
+    for a, b in zip(fast, slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_native_zoneout_masks_are_bernoulli_and_seeded():
+    cell = rk.Zoneout(rk.LSTMCell(D, 5), p=0.15, cell_p=0.5)
+    torch.manual_seed(3)
+    zh, zc = zoneout_masks(zoneout_draw(cell), 200, 16, 64, 32)
+    assert set(zh.unique().tolist()) == {0.0, 1.0}
+    assert abs(zh.mean().item() - 0.15) < 0.005 and abs(zc.mean().item() - 0.5) < 0.01   # 2e5 and 1e5 draws
+    # neighbouring units and steps are not correlated
+    assert abs(torch.corrcoef(torch.stack([zc[:, :, :-1].flatten(), zc[:, :, 1:].flatten()]))[0, 1]) < 0.02
+    assert abs(torch.corrcoef(torch.stack([zc[:-1].flatten(), zc[1:].flatten()]))[0, 1]) < 0.02
+    torch.manual_seed(3)
+    again, _ = zoneout_masks(zoneout_draw(cell), 200, 16, 64, 32)
+    other, _ = zoneout_masks(zoneout_draw(cell), 200, 16, 64, 32)
+    assert torch.equal(zh, again) and not torch.equal(zh, other)
+    cell.eval()
+    zh, zc = zoneout_masks(zoneout_draw(cell), 2, 3, 4, 5)
+    assert bool((zh == 0.15).all()) and bool((zc == 0.5).all())
+
+
+@pytest.mark.parametrize("make", [lambda: rk.LSTMCell(24, 64, peepholes=True),
+                                  lambda: rk.LSTMCell(24, 64, layer_norm=True, proj_size=48, cell_clip=2.0),
+                                  lambda: rk.Dropout(rk.LSTMCell(24, 64), input_p=0.2, state_p=0.3, variational=True)],
+                         ids=["peepholes", "layer_norm_projection", "dropout"])
+def test_native_float32_at_sizes_that_use_blas(make):
+    """float32 at a size where the step products go through BLAS (MKL's packed GEMM where present)."""
+    torch.manual_seed(0)
+    cell = make()
+    x = torch.randn(16, 20, 24)
+    s0 = cell.initial_state(16)
+    lengths = torch.randint(0, 21, (16,))
+
+    def run(generic):
+        for p in cell.parameters():
+            p.grad = None
+        if generic:
+            with kernels.only_generic():
+                y, s = rk.unroll(cell, x, lengths=lengths, initial_state=s0)
+        else:
+            assert kernels.path_for(cell, x) == "native-lstm"
+            y, s = rk.unroll(cell, x, lengths=lengths, initial_state=s0)
+        g = torch.Generator().manual_seed(1)
+        (y * torch.randn(y.shape, generator=g)).sum().backward()
+        return [y, *[p.grad for p in cell.parameters()]]
+
+    for a, b in zip(run(False), run(True), strict=True):   # float32 rounding, relative to each tensor's scale
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item())

@@ -27,5 +27,5 @@ def test_bench_quick(tmp_path):
     out = tmp_path / "bench.json"
     assert main(["--quick", "--cells", "lstm,lstm_peepholes", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert {r["path"] for r in result["training"]} == {"torch", "fused-lstm"}
+    assert {r["path"] for r in result["training"]} == {"torch", "native-lstm"}
     assert result["generation"]["tokens_per_s"]["rnnkit"] > 0

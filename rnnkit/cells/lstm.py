@@ -83,9 +83,10 @@ class LSTMCell(Cell):
         if self.layer_norm:
             gx = self.ln_ih(x @ self.weight_ih)
             return gx + self.bias if self.bias is not None else gx
-        if self.bias is not None and x.dim() == 2:
-            return torch.addmm(self.bias, x, self.weight_ih)   # one op per step when generating
-        return x @ self.weight_ih + self.bias if self.bias is not None else x @ self.weight_ih
+        if self.bias is None:
+            return x @ self.weight_ih
+        flat = x.reshape(-1, x.shape[-1])                         # one addmm, bias included
+        return torch.addmm(self.bias, flat, self.weight_ih).view(*x.shape[:-1], self.weight_ih.shape[1])
 
     def step(self, gx: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
         h_prev, c_prev = state                                   # (B, P), (B, H)

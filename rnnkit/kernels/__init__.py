@@ -6,9 +6,12 @@ Paths, by name:
   plain means no peepholes, clipping, layer norm, output map, other activations, and an LSTM with
   its forget gate. Used for sequences of more than one step; single steps (generation) stay on the
   generic path, whose (in, out) weight layout suits batch-1 matrix-vector products.
-- ``"fused-lstm"``: any other tanh LSTMCell without layer norm (peepholes, clipping, projection, no
-  forget gate) through an explicit backward pass through time (``lstm.py``). The kernel computes
-  layer norm too, but measured slower than the generic path there, so ``unroll`` does not route it.
+- ``"native-lstm"``: any other tanh LSTMCell (peepholes, clipping, projection, no forget gate, layer
+  norm), and any tanh LSTMCell inside variational Dropout or Zoneout, through the compiled time loops
+  of ``csrc/lstm.cpp`` (``native.py`` builds them on first use) with an explicit backward pass.
+- ``"fused-lstm"``: the fallback where the compiled kernel cannot be built: the same recurrence in
+  PyTorch ops (``lstm.py``), for tanh LSTMCells without layer norm (measured slower there than the
+  generic path) and without wrappers.
 - ``"generic"``: any other cell, stepped by ``unroll``'s own loop under autograd.
 
 Kernels never import cells; they read a cell's parameters by name.
@@ -17,15 +20,21 @@ from __future__ import annotations
 
 import contextlib
 
+import torch
+
 from torch import Tensor, nn
 
+from . import native
 from .lstm import lstm_unroll
+from .lstm import native_routed as _native_routed
 from .lstm import routed as _lstm_routed
 from .torch_rnn import torch_unroll
 
-__all__ = ["path_for", "run", "only_generic"]
+__all__ = ["path_for", "run", "only_generic", "without_native"]
 
 _GENERIC_ONLY = [False]
+_NATIVE_OFF = [False]
+_NATIVE_DTYPES = (torch.float32, torch.float64)
 
 
 @contextlib.contextmanager
@@ -36,6 +45,16 @@ def only_generic():
         yield
     finally:
         _GENERIC_ONLY[0] = False
+
+
+@contextlib.contextmanager
+def without_native():
+    """Within this block ``unroll`` routes as if the compiled kernels could not be built (tests of the fallback)."""
+    _NATIVE_OFF[0] = True
+    try:
+        yield
+    finally:
+        _NATIVE_OFF[0] = False
 
 
 def _plain(cell: nn.Module) -> bool:
@@ -51,11 +70,14 @@ def _plain(cell: nn.Module) -> bool:
 
 
 def path_for(cell: nn.Module, x: Tensor) -> str:
-    """Which path ``unroll(cell, x, ...)`` takes: ``"torch"``, ``"fused-lstm"`` or ``"generic"``."""
+    """Which path ``unroll(cell, x, ...)`` takes: ``"torch"``, ``"native-lstm"``, ``"fused-lstm"`` or ``"generic"``."""
     if _GENERIC_ONLY[0] or x.dim() != 3 or x.shape[1] < 2:
         return "generic"
     if _plain(cell):
         return "torch"
+    if (_native_routed(cell) and not _NATIVE_OFF[0] and x.device.type == "cpu" and x.dtype in _NATIVE_DTYPES
+            and native.load() is not None):
+        return "native-lstm"
     if _lstm_routed(cell):
         return "fused-lstm"
     return "generic"
@@ -64,6 +86,6 @@ def path_for(cell: nn.Module, x: Tensor) -> str:
 def run(path: str, cell: nn.Module, x: Tensor, lengths, state, reverse: bool):
     if path == "torch":
         return torch_unroll(cell, x, lengths, state, reverse)
-    if path == "fused-lstm":
-        return lstm_unroll(cell, x, lengths, state, reverse)
+    if path in ("fused-lstm", "native-lstm"):
+        return lstm_unroll(cell, x, lengths, state, reverse, compiled=path == "native-lstm")
     raise ValueError(f"no kernel path named {path!r}")

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from . import native
+
 
 def _ln_forward(v: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     """Normalised v (no gain) and 1/sigma over the last axis, in one ATen kernel."""
@@ -35,6 +37,19 @@ def _ln_backward(d_hat: Tensor, v_hat: Tensor, rstd: Tensor) -> Tensor:
     zero = torch.zeros_like(rstd)
     return torch.ops.aten.native_layer_norm_backward(d_hat, v_hat / rstd, (v_hat.shape[-1],), zero, rstd, None, None,
                                                      (True, False, False))[0]
+
+
+def _weight_grads(h_all, dz, dgx, z_hat, dn_all, n_hat, m_all, dhp_all, peep_grads) -> tuple:
+    """Gradients of (W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj), each one product or reduction over
+    all T*B rows instead of T per-step ones; None for options not taken."""
+    T, B, GH = dgx.shape
+    W_hh = h_all[:T].reshape(T * B, -1).t() @ dz.reshape(T * B, GH)                  # H_{prev}^T dZ
+    g_hh = (dgx * z_hat).sum((0, 1)) if z_hat is not None else None
+    g_c = (dn_all * n_hat).sum((0, 1)) if n_hat is not None else None
+    b_c = dn_all.sum((0, 1)) if dn_all is not None else None
+    W_proj = (m_all.reshape(T * B, -1).t() @ dhp_all.reshape(T * B, -1)) if m_all is not None else None
+    w_ci, w_cf, w_co = peep_grads
+    return W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj
 
 
 class LSTMRecurrence(torch.autograd.Function):
@@ -182,57 +197,147 @@ class LSTMRecurrence(torch.autograd.Function):
             dh_prev = dz @ W_hh_T
             dh = dh_prev + dh_keep if dh_keep is not None else dh_prev
             dc = dc_prev + dc_keep if dc_keep is not None else dc_prev
-        # weight gradients: one product over all B*T rows each
-        grads = {"W_hh": h_all[:T].reshape(T * B, -1).t() @ dz_all.reshape(T * B, GH)}
-        if ln:
-            grads["g_hh"] = (dgx * z_hat).sum((0, 1))
-            grads["g_c"] = (dn_all * n_hat).sum((0, 1))
-            grads["b_c"] = dn_all.sum((0, 1))
-        if proj:
-            grads["W_proj"] = m_all.reshape(T * B, H).t() @ dhp_all.reshape(T * B, -1)
-        if peep:
-            grads["w_ci"], grads["w_co"] = d_peep[0], d_peep[2]
-            grads["w_cf"] = d_peep[1] if forget_gate else None
-        return (dgx, dh, dc, None, grads["W_hh"], grads.get("w_ci"), grads.get("w_cf"), grads.get("w_co"),
-                grads.get("g_hh"), grads.get("g_c"), grads.get("b_c"), grads.get("W_proj"), None)
+        peep_grads = (d_peep[0], d_peep[1] if forget_gate else None, d_peep[2]) if peep else (None, None, None)
+        return (dgx, dh, dc, None, *_weight_grads(h_all, dz_all, dgx, z_hat, dn_all, n_hat, m_all, dhp_all, peep_grads),
+                None)
+
+
+class NativeLSTMRecurrence(torch.autograd.Function):
+    """``LSTMRecurrence`` with its time loops compiled (``csrc/lstm.cpp``), plus the carried-state
+    effects of variational state dropout (``h_scale`` (B, P)) and zoneout (``zone`` =
+    ``(training, p, cell_p, seed)``: each unit keeps its previous value with probability p; the kernel
+    draws the masks from ``seed`` and draws them again in the backward pass instead of storing them).
+
+    Inputs: gx (T, B, G*H), h0 (B, P), c0 (B, H), mask (T, B) float or None, weights, h_scale, zone,
+    opts = (forget_gate, forget_bias, cell_clip, proj_clip, eps).
+    """
+
+    @staticmethod
+    def forward(ctx, gx, h0, c0, mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj, h_scale, zone, opts):
+        forget_gate, forget_bias, cell_clip, proj_clip, eps = opts
+        flags = (forget_gate, forget_bias, cell_clip or 0.0, proj_clip or 0.0, eps,
+                 zone is not None, *(zone if zone is not None else (False, 0.0, 0.0, 0)))
+        (y, h_all, c_all, gates, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd) = native.load().lstm_forward(
+            gx, h0.contiguous(), c0.contiguous(), mask, W_hh.contiguous(), w_ci, w_cf, w_co, g_hh, g_c, b_c,
+            None if W_proj is None else W_proj.contiguous(), h_scale, *flags)
+        # options not taken come back as None (undefined tensors)
+        ctx.save_for_backward(gates, h_all, c_all, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd, mask,
+                              W_hh, w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, y if h_scale is not None else None)
+        ctx.flags = flags
+        T = gx.shape[0]
+        return y, h_all[T].clone(), c_all[T].clone()
+
+    @staticmethod
+    def backward(ctx, dy, dh_T, dc_T):
+        (gates, h_all, c_all, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd, mask, W_hh, w_ci, w_cf,
+         w_co, g_hh, g_c, W_proj, h_scale, y) = ctx.saved_tensors
+        forget_gate = ctx.flags[0]
+        T, B, GH = gates.shape
+        H = c_all.shape[2]
+        dy = dy.contiguous() if dy is not None else gates.new_zeros(T, B, h_all.shape[2])
+        dh_T = dh_T.contiguous() if dh_T is not None else gates.new_zeros(B, h_all.shape[2])
+        dc_T = dc_T.contiguous() if dc_T is not None else gates.new_zeros(B, H)
+        dgx, dz_all, dhp_all, dn_all, dh0, dc0, d_scale = native.load().lstm_backward(
+            dy, dh_T, dc_T, mask, y, gates, h_all, c_all, k_all, c_new, c_raw, hp_raw, z_hat, z_rstd, n_hat, n_rstd,
+            W_hh.contiguous(), w_ci, w_cf, w_co, g_hh, g_c, None if W_proj is None else W_proj.contiguous(),
+            h_scale, *ctx.flags)
+        peep_grads = (None, None, None)
+        if w_ci is not None:   # sums over all T*B rows of (d a_gate * the c it peeked at)
+            c_prev, c_t = c_all[:T], (c_new if c_new is not None else c_all[1:])
+            peep_grads = ((dgx[..., :H] * c_prev).sum((0, 1)),
+                          (dgx[..., H:2 * H] * c_prev).sum((0, 1)) if forget_gate else None,
+                          (dgx[..., GH - H:] * c_t).sum((0, 1)))
+        dz = dz_all if g_hh is not None else dgx
+        return (dgx, dh0, dc0, None, *_weight_grads(h_all, dz, dgx, z_hat, dn_all, n_hat, m_all, dhp_all, peep_grads),
+                d_scale, None, None)
 
 
 def fusable(cell) -> bool:
-    """Cells this kernel computes: tanh LSTMCells with any other option."""
+    """Cells the Python kernel computes: tanh LSTMCells with any other option."""
     return type(cell).__name__ == "LSTMCell" and cell.activation_name == "tanh"
 
 
 def routed(cell) -> bool:
-    """Cells ``unroll`` sends here: measured no slower than the generic loop (benchmarks/README.md).
+    """Cells ``unroll`` sends to the Python kernel when the compiled one cannot be built.
 
     Layer norm is left out: its per-step normalisations ran 1.4x slower here than autograd's own
-    LayerNorm nodes (83 vs 58 ms forward at 32x128x128x256), so the generic path serves it.
+    LayerNorm nodes (83 vs 58 ms forward at 32x128x128x256), so the generic path serves it then.
     """
     return fusable(cell) and not cell.layer_norm
 
 
-def lstm_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool):
-    """``unroll`` for any tanh LSTMCell through ``LSTMRecurrence``."""
+def native_routed(cell) -> bool:
+    """Cells the compiled kernel computes: any tanh LSTMCell, alone or inside variational (or
+    evaluating) Dropout or Zoneout. Dropout with fresh masks per step while training stays generic."""
+    kind = type(cell).__name__
+    if kind == "Dropout":
+        return (cell.variational or not cell.training) and fusable(cell.cell)
+    if kind == "Zoneout":
+        return fusable(cell.cell)
+    return fusable(cell)
+
+
+def zoneout_draw(cell) -> tuple[bool, float, float, int]:
+    """What the compiled kernel needs to draw a Zoneout's masks: (training, p, cell_p, seed). The seed
+    comes from torch's default generator, so ``torch.manual_seed`` makes a run repeatable."""
+    seed = int(torch.randint(0, 2 ** 62, ())) if cell.training else 0
+    return bool(cell.training), float(cell.p), float(cell.cell_p), seed
+
+
+def zoneout_masks(zone: tuple[bool, float, float, int], T: int, B: int, P: int, H: int,
+                  dtype=torch.float64) -> tuple[Tensor, Tensor]:
+    """The masks the compiled kernel uses for ``zone`` (from ``zoneout_draw``): (T, B, P) and (T, B, H),
+    1 where a unit keeps its previous value (the expectation p in evaluation)."""
+    training, p, cell_p, seed = zone
+    return tuple(native.load().zoneout_masks(T, B, P, H, p, cell_p, training, seed, dtype))
+
+
+def lstm_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool, *, compiled: bool = False):
+    """``unroll`` for a tanh LSTMCell (``compiled``: also inside Dropout or Zoneout) through the
+    Python ``LSTMRecurrence`` or, with ``compiled``, ``NativeLSTMRecurrence``."""
     from ..runners import reverse_padded
     from ..state import LSTMState
 
+    wrapper, lstm_state = cell, state
+    h_scale = zone = in_mask = out_mask = None
+    if type(wrapper).__name__ in ("Dropout", "Zoneout"):
+        cell = wrapper.cell
     B, T = x.shape[:2]
+    if type(wrapper).__name__ == "Dropout":
+        lstm_state = state.cell
+        if wrapper.training and wrapper.variational:
+            in_mask, out_mask = state.input_mask, state.output_mask
+            h_scale = state.state_mask.h if state.state_mask is not None else None
     if reverse:
         x = reverse_padded(x, lengths)
-    gx = cell.project_input(x).transpose(0, 1).contiguous()                    # (T, B, G*H)
+    if in_mask is not None:
+        x = x * in_mask.unsqueeze(1)                                             # (B, 1, D) every step
+    gx = cell.project_input(x.transpose(0, 1))                                  # (T, B, G*H), time first
+    if type(wrapper).__name__ == "Zoneout":
+        zone = zoneout_draw(wrapper)
     mask = None
     if lengths is not None and not bool((lengths == T).all()):
-        mask = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.unsqueeze(0)).unsqueeze(-1).to(gx.dtype)
+        mask = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.unsqueeze(0)).to(gx.dtype)   # (T, B)
     peep = cell.peepholes
     ln = cell.layer_norm
-    y, h, c = LSTMRecurrence.apply(
-        gx, state.h, state.c, mask, cell.weight_hh,
-        cell.weight_ci if peep else None, cell.weight_cf if (peep and cell.forget_gate) else None,
-        cell.weight_co if peep else None,
-        cell.ln_hh.weight if ln else None, cell.ln_c.weight if ln else None, cell.ln_c.bias if ln else None,
-        cell.weight_proj,
-        (cell.forget_gate, cell.forget_bias, cell.cell_clip, cell.proj_clip, cell.ln_c.eps if ln else 0.0))
+    weights = (cell.weight_hh,
+               cell.weight_ci if peep else None, cell.weight_cf if (peep and cell.forget_gate) else None,
+               cell.weight_co if peep else None,
+               cell.ln_hh.weight if ln else None, cell.ln_c.weight if ln else None, cell.ln_c.bias if ln else None,
+               cell.weight_proj)
+    opts = (cell.forget_gate, cell.forget_bias, cell.cell_clip, cell.proj_clip, cell.ln_c.eps if ln else 0.0)
+    if compiled:
+        y, h, c = NativeLSTMRecurrence.apply(gx, lstm_state.h, lstm_state.c, mask, *weights,
+                                             h_scale, zone, opts)
+    else:
+        mask = mask.unsqueeze(-1) if mask is not None else None                  # (T, B, 1)
+        y, h, c = LSTMRecurrence.apply(gx, lstm_state.h, lstm_state.c, mask, *weights, opts)
     y = y.transpose(0, 1)                                                       # (B, T, P)
+    if out_mask is not None:
+        y = y * out_mask.unsqueeze(1)
     if reverse:
         y = reverse_padded(y, lengths)
-    return y, LSTMState(h, c)
+    final = LSTMState(h, c)
+    if type(wrapper).__name__ == "Dropout":
+        final = type(state)(final, state.input_mask, state.output_mask, state.state_mask)
+    return y, final

@@ -1,0 +1,551 @@
+// Compiled LSTM recurrence: the time loop of rnnkit.kernels.lstm in C++ (seeds 002 and 004).
+//
+// Forward walks t = 0..T-1; backward walks t = T-1..0 carrying dh and dc, as seed 004's
+// backpropagation "from time step E to E-1". Per step there is one matrix product for the
+// recurrence (two with a projection) and one pass over each batch row for the gate maths, so
+// nothing per step goes through Python or autograd. Weight gradients are NOT formed here: the
+// caller makes each one with a single product over all T*B rows of what this file returns.
+//
+// Layout: time first, (T, B, G*H), every per-step slice contiguous. Gate order i, f, u, o
+// (i, u, o without a forget gate). Options are all of rnnkit.LSTMCell's with tanh activations,
+// plus two wrappers' effects on the carried state:
+//   h_scale  (B, P): variational state dropout, carried h = h_t * h_scale  (rnnkit.Dropout)
+//   zone_h (T, B, P), zone_c (T, B, H): zoneout, carried s = d s_{t-1} + (1 - d) s_t (rnnkit.Zoneout)
+// Lengths arrive as a (T, B) 0/1 mask: past a sequence's end its state passes through and y is 0.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+using at::Tensor;
+using OptT = c10::optional<Tensor>;
+
+namespace {
+
+template <typename T> inline T sigm(T x) { return T(1) / (T(1) + std::exp(-x)); }
+
+template <typename T> inline const T* ptr(const OptT& t) { return t.has_value() ? t->data_ptr<T>() : nullptr; }
+template <typename T> inline T* mptr(OptT& t) { return t.has_value() ? t->data_ptr<T>() : nullptr; }
+
+// Products below this many multiply-adds are done by hand: BLAS's call overhead dominates them.
+constexpr int64_t kSmallProduct = 1 << 15;
+// Gate maths over fewer elements than this per thread stay on one thread: waking the other costs more.
+constexpr int64_t kParallelWork = 1 << 20;
+
+// MKL's packed GEMM, found at run time in the torch library already loaded (absent in non-MKL builds):
+// the weights are packed once per pass through time and reused by every step's skinny product.
+using PackGetSize = size_t (*)(int, int64_t, int64_t, int64_t);
+using Pack = void (*)(int, int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, float*);
+using Compute = void (*)(int, int, int, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
+                         float, float*, int64_t);
+struct Mkl {
+  PackGetSize get_size = nullptr;
+  Pack pack = nullptr;
+  Compute compute = nullptr;
+  Mkl() {
+    // torch's library is loaded privately (RTLD_LOCAL): find it by an address inside it
+    Dl_info info{};
+    void* self = nullptr;
+    if (dladdr(reinterpret_cast<void*>(&at::_ops::mm::call), &info) && info.dli_fname)
+      self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+    if (!self) return;
+    get_size = reinterpret_cast<PackGetSize>(dlsym(self, "cblas_sgemm_pack_get_size"));
+    pack = reinterpret_cast<Pack>(dlsym(self, "cblas_sgemm_pack"));
+    compute = reinterpret_cast<Compute>(dlsym(self, "cblas_sgemm_compute"));
+    if (!get_size || !pack || !compute) get_size = nullptr;
+  }
+};
+const Mkl& mkl() { static Mkl m; return m; }
+constexpr int kRowMajor = 101, kNoTrans = 111, kPacked = 151, kBMatrix = 162;
+
+// A weight W (K, N) that every step multiplies: out (M, N) = [base (M, N) +] A (M, K) @ W.
+// Small products are done by hand (BLAS's call overhead dominates them); large float ones by MKL's
+// packed GEMM where torch has it; the rest by ATen's mm.
+template <typename T>
+struct StepWeight {
+  const T* W;
+  int64_t M, K, N;
+  at::TensorOptions opts;
+  Tensor packed;  // bytes of MKL's packed W, when used
+
+  StepWeight(const Tensor& w, int64_t M_) : W(w.data_ptr<T>()), M(M_), K(w.size(0)), N(w.size(1)), opts(w.options()) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (M * K * N > kSmallProduct && mkl().get_size) {
+        packed = at::empty({int64_t(mkl().get_size(kBMatrix, M, N, K))}, opts.dtype(at::kByte));
+        mkl().pack(kRowMajor, kBMatrix, kNoTrans, M, N, K, 1.0f, W, N, reinterpret_cast<float*>(packed.data_ptr()));
+      }
+    }
+  }
+
+  void operator()(T* out, const T* base, const T* A) const {
+    if (M * K * N <= kSmallProduct) {
+      for (int64_t m = 0; m < M; ++m) {
+        T* __restrict o = out + m * N;
+        if (base) { for (int64_t n = 0; n < N; ++n) o[n] = base[m * N + n]; }
+        else { for (int64_t n = 0; n < N; ++n) o[n] = T(0); }
+        for (int64_t k = 0; k < K; ++k) {
+          const T a = A[m * K + k];
+          const T* __restrict w = W + k * N;
+          for (int64_t n = 0; n < N; ++n) o[n] += a * w[n];
+        }
+      }
+      return;
+    }
+    if constexpr (std::is_same_v<T, float>) {
+      if (packed.defined()) {
+        if (base && base != out) std::copy(base, base + M * N, out);
+        mkl().compute(kRowMajor, kNoTrans, kPacked, M, N, K, A, K, reinterpret_cast<const float*>(packed.data_ptr()),
+                      N, base ? 1.0f : 0.0f, out, N);
+        return;
+      }
+    }
+    Tensor o = at::from_blob(out, {M, N}, opts);
+    Tensor a = at::from_blob(const_cast<T*>(A), {M, K}, opts);
+    Tensor w = at::from_blob(const_cast<T*>(W), {K, N}, opts);
+    if (base) at::addmm_out(o, at::from_blob(const_cast<T*>(base), {M, N}, opts), a, w);
+    else at::mm_out(o, a, w);
+  }
+};
+
+// Mean and 1/sigma of v[0..n), biased variance (torch.nn.LayerNorm).
+template <typename T>
+inline void moments(const T* v, int64_t n, double eps, T& mean, T& rstd) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < n; ++j) s += v[j];
+  mean = s / T(n);
+  T q = 0;
+#pragma omp simd reduction(+ : q)
+  for (int64_t j = 0; j < n; ++j) { const T d = v[j] - mean; q += d * d; }
+  rstd = T(1) / std::sqrt(q / T(n) + T(eps));
+}
+
+// d v from d v_hat, for v_hat = (v - mean) * rstd: rstd (d - mean(d) - v_hat mean(d v_hat)).
+template <typename T>
+inline void layer_norm_back(const T* d, const T* v_hat, T rstd, int64_t n, T* out) {
+  T s = 0, sv = 0;
+#pragma omp simd reduction(+ : s, sv)
+  for (int64_t j = 0; j < n; ++j) { s += d[j]; sv += d[j] * v_hat[j]; }
+  s /= T(n); sv /= T(n);
+  for (int64_t j = 0; j < n; ++j) out[j] = rstd * (d[j] - s - v_hat[j] * sv);
+}
+
+// Calls f(std::bool_constant<b1>{}, std::bool_constant<b2>{}, ...) so that option tests inside the
+// gate loops are compile-time constants and each loop vectorizes (GCC gives up on branchy ones).
+template <bool... Bs, typename F> void with_flags(F&& f) { f(std::bool_constant<Bs>{}...); }
+template <bool... Bs, typename F, typename... Rest> void with_flags(F&& f, bool b, Rest... rest) {
+  if (b) with_flags<Bs..., true>(f, rest...); else with_flags<Bs..., false>(f, rest...);
+}
+
+// One batch row of the forward gate maths, in place: the recurrent shares a_i, a_f, a_u, a_o (plus the
+// input's share gx, laid out i, f, u, o as well) become the gates i, f, u, o; cn = c_t (clipped), cr = c_t
+// before the clip.
+template <typename T, bool PEEP, bool FG, bool CLIP>
+void gates_forward(const T* __restrict xi, const T* __restrict xf, const T* __restrict xu, const T* __restrict xo,
+                   T* __restrict ai, T* __restrict af, T* __restrict au, T* __restrict ao, const T* __restrict cp,
+                   T* __restrict cn, T* __restrict cr, const T* __restrict wci, const T* __restrict wcf,
+                   const T* __restrict wco, const T fb, const T cc, const int64_t H) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    T pre_i = ai[j] + xi[j], pre_o = ao[j] + xo[j];
+    if constexpr (PEEP) pre_i += wci[j] * cp[j];
+    const T i = sigm(pre_i), u = std::tanh(au[j] + xu[j]);
+    T c;
+    if constexpr (FG) {
+      T pre_f = af[j] + xf[j] + fb;
+      if constexpr (PEEP) pre_f += wcf[j] * cp[j];
+      const T f = sigm(pre_f);
+      af[j] = f;
+      c = f * cp[j] + i * u;
+    } else {
+      c = cp[j] + i * u;
+    }
+    if constexpr (CLIP) { cr[j] = c; c = std::min(std::max(c, -cc), cc); }
+    if constexpr (PEEP) pre_o += wco[j] * c;
+    ai[j] = i;
+    au[j] = u;
+    ao[j] = sigm(pre_o);
+    cn[j] = c;
+  }
+}
+
+// One batch row of the backward gate maths. In: dm = d m_t, k = tanh(LN(c_t)), gates; out: d a_o and
+// dk = d c_t through k (before layer norm's backward, which the caller applies).
+template <typename T>
+void output_backward(const T* __restrict dm, const T* __restrict k, const T* __restrict go, T* __restrict dao,
+                     T* __restrict dk, const int64_t H) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T o = go[j];
+    dao[j] = dm[j] * k[j] * o * (T(1) - o);
+    dk[j] = dm[j] * o * (T(1) - k[j] * k[j]);
+  }
+}
+
+// The rest: dc_t from the carried dc (zoneout keeps a share zc for dc_{t-1}), dk and the o peephole;
+// then d a_i, d a_f, d a_u and dc_{t-1}, written over dc.
+template <typename T, bool PEEP, bool FG, bool CLIP, bool ZONE>
+void cell_backward(const T* __restrict gi, const T* __restrict gf, const T* __restrict gu, const T* __restrict dao,
+                   const T* __restrict dk, const T* __restrict cp, const T* __restrict cr, const T* __restrict zc,
+                   const T* __restrict wci, const T* __restrict wcf, const T* __restrict wco, T* __restrict dai,
+                   T* __restrict daf, T* __restrict dau, T* __restrict dc, const T cc, const int64_t H) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T carried = dc[j];
+    T dct = (ZONE ? (T(1) - zc[j]) * carried : carried) + dk[j];
+    if constexpr (PEEP) dct += dao[j] * wco[j];
+    if constexpr (CLIP) dct = std::abs(cr[j]) > cc ? T(0) : dct;
+    const T i = gi[j], u = gu[j];
+    const T d_i = dct * u * i * (T(1) - i);
+    dai[j] = d_i;
+    dau[j] = dct * i * (T(1) - u * u);
+    T dcp = dct;
+    if constexpr (FG) {
+      const T f = gf[j];
+      const T d_f = dct * cp[j] * f * (T(1) - f);
+      daf[j] = d_f;
+      dcp = dct * f;
+      if constexpr (PEEP) dcp += d_f * wcf[j];
+    }
+    if constexpr (PEEP) dcp += d_i * wci[j];
+    if constexpr (ZONE) dcp += zc[j] * carried;
+    dc[j] = dcp;
+  }
+}
+
+struct Opts {
+  bool forget_gate;
+  double forget_bias, cell_clip, proj_clip, eps;  // a clip <= 0 means none
+  bool zone, zone_train;                          // zoneout; drawn masks (training) or expectation
+  double zone_p, zone_pc;                         // keep-probabilities of h and c
+  int64_t zone_seed;
+};
+
+// Zoneout's masks are not stored: each is a hash of (seed, stream, position), drawn again in the
+// backward pass. lowbias32 (C. Wellons) finalises a counter; two rounds with seed-derived keys.
+inline uint32_t mix(uint32_t x) {
+  x ^= x >> 16; x *= 0x7feb352dU; x ^= x >> 15; x *= 0x846ca68bU; x ^= x >> 16;
+  return x;
+}
+
+// d[j] for j < n of row `row` (= t * B + b): 1 with probability p (training), or p itself (evaluation).
+template <typename T>
+void zone_row(T* __restrict d, int64_t n, int64_t row, int64_t seed, uint32_t stream, double p, bool train) {
+  if (!train) {
+    for (int64_t j = 0; j < n; ++j) d[j] = T(p);
+    return;
+  }
+  const uint32_t k1 = mix(uint32_t(uint64_t(seed)) ^ (stream * 0x9E3779B9U));
+  const uint32_t k2 = mix(uint32_t(uint64_t(seed) >> 32) + stream);
+  const uint32_t threshold = p >= 1.0 ? 0xFFFFFFFFU : uint32_t(p * 4294967296.0);
+  const uint32_t base = uint32_t(uint64_t(row) * uint64_t(n));
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    const uint32_t x = mix(mix((base + uint32_t(j)) ^ k1) ^ k2);
+    d[j] = x < threshold ? T(1) : T(0);
+  }
+}
+constexpr uint32_t kStreamH = 1, kStreamC = 2;
+
+template <typename T>
+std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const Tensor& c0, const OptT& mask,
+                                 const Tensor& W_hh, const OptT& w_ci, const OptT& w_cf, const OptT& w_co,
+                                 const OptT& g_hh, const OptT& g_c, const OptT& b_c, const OptT& W_proj,
+                                 const OptT& h_scale, const Opts& o) {
+  const int64_t T_ = gx.size(0), B = gx.size(1), GH = gx.size(2), H = c0.size(1), P = h0.size(1);
+  const bool ln = g_hh.has_value(), proj = W_proj.has_value(), peep = w_ci.has_value();
+  const bool zone = o.zone, cclip = o.cell_clip > 0, pclip = proj && o.proj_clip > 0;
+  const int64_t fo = o.forget_gate ? H : -1, uo = o.forget_gate ? 2 * H : H, oo = o.forget_gate ? 3 * H : 2 * H;
+  Tensor gates = at::empty_like(gx);                          // post-activation gates  (T, B, GH)
+  Tensor h_all = at::empty({T_ + 1, B, P}, gx.options());     // carried h, h_all[0] = h0
+  Tensor c_all = at::empty({T_ + 1, B, H}, gx.options());     // carried c, c_all[0] = c0
+  Tensor y = at::empty({T_, B, P}, gx.options());
+  Tensor k_all = at::empty({T_, B, H}, gx.options());         // tanh(LN(c_t))
+  OptT c_new = zone ? OptT(at::empty({T_, B, H}, gx.options())) : OptT();   // the cell's own c_t
+  OptT c_raw = cclip ? OptT(at::empty({T_, B, H}, gx.options())) : OptT();
+  OptT m_all = proj ? OptT(at::empty({T_, B, H}, gx.options())) : OptT();
+  OptT hp_raw = pclip ? OptT(at::empty({T_, B, P}, gx.options())) : OptT();
+  OptT hp = proj ? OptT(at::empty({B, P}, gx.options())) : OptT();
+  OptT z_hat = ln ? OptT(at::empty({T_, B, GH}, gx.options())) : OptT();
+  OptT z_rstd = ln ? OptT(at::empty({T_, B}, gx.options())) : OptT();
+  OptT n_hat = ln ? OptT(at::empty({T_, B, H}, gx.options())) : OptT();
+  OptT n_rstd = ln ? OptT(at::empty({T_, B}, gx.options())) : OptT();
+  h_all[0].copy_(h0);
+  c_all[0].copy_(c0);
+
+  const T *GX = gx.data_ptr<T>(), *M = ptr<T>(mask), *W = W_hh.data_ptr<T>(), *WP = ptr<T>(W_proj);
+  const T *WCI = ptr<T>(w_ci), *WCF = ptr<T>(w_cf), *WCO = ptr<T>(w_co);
+  const T *GHH = ptr<T>(g_hh), *GC = ptr<T>(g_c), *BC = ptr<T>(b_c);
+  const T* HS = ptr<T>(h_scale);
+  T *G = gates.data_ptr<T>(), *HA = h_all.data_ptr<T>(), *CA = c_all.data_ptr<T>(), *Y = y.data_ptr<T>();
+  T *K = k_all.data_ptr<T>(), *CN = mptr<T>(c_new), *CR = mptr<T>(c_raw), *MA = mptr<T>(m_all);
+  T *HR = mptr<T>(hp_raw), *HP = mptr<T>(hp), *ZHAT = mptr<T>(z_hat), *ZR = mptr<T>(z_rstd);
+  T *NHAT = mptr<T>(n_hat), *NR = mptr<T>(n_rstd);
+  const T fb = T(o.forget_bias), cc = T(o.cell_clip), pc = T(o.proj_clip);
+  const StepWeight<T> recurrent(W_hh, B);
+  std::optional<StepWeight<T>> projection;
+  if (proj) projection.emplace(*W_proj, B);
+  const int64_t grain = std::max<int64_t>(1, kParallelWork / std::max<int64_t>(GH, 1));
+
+  for (int64_t t = 0; t < T_; ++t) {
+    const T* h_prev = HA + t * B * P;
+    const T* c_prev_all = CA + t * B * H;
+    T* a_all = G + t * B * GH;                                 // pre-activations, then gates in place
+    recurrent(ln ? ZHAT + t * B * GH : a_all, nullptr, h_prev);   // h_{t-1} W_hh; gx is added in the gate loop
+    T* cn_all = CN ? CN + t * B * H : CA + (t + 1) * B * H;   // the cell's c_t (carried c unless zoneout)
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        T* a = a_all + b * GH;
+        const T* cp = c_prev_all + b * H;
+        if (ln) {
+          T* zh = ZHAT + (t * B + b) * GH;
+          T mean, rstd;
+          moments(zh, GH, o.eps, mean, rstd);
+          ZR[t * B + b] = rstd;
+          for (int64_t j = 0; j < GH; ++j) { zh[j] = (zh[j] - mean) * rstd; a[j] = zh[j] * GHH[j]; }
+        }
+        T* cn = cn_all + b * H;
+        T* cr = CR ? CR + (t * B + b) * H : nullptr;
+        with_flags([&](auto PEEP, auto FG, auto CLIP) {
+          const T* x = GX + (t * B + b) * GH;
+          gates_forward<T, decltype(PEEP)::value, decltype(FG)::value, decltype(CLIP)::value>(
+              x, x + (fo >= 0 ? fo : 0), x + uo, x + oo, a, a + (fo >= 0 ? fo : 0), a + uo, a + oo, cp, cn, cr, WCI, WCF, WCO, fb, cc, H);
+        }, peep, fo >= 0, cr != nullptr);
+        T* k = K + (t * B + b) * H;
+        if (ln) {
+          T mean, rstd;
+          moments(cn, H, o.eps, mean, rstd);
+          NR[t * B + b] = rstd;
+          T* nh = NHAT + (t * B + b) * H;
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) { nh[j] = (cn[j] - mean) * rstd; k[j] = std::tanh(nh[j] * GC[j] + BC[j]); }
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) k[j] = std::tanh(cn[j]);
+        }
+        T* m = proj ? MA + (t * B + b) * H : Y + (t * B + b) * P;   // without projection h_t = m_t
+        for (int64_t j = 0; j < H; ++j) m[j] = a[oo + j] * k[j];
+      }
+    });
+    if (proj) (*projection)(HP, nullptr, MA + t * B * H);
+    // carry: the wrappers' effect on the state, then the length mask
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      std::vector<T> zrow(zone ? P + H : 0);                   // this row's zoneout masks for h, c
+      for (int64_t b = b0; b < b1; ++b) {
+        T* yr = Y + (t * B + b) * P;
+        T* hn = HA + ((t + 1) * B + b) * P;
+        T* cnext = CA + ((t + 1) * B + b) * H;
+        const T* hpv = h_prev + b * P;
+        const T* cp = c_prev_all + b * H;
+        const T* cn = cn_all + b * H;
+        if (proj) {
+          const T* src = HP + b * P;
+          T* hr = HR ? HR + (t * B + b) * P : nullptr;
+          for (int64_t j = 0; j < P; ++j) {
+            T v = src[j];
+            if (hr) { hr[j] = v; v = v < -pc ? -pc : (v > pc ? pc : v); }
+            yr[j] = v;
+          }
+        }
+        if (M && M[t * B + b] == T(0)) {
+          for (int64_t j = 0; j < P; ++j) { hn[j] = hpv[j]; yr[j] = T(0); }
+          for (int64_t j = 0; j < H; ++j) cnext[j] = cp[j];
+          continue;
+        }
+        if (zone) {
+          T* dh = zrow.data();
+          T* dc = zrow.data() + P;
+          zone_row(dh, P, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
+          zone_row(dc, H, t * B + b, o.zone_seed, kStreamC, o.zone_pc, o.zone_train);
+          for (int64_t j = 0; j < P; ++j) { yr[j] = dh[j] * hpv[j] + (T(1) - dh[j]) * yr[j]; hn[j] = yr[j]; }
+          for (int64_t j = 0; j < H; ++j) cnext[j] = dc[j] * cp[j] + (T(1) - dc[j]) * cn[j];
+        } else {
+          const T* s = HS ? HS + b * P : nullptr;
+          for (int64_t j = 0; j < P; ++j) hn[j] = s ? yr[j] * s[j] : yr[j];
+          // cnext is cn already (written in place) on live rows
+        }
+      }
+    });
+  }
+  return {y, h_all, c_all, gates, k_all, c_new.value_or(Tensor()), c_raw.value_or(Tensor()),
+          m_all.value_or(Tensor()), hp_raw.value_or(Tensor()), z_hat.value_or(Tensor()),
+          z_rstd.value_or(Tensor()), n_hat.value_or(Tensor()), n_rstd.value_or(Tensor())};
+}
+
+template <typename T>
+std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Tensor& dc_T, const OptT& mask, const OptT& y,
+                                  const Tensor& gates, const Tensor& h_all, const Tensor& c_all, const Tensor& k_all,
+                                  const OptT& c_new, const OptT& c_raw, const OptT& hp_raw, const OptT& z_hat,
+                                  const OptT& z_rstd, const OptT& n_hat, const OptT& n_rstd,
+                                  const Tensor& W_hh, const OptT& w_ci, const OptT& w_cf, const OptT& w_co,
+                                  const OptT& g_hh, const OptT& g_c, const OptT& W_proj,
+                                  const OptT& h_scale, const Opts& o) {
+  const int64_t T_ = gates.size(0), B = gates.size(1), GH = gates.size(2), H = c_all.size(2), P = h_all.size(2);
+  const bool ln = g_hh.has_value(), proj = W_proj.has_value(), peep = w_ci.has_value();
+  const bool zone = o.zone;
+  const int64_t fo = o.forget_gate ? H : -1, uo = o.forget_gate ? 2 * H : H, oo = o.forget_gate ? 3 * H : 2 * H;
+  Tensor dgx = at::empty_like(gates);                                         // d a_t        (T, B, GH)
+  OptT dz_all = ln ? OptT(at::empty_like(gates)) : OptT();                   // d (h W_hh)   (T, B, GH)
+  OptT dhp_all = proj ? OptT(at::empty({T_, B, P}, gates.options())) : OptT();
+  OptT dn_all = ln ? OptT(at::empty({T_, B, H}, gates.options())) : OptT(); // d (LN(c) g + b)
+  Tensor dh = dh_T.clone(), dc = dc_T.clone();                                // carried-state grads
+  Tensor dh_new = at::empty({B, P}, gates.options()), dh_dir = at::zeros({B, P}, gates.options());
+  OptT dm_buf = proj ? OptT(at::empty({B, H}, gates.options())) : OptT();
+
+  const T *DY = dy.data_ptr<T>(), *M = ptr<T>(mask), *G = gates.data_ptr<T>(), *HA = h_all.data_ptr<T>();
+  const T *CA = c_all.data_ptr<T>(), *K = k_all.data_ptr<T>(), *CN = ptr<T>(c_new), *CR = ptr<T>(c_raw);
+  const T *HR = ptr<T>(hp_raw), *ZHAT = ptr<T>(z_hat), *ZR = ptr<T>(z_rstd), *NHAT = ptr<T>(n_hat);
+  const T *NR = ptr<T>(n_rstd), *W = W_hh.data_ptr<T>(), *WCI = ptr<T>(w_ci), *WCF = ptr<T>(w_cf);
+  const T *WCO = ptr<T>(w_co), *GHH = ptr<T>(g_hh), *GC = ptr<T>(g_c), *WP = ptr<T>(W_proj);
+  const T* HS = ptr<T>(h_scale);
+  OptT d_scale = HS ? OptT(at::zeros({B, P}, gates.options())) : OptT();   // d h_scale
+  const T* Y_ = HS ? y->data_ptr<T>() : nullptr;
+  T* DS = mptr<T>(d_scale);
+  T *DGX = dgx.data_ptr<T>(), *DZ = mptr<T>(dz_all), *DHP = mptr<T>(dhp_all), *DN = mptr<T>(dn_all);
+  T *DH = dh.data_ptr<T>(), *DC = dc.data_ptr<T>(), *DHN = dh_new.data_ptr<T>(), *DHD = dh_dir.data_ptr<T>();
+  T *DM = proj ? dm_buf->data_ptr<T>() : DHN;
+  const T cc = T(o.cell_clip), pc = T(o.proj_clip);
+  const Tensor W_hh_t = W_hh.t().contiguous();                               // (G*H, P)
+  const StepWeight<T> recurrent_t(W_hh_t, B);                                 // dz W_hh^T as an NN product
+  Tensor W_proj_t;
+  std::optional<StepWeight<T>> projection_t;
+  if (proj) { W_proj_t = W_proj->t().contiguous(); projection_t.emplace(W_proj_t, B); }
+  const int64_t grain = std::max<int64_t>(1, kParallelWork / std::max<int64_t>(GH, 1));
+  bool any_dir = zone || M;
+
+  for (int64_t t = T_ - 1; t >= 0; --t) {
+    // 1. gradient reaching the cell's own h_t, and the part passing straight to h_{t-1}
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      std::vector<T> zrow(zone ? P : 0);
+      for (int64_t b = b0; b < b1; ++b) {
+        const T* gh = DH + b * P;
+        const T* dyr = DY + (t * B + b) * P;
+        T* dn = DHN + b * P;
+        T* dd = DHD + b * P;
+        if (M && M[t * B + b] == T(0)) {
+          for (int64_t j = 0; j < P; ++j) { dn[j] = T(0); dd[j] = gh[j]; }
+          if (proj) { T* dp = DHP + (t * B + b) * P; for (int64_t j = 0; j < P; ++j) dp[j] = T(0); }
+          continue;
+        }
+        if (zone) {
+          T* d = zrow.data();
+          zone_row(d, P, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
+          for (int64_t j = 0; j < P; ++j) { const T g = gh[j] + dyr[j]; dn[j] = (T(1) - d[j]) * g; dd[j] = d[j] * g; }
+        } else if (HS) {                                       // carried h = h_t * s
+          const T* s = HS + b * P;
+          const T* h_t = Y_ + (t * B + b) * P;
+          T* ds = DS + b * P;
+          for (int64_t j = 0; j < P; ++j) { ds[j] += gh[j] * h_t[j]; dn[j] = gh[j] * s[j] + dyr[j]; dd[j] = T(0); }
+        } else {
+          for (int64_t j = 0; j < P; ++j) { dn[j] = gh[j] + dyr[j]; dd[j] = T(0); }
+        }
+        if (HR) {
+          const T* hr = HR + (t * B + b) * P;
+          for (int64_t j = 0; j < P; ++j) if (std::abs(hr[j]) > pc) dn[j] = T(0);
+        }
+        if (proj) { T* dp = DHP + (t * B + b) * P; for (int64_t j = 0; j < P; ++j) dp[j] = dn[j]; }
+      }
+    });
+    if (proj) (*projection_t)(DM, nullptr, DHN);                             // dm = dh_new W_proj^T
+    // 2. the gates: d a_t, and dc_{t-1}
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      std::vector<T> row(std::max(GH, H)), row2(H), zrow(zone ? H : 0);
+      for (int64_t b = b0; b < b1; ++b) {
+        const T* g = G + (t * B + b) * GH;
+        const T* k = K + (t * B + b) * H;
+        const T* cp = CA + (t * B + b) * H;
+        const T* dm = DM + b * H;
+        T* dcr = DC + b * H;                                   // carried dc in, dc_{t-1} out
+        T* da = DGX + (t * B + b) * GH;
+        const bool dead = M && M[t * B + b] == T(0);
+        if (dead) {                                            // the state passed through: dc_{t-1} = dc
+          for (int64_t j = 0; j < GH; ++j) da[j] = T(0);
+          if (ln) { for (int64_t j = 0; j < GH; ++j) DZ[(t * B + b) * GH + j] = T(0);
+                    for (int64_t j = 0; j < H; ++j) DN[(t * B + b) * H + j] = T(0); }
+          continue;
+        }
+        T* dk = row.data();                                    // d c_t through k
+        output_backward<T>(dm, k, g + oo, da + oo, dk, H);
+        if (ln) {
+          T* dn = DN + (t * B + b) * H;
+          for (int64_t j = 0; j < H; ++j) { dn[j] = dk[j]; dk[j] *= GC[j]; }
+          layer_norm_back(dk, NHAT + (t * B + b) * H, NR[t * B + b], H, row2.data());
+          dk = row2.data();
+        }
+        T* zc = nullptr;
+        if (zone) {
+          zc = zrow.data();
+          zone_row(zc, H, t * B + b, o.zone_seed, kStreamC, o.zone_pc, o.zone_train);
+        }
+        const T* cr = CR ? CR + (t * B + b) * H : nullptr;
+        with_flags([&](auto PEEP, auto FG, auto CLIP, auto ZONE) {
+          cell_backward<T, decltype(PEEP)::value, decltype(FG)::value, decltype(CLIP)::value, decltype(ZONE)::value>(
+              g, g + (fo >= 0 ? fo : 0), g + uo, da + oo, dk, cp, cr, zc, WCI, WCF, WCO, da, da + (fo >= 0 ? fo : 0),
+              da + uo, dcr, cc, H);
+        }, peep, fo >= 0, cr != nullptr, zone);
+        if (ln) {
+          T* dzr = DZ + (t * B + b) * GH;
+          for (int64_t j = 0; j < GH; ++j) row[j] = da[j] * GHH[j];
+          layer_norm_back(row.data(), ZHAT + (t * B + b) * GH, ZR[t * B + b], GH, dzr);
+        }
+      }
+    });
+    // 3. dh_{t-1} = dz W_hh^T (+ the part that passed straight through)
+    const T* dz = ln ? DZ + t * B * GH : DGX + t * B * GH;
+    recurrent_t(DH, any_dir ? DHD : nullptr, dz);
+  }
+  return {dgx, dz_all.value_or(Tensor()), dhp_all.value_or(Tensor()), dn_all.value_or(Tensor()), dh, dc,
+          d_scale.value_or(Tensor())};
+}
+
+
+}  // namespace
+
+std::vector<Tensor> lstm_forward(Tensor gx, Tensor h0, Tensor c0, OptT mask, Tensor W_hh, OptT w_ci, OptT w_cf,
+                                 OptT w_co, OptT g_hh, OptT g_c, OptT b_c, OptT W_proj, OptT h_scale,
+                                 bool forget_gate, double forget_bias, double cell_clip, double proj_clip, double eps,
+                                 bool zone, bool zone_train, double zone_p, double zone_pc, int64_t zone_seed) {
+  const Opts o{forget_gate, forget_bias, cell_clip, proj_clip, eps, zone, zone_train, zone_p, zone_pc, zone_seed};
+  return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_lstm_forward", [&] {
+    return forward_impl<scalar_t>(gx, h0, c0, mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj, h_scale, o);
+  });
+}
+
+std::vector<Tensor> lstm_backward(Tensor dy, Tensor dh_T, Tensor dc_T, OptT mask, OptT y, Tensor gates, Tensor h_all,
+                                  Tensor c_all, Tensor k_all, OptT c_new, OptT c_raw, OptT hp_raw, OptT z_hat,
+                                  OptT z_rstd, OptT n_hat, OptT n_rstd, Tensor W_hh, OptT w_ci, OptT w_cf,
+                                  OptT w_co, OptT g_hh, OptT g_c, OptT W_proj, OptT h_scale,
+                                  bool forget_gate, double forget_bias, double cell_clip, double proj_clip, double eps,
+                                  bool zone, bool zone_train, double zone_p, double zone_pc, int64_t zone_seed) {
+  const Opts o{forget_gate, forget_bias, cell_clip, proj_clip, eps, zone, zone_train, zone_p, zone_pc, zone_seed};
+  return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_lstm_backward", [&] {
+    return backward_impl<scalar_t>(dy, dh_T, dc_T, mask, y, gates, h_all, c_all, k_all, c_new, c_raw, hp_raw, z_hat,
+                                   z_rstd, n_hat, n_rstd, W_hh, w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, o);
+  });
+}
+
+// The masks the kernel draws for (seed, p, pc): (T, B, P) for h and (T, B, H) for c (for tests).
+std::vector<Tensor> zoneout_masks(int64_t T_, int64_t B, int64_t P, int64_t H, double p, double pc, bool train,
+                                  int64_t seed, at::ScalarType dtype) {
+  Tensor zh = at::empty({T_, B, P}, at::TensorOptions().dtype(dtype));
+  Tensor zc = at::empty({T_, B, H}, at::TensorOptions().dtype(dtype));
+  AT_DISPATCH_FLOATING_TYPES(dtype, "rnnkit_zoneout_masks", [&] {
+    for (int64_t r = 0; r < T_ * B; ++r) {
+      zone_row(zh.data_ptr<scalar_t>() + r * P, P, r, seed, kStreamH, p, train);
+      zone_row(zc.data_ptr<scalar_t>() + r * H, H, r, seed, kStreamC, pc, train);
+    }
+  });
+  return {zh, zc};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("zoneout_masks", &zoneout_masks, "zoneout masks drawn by the kernel, for tests");
+  m.def("lstm_forward", &lstm_forward, "LSTM recurrence forward (time-major)");
+  m.def("lstm_backward", &lstm_backward, "LSTM recurrence backward through time");
+}
