@@ -131,6 +131,8 @@ def unroll(cell: nn.Module, x: Tensor, *, lengths=None, initial_state: State = N
     path = kernels.path_for(cell, x)
     if path != "generic":
         return kernels.run(path, cell, x, lengths, state, reverse)
+    if type(cell).__name__ == "Stack" and _has_fast_layer(cell, x):
+        return _unroll_layer_by_layer(cell, x, lengths, state, reverse)
     if reverse:
         x = reverse_padded(x, lengths)
     # Steps where every sequence is live need no mask; steps past the longest need no work.
@@ -154,6 +156,23 @@ def unroll(cell: nn.Module, x: Tensor, *, lengths=None, initial_state: State = N
     if reverse:
         y = reverse_padded(y, lengths)
     return y, state
+
+
+def _has_fast_layer(stack: nn.Module, x: Tensor) -> bool:
+    """Does any cell of ``stack`` have a fast path for sequences shaped like ``x``?"""
+    probe = x if x.is_floating_point() else x.new_empty(0, dtype=torch.get_default_dtype())
+    probe = probe.new_empty(1, x.shape[1], 1)                               # path_for reads T, dtype, device
+    return any(kernels.path_for(c, probe) != "generic" for c in stack.cells)
+
+
+def _unroll_layer_by_layer(stack: nn.Module, x: Tensor, lengths, states: tuple, reverse: bool):
+    """A Stack over whole sequences one cell at a time, so each cell takes its own fast path. The same
+    maths as stepping the stack: cell k at step t reads cell k-1's output at step t."""
+    finals = []
+    for cell, s in zip(stack.cells, states):
+        x, s = unroll(cell, x, lengths=lengths, initial_state=s, reverse=reverse)
+        finals.append(s)
+    return x, tuple(finals)
 
 
 def _stack_outputs(outputs: list[Tensor], cell: nn.Module, B: int, T: int, x: Tensor, state: State) -> Tensor:

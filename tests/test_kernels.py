@@ -6,7 +6,7 @@ import torch
 import rnnkit as rk
 from rnnkit import kernels
 from rnnkit.kernels import native
-from rnnkit.kernels.lstm import zoneout_draw, zoneout_masks
+from rnnkit.kernels.wrapped import zoneout_draw, zoneout_masks
 from rnnkit.state import leaves
 
 D = 3
@@ -28,6 +28,15 @@ WRAPPED = [   # variational dropout (masks in the state) and zoneout in evaluati
     lambda: rk.Zoneout(rk.LSTMCell(D, 5), p=0.3, cell_p=0.6).eval(),
     lambda: rk.Zoneout(rk.LSTMCell(D, 5, peepholes=True, proj_size=4, cell_clip=0.7), p=0.2).eval(),
 ]
+GRU_OPTIONS = [
+    lambda: rk.GRUCell(D, 4, layer_norm=True),
+    lambda: rk.GRUCell(D, 4, layer_norm=True, bias=False),
+    lambda: rk.GRUCell(D, 4, reset_after=False),
+    lambda: rk.GRUCell(D, 4, reset_after=False, bias=False),
+    lambda: rk.Dropout(rk.GRUCell(D, 4), input_p=0.2, output_p=0.3, state_p=0.4, variational=True),
+    lambda: rk.Dropout(rk.GRUCell(D, 4, reset_after=False), state_p=0.5, variational=True),
+    lambda: rk.Zoneout(rk.GRUCell(D, 4, layer_norm=True), p=0.3).eval(),
+]
 FAST = {
     "torch": [
         lambda: rk.LSTMCell(D, 5),
@@ -37,12 +46,15 @@ FAST = {
         lambda: rk.GRUCell(D, 4, bias=False),
         lambda: rk.ElmanCell(D, 4),
         lambda: rk.ElmanCell(D, 4, activation="relu"),
+        lambda: rk.ElmanCell(D, 4, output_size=3, output_activation="sigmoid"),
+        lambda: rk.ElmanCell(D, 4, activation="relu", output_size=2),
     ],
     "native-lstm": LSTM_OPTIONS + LAYER_NORM + WRAPPED,
+    "native-gru": GRU_OPTIONS,
     # the pure-PyTorch kernel, where the compiled one cannot be built
     "fused-lstm": LSTM_OPTIONS + LAYER_NORM,
 }
-KERNEL = {"torch": "torch", "native-lstm": "native-lstm", "fused-lstm": "fused-lstm"}
+KERNEL = {path: path for path in FAST}
 CASES = [(path, i) for path, makers in FAST.items() for i in range(len(makers))]
 
 
@@ -75,9 +87,10 @@ def test_configuration_takes_its_fast_path(path, i):
     assert kernels.path_for(cell, x[:, :1]) == "generic"
     with kernels.only_generic():
         assert kernels.path_for(cell, x) == "generic"          # single steps (generation) stay generic
-    if path == "native-lstm":
+    if path.startswith("native"):
         y, _ = rk.unroll(cell, x.requires_grad_(), initial_state=cell.initial_state(2, dtype=torch.float64))
-        assert any("NativeLSTMRecurrence" in type(fn).__name__ for fn in _graph(y.grad_fn))
+        node = {"native-lstm": "NativeLSTMRecurrence", "native-gru": "NativeGRURecurrence"}[path]
+        assert any(node in type(fn).__name__ for fn in _graph(y.grad_fn))
 
 
 def _inner(state):
@@ -95,13 +108,13 @@ def _random_cell_state(state):
     return _cell_state(state, torch.randn_like)
 
 
-def _graph(fn, seen=None):
+def _graph(fn, seen=None, max_nodes=50):
     seen = seen if seen is not None else []
-    if fn is None or fn in seen or len(seen) > 50:
+    if fn is None or fn in seen or len(seen) > max_nodes:
         return seen
     seen.append(fn)
     for nxt, _ in fn.next_functions:
-        _graph(nxt, seen)
+        _graph(nxt, seen, max_nodes)
     return seen
 
 
@@ -145,32 +158,80 @@ def test_lstm_kernels_gradcheck(path):
     assert torch.autograd.gradcheck(lambda x: kernels.run(path, cell, x, lengths, s0, True)[0], (x,))
 
 
+@pytest.mark.parametrize("make", [lambda: rk.GRUCell(D, 4, layer_norm=True), lambda: rk.GRUCell(D, 4, reset_after=False),
+                                  lambda: rk.Dropout(rk.GRUCell(D, 4), state_p=0.3, variational=True)],
+                         ids=["layer_norm", "reset_before", "dropout"])
+def test_gru_kernel_gradcheck(make):
+    torch.manual_seed(0)
+    cell = make().double()
+    x = torch.randn(3, 4, D, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([4, 2, 0])
+    s0 = cell.initial_state(3, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: kernels.run("native-gru", cell, x, lengths, s0, True)[0], (x,))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_stack_runs_layer_by_layer_on_the_fast_paths(reverse):
+    torch.manual_seed(0)
+    cell = rk.Stack([rk.LSTMCell(D, 5, peepholes=True), rk.GRUCell(5, 4, layer_norm=True), rk.ElmanCell(4, 3)]).double()
+    x = torch.randn(4, 6, D, dtype=torch.float64)
+    lengths = torch.tensor([6, 3, 0, 1])
+
+    def run():
+        for p in cell.parameters():
+            p.grad = None
+        y, s = rk.unroll(cell, x, lengths=lengths, reverse=reverse)
+        (y.sum() + sum(t.square().sum() for t in leaves(s))).backward()
+        return [y, *leaves(s), *[p.grad for p in cell.parameters()]]
+
+    y, _ = rk.unroll(cell, x.requires_grad_(), lengths=lengths)
+    names = {type(fn).__name__ for fn in _graph(y.grad_fn, max_nodes=400)}
+    assert {"NativeLSTMRecurrenceBackward", "NativeGRURecurrenceBackward"} <= names
+    fast = run()
+    with kernels.only_generic():
+        slow = run()
+    for a, b in zip(fast, slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
 def _replaying(zoneout: rk.Zoneout, masks: list) -> rk.Zoneout:
     """The generic Zoneout, stepping with given masks (h then c, step by step) instead of drawing."""
     zoneout._zone = lambda new, old, p: (lambda d: d * old + (1 - d) * new)(masks.pop(0))
     return zoneout
 
 
+ZONED = {
+    "lstm": lambda: rk.LSTMCell(D, 5),
+    "lstm_options": lambda: rk.LSTMCell(D, 5, peepholes=True, proj_size=4, cell_clip=0.6),
+    "lstm_layer_norm": lambda: rk.LSTMCell(D, 5, layer_norm=True),
+    "gru": lambda: rk.GRUCell(D, 5),
+    "gru_reset_before": lambda: rk.GRUCell(D, 5, reset_after=False),
+    "gru_layer_norm": lambda: rk.GRUCell(D, 5, layer_norm=True),
+}
+
+
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("lengths", [None, [6, 3, 0, 1]], ids=["full", "lengths"])
-@pytest.mark.parametrize("options", [{}, {"peepholes": True, "proj_size": 4, "cell_clip": 0.6}, {"layer_norm": True}])
-def test_native_zoneout_in_training_equals_the_generic_path_with_its_masks(options, lengths, reverse):
+@pytest.mark.parametrize("name", sorted(ZONED))
+def test_native_zoneout_in_training_equals_the_generic_path_with_its_masks(name, lengths, reverse):
     torch.manual_seed(0)
-    cell = rk.Zoneout(rk.LSTMCell(D, 5, **options).double(), p=0.3, cell_p=0.6)
+    cell = rk.Zoneout(ZONED[name]().double(), p=0.3, cell_p=0.6)
+    is_lstm = isinstance(cell.cell, rk.LSTMCell)
     B, T = 4, 6
     x = torch.randn(B, T, D, dtype=torch.float64, requires_grad=True)
     lengths = None if lengths is None else torch.tensor(lengths)
 
     def run():
         y, s = rk.unroll(cell, x, lengths=lengths, reverse=reverse)
-        loss = (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum() + (s.c ** 2).sum() + s.h.sum()
-        return [y, s.h, s.c, *torch.autograd.grad(loss, [x, *cell.parameters()])]
+        h, c = (s.h, s.c) if is_lstm else (s, s)
+        loss = (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum() + (c ** 2).sum() + h.sum()
+        return [y, *leaves(s), *torch.autograd.grad(loss, [x, *cell.parameters()])]
 
     torch.manual_seed(7)
     fast = run()
     torch.manual_seed(7)
     zh, zc = zoneout_masks(zoneout_draw(cell), T, B, cell.cell.output_size, 5)
-    _replaying(cell, [m for t in range(T) for m in (zh[t], zc[t])])
+    _replaying(cell, [m for t in range(T) for m in ((zh[t], zc[t]) if is_lstm else (zh[t],))])
     with kernels.only_generic():
         slow = run()
     for a, b in zip(fast, slow, strict=True):
@@ -197,8 +258,10 @@ def test_native_zoneout_masks_are_bernoulli_and_seeded():
 
 @pytest.mark.parametrize("make", [lambda: rk.LSTMCell(24, 64, peepholes=True),
                                   lambda: rk.LSTMCell(24, 64, layer_norm=True, proj_size=48, cell_clip=2.0),
-                                  lambda: rk.Dropout(rk.LSTMCell(24, 64), input_p=0.2, state_p=0.3, variational=True)],
-                         ids=["peepholes", "layer_norm_projection", "dropout"])
+                                  lambda: rk.Dropout(rk.LSTMCell(24, 64), input_p=0.2, state_p=0.3, variational=True),
+                                  lambda: rk.GRUCell(24, 64, layer_norm=True),
+                                  lambda: rk.Zoneout(rk.GRUCell(24, 64, reset_after=False), p=0.2).eval()],
+                         ids=["peepholes", "layer_norm_projection", "dropout", "gru_layer_norm", "gru_reset_before"])
 def test_native_float32_at_sizes_that_use_blas(make):
     """float32 at a size where the step products go through BLAS (MKL's packed GEMM where present)."""
     torch.manual_seed(0)
@@ -214,7 +277,7 @@ def test_native_float32_at_sizes_that_use_blas(make):
             with kernels.only_generic():
                 y, s = rk.unroll(cell, x, lengths=lengths, initial_state=s0)
         else:
-            assert kernels.path_for(cell, x) == "native-lstm"
+            assert kernels.path_for(cell, x).startswith("native")
             y, s = rk.unroll(cell, x, lengths=lengths, initial_state=s0)
         g = torch.Generator().manual_seed(1)
         (y * torch.randn(y.shape, generator=g)).sum().backward()

@@ -3,12 +3,14 @@
 Paths, by name:
 
 - ``"torch"``: plain LSTMCell / GRUCell / ElmanCell on torch's fused RNN op (``torch_rnn.py``);
-  plain means no peepholes, clipping, layer norm, output map, other activations, and an LSTM with
-  its forget gate. Used for sequences of more than one step; single steps (generation) stay on the
+  plain means no peepholes, clipping, layer norm, other activations, a GRU resetting after its
+  product, and an LSTM with its forget gate. An Elman output map is one product after the run. Used for sequences of more than one step; single steps (generation) stay on the
   generic path, whose (in, out) weight layout suits batch-1 matrix-vector products.
 - ``"native-lstm"``: any other tanh LSTMCell (peepholes, clipping, projection, no forget gate, layer
   norm), and any tanh LSTMCell inside variational Dropout or Zoneout, through the compiled time loops
   of ``csrc/lstm.cpp`` (``native.py`` builds them on first use) with an explicit backward pass.
+- ``"native-gru"``: any other GRUCell (layer norm, reset before the product), and any GRUCell inside
+  variational Dropout or Zoneout, through ``csrc/gru.cpp`` (``gru.py``).
 - ``"fused-lstm"``: the fallback where the compiled kernel cannot be built: the same recurrence in
   PyTorch ops (``lstm.py``), for tanh LSTMCells without layer norm (measured slower there than the
   generic path) and without wrappers.
@@ -25,6 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from . import native
+from .gru import gru_unroll
+from .gru import native_routed as _native_gru
 from .lstm import lstm_unroll
 from .lstm import native_routed as _native_routed
 from .lstm import routed as _lstm_routed
@@ -65,19 +69,23 @@ def _plain(cell: nn.Module) -> bool:
     if kind == "GRUCell":
         return not cell.layer_norm and cell.reset_after
     if kind == "ElmanCell":
-        return not cell.has_output_map and cell.activation_name in ("tanh", "relu")
+        return cell.activation_name in ("tanh", "relu")
     return False
 
 
 def path_for(cell: nn.Module, x: Tensor) -> str:
-    """Which path ``unroll(cell, x, ...)`` takes: ``"torch"``, ``"native-lstm"``, ``"fused-lstm"`` or ``"generic"``."""
+    """Which path ``unroll(cell, x, ...)`` takes: ``"torch"``, ``"native-lstm"``, ``"native-gru"``,
+    ``"fused-lstm"`` or ``"generic"``."""
     if _GENERIC_ONLY[0] or x.dim() != 3 or x.shape[1] < 2:
         return "generic"
     if _plain(cell):
         return "torch"
-    if (_native_routed(cell) and not _NATIVE_OFF[0] and x.device.type == "cpu" and x.dtype in _NATIVE_DTYPES
-            and native.load() is not None):
+    native_ok = (not _NATIVE_OFF[0] and x.device.type == "cpu" and x.dtype in _NATIVE_DTYPES
+                 and native.load() is not None)
+    if native_ok and _native_routed(cell):
         return "native-lstm"
+    if native_ok and _native_gru(cell):
+        return "native-gru"
     if _lstm_routed(cell):
         return "fused-lstm"
     return "generic"
@@ -86,6 +94,8 @@ def path_for(cell: nn.Module, x: Tensor) -> str:
 def run(path: str, cell: nn.Module, x: Tensor, lengths, state, reverse: bool):
     if path == "torch":
         return torch_unroll(cell, x, lengths, state, reverse)
+    if path == "native-gru":
+        return gru_unroll(cell, x, lengths, state, reverse)
     if path in ("fused-lstm", "native-lstm"):
         return lstm_unroll(cell, x, lengths, state, reverse, compiled=path == "native-lstm")
     raise ValueError(f"no kernel path named {path!r}")

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from . import native
+from .wrapped import batch_major_outputs, kernel_cell, rewrap, time_major_inputs, unwrap
 
 
 def _ln_forward(v: Tensor, eps: float) -> tuple[Tensor, Tensor]:
@@ -269,75 +270,28 @@ def routed(cell) -> bool:
 def native_routed(cell) -> bool:
     """Cells the compiled kernel computes: any tanh LSTMCell, alone or inside variational (or
     evaluating) Dropout or Zoneout. Dropout with fresh masks per step while training stays generic."""
-    kind = type(cell).__name__
-    if kind == "Dropout":
-        return (cell.variational or not cell.training) and fusable(cell.cell)
-    if kind == "Zoneout":
-        return fusable(cell.cell)
-    return fusable(cell)
-
-
-def zoneout_draw(cell) -> tuple[bool, float, float, int]:
-    """What the compiled kernel needs to draw a Zoneout's masks: (training, p, cell_p, seed). The seed
-    comes from torch's default generator, so ``torch.manual_seed`` makes a run repeatable."""
-    seed = int(torch.randint(0, 2 ** 62, ())) if cell.training else 0
-    return bool(cell.training), float(cell.p), float(cell.cell_p), seed
-
-
-def zoneout_masks(zone: tuple[bool, float, float, int], T: int, B: int, P: int, H: int,
-                  dtype=torch.float64) -> tuple[Tensor, Tensor]:
-    """The masks the compiled kernel uses for ``zone`` (from ``zoneout_draw``): (T, B, P) and (T, B, H),
-    1 where a unit keeps its previous value (the expectation p in evaluation)."""
-    training, p, cell_p, seed = zone
-    return tuple(native.load().zoneout_masks(T, B, P, H, p, cell_p, training, seed, dtype))
+    inner = kernel_cell(cell)
+    return inner is not None and fusable(inner)
 
 
 def lstm_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool, *, compiled: bool = False):
     """``unroll`` for a tanh LSTMCell (``compiled``: also inside Dropout or Zoneout) through the
     Python ``LSTMRecurrence`` or, with ``compiled``, ``NativeLSTMRecurrence``."""
-    from ..runners import reverse_padded
     from ..state import LSTMState
 
-    wrapper, lstm_state = cell, state
-    h_scale = zone = in_mask = out_mask = None
-    if type(wrapper).__name__ in ("Dropout", "Zoneout"):
-        cell = wrapper.cell
-    B, T = x.shape[:2]
-    if type(wrapper).__name__ == "Dropout":
-        lstm_state = state.cell
-        if wrapper.training and wrapper.variational:
-            in_mask, out_mask = state.input_mask, state.output_mask
-            h_scale = state.state_mask.h if state.state_mask is not None else None
-    if reverse:
-        x = reverse_padded(x, lengths)
-    if in_mask is not None:
-        x = x * in_mask.unsqueeze(1)                                             # (B, 1, D) every step
-    gx = cell.project_input(x.transpose(0, 1))                                  # (T, B, G*H), time first
-    if type(wrapper).__name__ == "Zoneout":
-        zone = zoneout_draw(wrapper)
-    mask = None
-    if lengths is not None and not bool((lengths == T).all()):
-        mask = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.unsqueeze(0)).to(gx.dtype)   # (T, B)
-    peep = cell.peepholes
-    ln = cell.layer_norm
-    weights = (cell.weight_hh,
-               cell.weight_ci if peep else None, cell.weight_cf if (peep and cell.forget_gate) else None,
-               cell.weight_co if peep else None,
-               cell.ln_hh.weight if ln else None, cell.ln_c.weight if ln else None, cell.ln_c.bias if ln else None,
-               cell.weight_proj)
-    opts = (cell.forget_gate, cell.forget_bias, cell.cell_clip, cell.proj_clip, cell.ln_c.eps if ln else 0.0)
+    u = unwrap(cell, state)
+    lstm, s0 = u.cell, u.state
+    gx, mask = time_major_inputs(u, x, lengths, reverse)
+    peep, ln = lstm.peepholes, lstm.layer_norm
+    weights = (lstm.weight_hh,
+               lstm.weight_ci if peep else None, lstm.weight_cf if (peep and lstm.forget_gate) else None,
+               lstm.weight_co if peep else None,
+               lstm.ln_hh.weight if ln else None, lstm.ln_c.weight if ln else None, lstm.ln_c.bias if ln else None,
+               lstm.weight_proj)
+    opts = (lstm.forget_gate, lstm.forget_bias, lstm.cell_clip, lstm.proj_clip, lstm.ln_c.eps if ln else 0.0)
     if compiled:
-        y, h, c = NativeLSTMRecurrence.apply(gx, lstm_state.h, lstm_state.c, mask, *weights,
-                                             h_scale, zone, opts)
+        y, h, c = NativeLSTMRecurrence.apply(gx, s0.h, s0.c, mask, *weights, u.h_scale, u.zone, opts)
     else:
         mask = mask.unsqueeze(-1) if mask is not None else None                  # (T, B, 1)
-        y, h, c = LSTMRecurrence.apply(gx, lstm_state.h, lstm_state.c, mask, *weights, opts)
-    y = y.transpose(0, 1)                                                       # (B, T, P)
-    if out_mask is not None:
-        y = y * out_mask.unsqueeze(1)
-    if reverse:
-        y = reverse_padded(y, lengths)
-    final = LSTMState(h, c)
-    if type(wrapper).__name__ == "Dropout":
-        final = type(state)(final, state.input_mask, state.output_mask, state.state_mask)
-    return y, final
+        y, h, c = LSTMRecurrence.apply(gx, s0.h, s0.c, mask, *weights, opts)
+    return batch_major_outputs(u, y, lengths, reverse), rewrap(cell, state, LSTMState(h, c))

@@ -22,8 +22,9 @@ import torch
 
 __all__ = ["load", "status", "build_dir"]
 
-SOURCE = Path(__file__).parent / "csrc" / "lstm.cpp"
-CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp", "-Wno-unused-variable"]
+CSRC = Path(__file__).parent / "csrc"
+SOURCES = [CSRC / "module.cpp", CSRC / "lstm.cpp", CSRC / "gru.cpp"]
+CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
 _STATE: dict = {}
 
 
@@ -39,7 +40,8 @@ def _cpu_key() -> str:
 def build_dir() -> Path:
     """Where this source, torch and CPU's build lives."""
     h = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), torch.__version__.encode(), sys.version.encode(), _cpu_key().encode(),
+    parts = [p.read_bytes() for p in sorted(CSRC.iterdir()) if p.suffix in (".cpp", ".h")]
+    for part in (*parts, torch.__version__.encode(), sys.version.encode(), _cpu_key().encode(),
                  " ".join(CFLAGS).encode()):
         h.update(part)
     root = Path(os.environ.get("RNNKIT_CACHE") or Path.home() / ".cache" / "rnnkit")
@@ -60,7 +62,7 @@ def load():
             folder.mkdir(parents=True, exist_ok=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                module = cpp_extension.load(name="rnnkit_native", sources=[str(SOURCE)], extra_cflags=CFLAGS,
+                module = cpp_extension.load(name="rnnkit_native", sources=[str(p) for p in SOURCES], extra_cflags=CFLAGS,
                                             extra_ldflags=["-fopenmp"], build_directory=str(folder), verbose=False)
         except Exception as error:  # a missing compiler or ninja shows up as many different errors
             why = f"build failed: {type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"

@@ -6,7 +6,8 @@ Exactly the same maths as the cells: the weights are passed as their transposes 
 LSTM and Elman cells (their bias is one vector). Variable lengths go through a packed sequence,
 whose semantics are rnnkit's masking model (state carried, zero outputs past each length);
 ``reverse`` reverses each sequence inside its length first. Sequences of length 0 are left out of
-the packed run: their outputs are zero and their state is the initial one.
+the packed run: their outputs are zero and their state is the initial one. An Elman cell's output
+map (``o_t = act_o(h_t W_ho + b_o)``) does not feed back, so it is one product over all steps after.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def torch_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool):
     else:
         live = lengths > 0
         if not bool(live.any()):
-            return x.new_zeros(B, T, cell.output_size), state
+            return x.new_zeros(B, T, cell.output_size, dtype=x.dtype), state
         keep = live.nonzero().squeeze(1) if not bool(live.all()) else None
         xs, ls, st = (x, lengths, state) if keep is None else (x[keep], lengths[keep], _select(state, keep))
         packed = pack_padded_sequence(xs, ls.cpu(), batch_first=True, enforce_sorted=False)
@@ -80,9 +81,20 @@ def torch_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool):
             hn = [s.unsqueeze(0).index_copy(1, keep, h) for s, h in zip(init, hn)]
     if reverse:
         y = reverse_padded(y, lengths)
+    if getattr(cell, "has_output_map", False):          # an Elman output map reads h_t only: all steps at once
+        y = _output_map(cell, y, lengths)
     if is_lstm:
         return y, LSTMState(hn[0][0], hn[1][0])
     return y, hn[0][0]
+
+
+def _output_map(cell, h: Tensor, lengths: Tensor | None) -> Tensor:
+    """o_t = act_o(h_t W_ho + b_o) for every step in one product, zero past each length: (B, T, O)."""
+    o = cell.act_o(torch.addmm(cell.bias_o, h.reshape(-1, h.shape[-1]), cell.weight_ho).view(*h.shape[:2], -1))
+    if lengths is None:
+        return o
+    live = torch.arange(h.shape[1], device=h.device).unsqueeze(0) < lengths.unsqueeze(1)      # (B, T)
+    return o * live.unsqueeze(-1).to(o.dtype)
 
 
 def _select(state, index: Tensor):

@@ -1,0 +1,37 @@
+// The Python module: the entry points of lstm.cpp and gru.cpp (rnnkit/kernels/native.py builds it).
+#include <torch/extension.h>
+
+#include <optional>
+#include <vector>
+
+namespace rnnkit {
+using at::Tensor;
+using OptT = std::optional<Tensor>;
+
+std::vector<Tensor> lstm_forward(Tensor gx, Tensor h0, Tensor c0, OptT mask, Tensor W_hh, OptT w_ci, OptT w_cf,
+                                 OptT w_co, OptT g_hh, OptT g_c, OptT b_c, OptT W_proj, OptT h_scale,
+                                 bool forget_gate, double forget_bias, double cell_clip, double proj_clip, double eps,
+                                 bool zone, bool zone_train, double zone_p, double zone_pc, int64_t zone_seed);
+std::vector<Tensor> lstm_backward(Tensor dy, Tensor dh_T, Tensor dc_T, OptT mask, OptT y, Tensor gates, Tensor h_all,
+                                  Tensor c_all, Tensor k_all, OptT c_new, OptT c_raw, OptT hp_raw, OptT z_hat,
+                                  OptT z_rstd, OptT n_hat, OptT n_rstd, Tensor W_hh, OptT w_ci, OptT w_cf,
+                                  OptT w_co, OptT g_hh, OptT g_c, OptT W_proj, OptT h_scale,
+                                  bool forget_gate, double forget_bias, double cell_clip, double proj_clip, double eps,
+                                  bool zone, bool zone_train, double zone_p, double zone_pc, int64_t zone_seed);
+std::vector<Tensor> zoneout_masks(int64_t T_, int64_t B, int64_t P, int64_t H, double p, double pc, bool train,
+                                  int64_t seed, at::ScalarType dtype);
+std::vector<Tensor> gru_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, OptT b_hh, OptT g_hh, OptT h_scale,
+                                bool reset_after, double eps, bool zone, bool zone_train, double zone_p,
+                                int64_t zone_seed);
+std::vector<Tensor> gru_backward(Tensor dy, Tensor dh_T, OptT mask, OptT y, Tensor gates, Tensor h_all, Tensor side,
+                                 OptT z_hat, OptT z_rstd, Tensor W_hh, OptT g_hh, OptT h_scale, bool reset_after,
+                                 double eps, bool zone, bool zone_train, double zone_p, int64_t zone_seed);
+}  // namespace rnnkit
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("lstm_forward", &rnnkit::lstm_forward, "LSTM recurrence forward (time-major)");
+  m.def("lstm_backward", &rnnkit::lstm_backward, "LSTM recurrence backward through time");
+  m.def("gru_forward", &rnnkit::gru_forward, "GRU recurrence forward (time-major)");
+  m.def("gru_backward", &rnnkit::gru_backward, "GRU recurrence backward through time");
+  m.def("zoneout_masks", &rnnkit::zoneout_masks, "zoneout masks drawn by the kernels, for tests");
+}

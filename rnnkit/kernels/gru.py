@@ -1,0 +1,73 @@
+r"""Compiled GRU recurrence for every GRUCell option (layer norm, reset before or after the product)
+and for GRUs inside variational Dropout or Zoneout: the time loops of ``csrc/gru.cpp`` with an
+explicit backward pass through time; weight gradients here, one product over all T*B rows each.
+
+Seed 000's gated cell: ``h_t = z h_{t-1} + (1 - z) n`` with the reset gate inside ``n``; see
+``rnnkit.GRUCell`` for the equations of both reset placements.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from . import native
+from .wrapped import batch_major_outputs, kernel_cell, rewrap, time_major_inputs, unwrap
+
+__all__ = ["NativeGRURecurrence", "native_routed", "gru_unroll"]
+
+
+class NativeGRURecurrence(torch.autograd.Function):
+    """Inputs: gx (T, B, 3H) = LN(x W_ih) + b_ih, h0 (B, H), mask (T, B) float or None, W_hh (H, 3H),
+    b_hh (3H,) or None, g_hh (3H,) (layer norm's gain) or None, h_scale (B, H) or None, zone, opts =
+    (reset_after, eps). Returns y (T, B, H) and the final h."""
+
+    @staticmethod
+    def forward(ctx, gx, h0, mask, W_hh, b_hh, g_hh, h_scale, zone, opts):
+        reset_after, eps = opts
+        flags = (reset_after, eps, zone is not None, *((zone[0], zone[1], zone[3]) if zone is not None else (False, 0.0, 0)))
+        y, h_all, gates, side, z_hat, z_rstd = native.load().gru_forward(
+            gx, h0.contiguous(), mask, W_hh.contiguous(), b_hh, g_hh, h_scale, *flags)
+        ctx.save_for_backward(h_all, gates, side, z_hat, z_rstd, mask, W_hh, g_hh, h_scale,
+                              y if h_scale is not None else None)
+        ctx.flags, ctx.has_bias = flags, b_hh is not None
+        return y, h_all[gx.shape[0]].clone()
+
+    @staticmethod
+    def backward(ctx, dy, dh_T):
+        h_all, gates, side, z_hat, z_rstd, mask, W_hh, g_hh, h_scale, y = ctx.saved_tensors
+        T, B, H3 = gates.shape
+        H = H3 // 3
+        dy = dy.contiguous() if dy is not None else gates.new_zeros(T, B, H)
+        dh_T = dh_T.contiguous() if dh_T is not None else gates.new_zeros(B, H)
+        dgx, da, dz, dh0, d_scale = native.load().gru_backward(
+            dy, dh_T, mask, y, gates, h_all, side, z_hat, z_rstd, W_hh.contiguous(), g_hh, h_scale, *ctx.flags)
+        rows = T * B
+        h_prev = h_all[:T].reshape(rows, H)
+        if ctx.flags[0]:   # reset after: a = LN(h W_hh) g + b_hh
+            dW = h_prev.t() @ (dz if dz is not None else da).reshape(rows, H3)
+            db = da.sum((0, 1))
+        else:              # reset before: [h W_rz, (r h) W_n] + b_hh
+            d_an = dgx[..., 2 * H:].reshape(rows, H)
+            dW = torch.cat([h_prev.t() @ da.reshape(rows, 2 * H), side.reshape(rows, H).t() @ d_an], dim=1)
+            db = torch.cat([da.sum((0, 1)), d_an.sum(0)])
+        dg = (da * z_hat).sum((0, 1)) if z_hat is not None else None
+        return dgx, dh0, None, dW, db if ctx.has_bias else None, dg, d_scale, None, None
+
+
+def native_routed(cell) -> bool:
+    """GRUCells the compiled kernel computes: any GRUCell, alone or inside variational (or evaluating)
+    Dropout or Zoneout (plain GRUs alone go to torch's own op instead; see ``kernels.path_for``)."""
+    inner = kernel_cell(cell)
+    return inner is not None and type(inner).__name__ == "GRUCell"
+
+
+def gru_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool):
+    """``unroll`` for a GRUCell (or one inside Dropout / Zoneout) through ``NativeGRURecurrence``."""
+    u = unwrap(cell, state)
+    gru = u.cell
+    gx, mask = time_major_inputs(u, x, lengths, reverse)
+    g_hh = gru.ln_hh.weight if gru.layer_norm else None
+    eps = gru.ln_hh.eps if gru.layer_norm else 0.0
+    y, h = NativeGRURecurrence.apply(gx, u.state, mask, gru.weight_hh, gru.bias_hh, g_hh, u.h_scale, u.zone,
+                                     (gru.reset_after, eps))
+    return batch_major_outputs(u, y, lengths, reverse), rewrap(cell, state, h)
