@@ -28,7 +28,8 @@ from .cells import Dropout, ElmanCell, GRUCell, LSTMCell, Stack, Zoneout
 from .runners import RNN
 
 SIZES = [(32, 128, 128, 256), (64, 100, 64, 128), (16, 512, 256, 512), (1, 1000, 64, 64)]
-CELLS = ["lstm", "gru", "elman", "lstm_layer_norm", "lstm_peepholes", "lstm_variational_dropout", "lstm_zoneout"]
+CELLS = ["lstm", "gru", "elman", "lstm_layer_norm", "lstm_peepholes", "lstm_variational_dropout", "lstm_zoneout",
+         "gru_layer_norm"]
 
 
 def make_cell(name: str, D: int, H: int) -> nn.Module:
@@ -40,12 +41,13 @@ def make_cell(name: str, D: int, H: int) -> nn.Module:
         "lstm_peepholes": lambda: LSTMCell(D, H, peepholes=True),
         "lstm_variational_dropout": lambda: Dropout(LSTMCell(D, H), input_p=0.25, state_p=0.25, variational=True),
         "lstm_zoneout": lambda: Zoneout(LSTMCell(D, H), p=0.1),
+        "gru_layer_norm": lambda: GRUCell(D, H, layer_norm=True),
     }[name]()
 
 
 def torch_peer(name: str, D: int, H: int) -> nn.Module:
     """The torch.nn module a user would compare with: nn.GRU for GRU, nn.RNN for Elman, else nn.LSTM."""
-    if name == "gru":
+    if name.startswith("gru"):
         return nn.GRU(D, H, batch_first=True)
     if name == "elman":
         return nn.RNN(D, H, batch_first=True)
@@ -54,7 +56,7 @@ def torch_peer(name: str, D: int, H: int) -> nn.Module:
 
 def matmul_flops(name: str, B: int, T: int, D: int, H: int) -> float:
     """Matrix-product FLOPs of forward + backward (3x the forward's 2*B*T*(D+H)*G*H)."""
-    gates = {"gru": 3, "elman": 1}.get(name, 4)
+    gates = 3 if name.startswith("gru") else {"elman": 1}.get(name, 4)
     return 3 * 2 * B * T * (D + H) * gates * H
 
 

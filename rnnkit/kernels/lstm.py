@@ -238,18 +238,16 @@ class NativeLSTMRecurrence(torch.autograd.Function):
         dy = dy.contiguous() if dy is not None else gates.new_zeros(T, B, h_all.shape[2])
         dh_T = dh_T.contiguous() if dh_T is not None else gates.new_zeros(B, h_all.shape[2])
         dc_T = dc_T.contiguous() if dc_T is not None else gates.new_zeros(B, H)
-        dgx, dz_all, dhp_all, dn_all, dh0, dc0, d_scale = native.load().lstm_backward(
+        dgx, dz_all, dhp_all, dh0, dc0, d_scale, d_ghh, d_ln_c, d_peep = native.load().lstm_backward(
             dy, dh_T, dc_T, mask, y, gates, h_all, c_all, k_all, c_new, c_raw, hp_raw, z_hat, z_rstd, n_hat, n_rstd,
             W_hh.contiguous(), w_ci, w_cf, w_co, g_hh, g_c, None if W_proj is None else W_proj.contiguous(),
             h_scale, *ctx.flags)
-        peep_grads = (None, None, None)
-        if w_ci is not None:   # sums over all T*B rows of (d a_gate * the c it peeked at)
-            c_prev, c_t = c_all[:T], (c_new if c_new is not None else c_all[1:])
-            peep_grads = ((dgx[..., :H] * c_prev).sum((0, 1)),
-                          (dgx[..., H:2 * H] * c_prev).sum((0, 1)) if forget_gate else None,
-                          (dgx[..., GH - H:] * c_t).sum((0, 1)))
-        dz = dz_all if g_hh is not None else dgx
-        return (dgx, dh0, dc0, None, *_weight_grads(h_all, dz, dgx, z_hat, dn_all, n_hat, m_all, dhp_all, peep_grads),
+        # the kernel sums the small parameters' gradients itself; the matrices take one product each here
+        dW_hh = h_all[:T].reshape(T * B, -1).t() @ (dz_all if g_hh is not None else dgx).reshape(T * B, GH)
+        dW_proj = m_all.reshape(T * B, H).t() @ dhp_all.reshape(T * B, -1) if W_proj is not None else None
+        d_ci, d_cf, d_co = d_peep.unbind(0) if d_peep is not None else (None, None, None)
+        d_gc, d_bc = d_ln_c.unbind(0) if d_ln_c is not None else (None, None)
+        return (dgx, dh0, dc0, None, dW_hh, d_ci, d_cf if forget_gate else None, d_co, d_ghh, d_gc, d_bc, dW_proj,
                 d_scale, None, None)
 
 

@@ -64,17 +64,19 @@ void output_backward(const T* __restrict dm, const T* __restrict k, const T* __r
 }
 
 // The rest: dc_t from the carried dc (zoneout keeps a share zc for dc_{t-1}), dk and the o peephole;
-// then d a_i, d a_f, d a_u and dc_{t-1}, written over dc.
+// then d a_i, d a_f, d a_u and dc_{t-1}, written over dc; with peepholes, this row's shares of their
+// gradients (d a_i c_{t-1}, d a_f c_{t-1}, d a_o c_t) are added to acc_ci, acc_cf, acc_co.
 template <typename T, bool PEEP, bool FG, bool CLIP, bool ZONE>
 void cell_backward(const T* __restrict gi, const T* __restrict gf, const T* __restrict gu, const T* __restrict dao,
                    const T* __restrict dk, const T* __restrict cp, const T* __restrict cr, const T* __restrict zc,
                    const T* __restrict wci, const T* __restrict wcf, const T* __restrict wco, T* __restrict dai,
-                   T* __restrict daf, T* __restrict dau, T* __restrict dc, const T cc, const int64_t H) {
+                   T* __restrict daf, T* __restrict dau, T* __restrict dc, const T cc, const int64_t H,
+                   const T* __restrict cn, T* __restrict acc_ci, T* __restrict acc_cf, T* __restrict acc_co) {
 #pragma omp simd
   for (int64_t j = 0; j < H; ++j) {
     const T carried = dc[j];
     T dct = (ZONE ? (T(1) - zc[j]) * carried : carried) + dk[j];
-    if constexpr (PEEP) dct += dao[j] * wco[j];
+    if constexpr (PEEP) { dct += dao[j] * wco[j]; acc_co[j] += dao[j] * cn[j]; }
     if constexpr (CLIP) dct = std::abs(cr[j]) > cc ? T(0) : dct;
     const T i = gi[j], u = gu[j];
     const T d_i = dct * u * i * (T(1) - i);
@@ -86,9 +88,9 @@ void cell_backward(const T* __restrict gi, const T* __restrict gf, const T* __re
       const T d_f = dct * cp[j] * f * (T(1) - f);
       daf[j] = d_f;
       dcp = dct * f;
-      if constexpr (PEEP) dcp += d_f * wcf[j];
+      if constexpr (PEEP) { dcp += d_f * wcf[j]; acc_cf[j] += d_f * cp[j]; }
     }
-    if constexpr (PEEP) dcp += d_i * wci[j];
+    if constexpr (PEEP) { dcp += d_i * wci[j]; acc_ci[j] += d_i * cp[j]; }
     if constexpr (ZONE) dcp += zc[j] * carried;
     dc[j] = dcp;
   }
@@ -239,7 +241,10 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
   Tensor dgx = at::empty_like(gates);                                         // d a_t        (T, B, GH)
   OptT dz_all = ln ? OptT(at::empty_like(gates)) : OptT();                   // d (h W_hh)   (T, B, GH)
   OptT dhp_all = proj ? OptT(at::empty({T_, B, P}, gates.options())) : OptT();
-  OptT dn_all = ln ? OptT(at::empty({T_, B, H}, gates.options())) : OptT(); // d (LN(c) g + b)
+  // per-row sums over the steps of the small parameters' gradients, reduced over rows at the end
+  OptT acc_ghh = ln ? OptT(at::zeros({B, GH}, gates.options())) : OptT();       // layer norm gain of h W_hh
+  OptT acc_c = ln ? OptT(at::zeros({2, B, H}, gates.options())) : OptT();       // gain, bias of LN(c)
+  OptT acc_peep = peep ? OptT(at::zeros({3, B, H}, gates.options())) : OptT();  // w_ci, w_cf, w_co
   Tensor dh = dh_T.clone(), dc = dc_T.clone();                                // carried-state grads
   Tensor dh_new = at::empty({B, P}, gates.options()), dh_dir = at::zeros({B, P}, gates.options());
   OptT dm_buf = proj ? OptT(at::empty({B, H}, gates.options())) : OptT();
@@ -253,7 +258,8 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
   OptT d_scale = HS ? OptT(at::zeros({B, P}, gates.options())) : OptT();   // d h_scale
   const T* Y_ = HS ? y->data_ptr<T>() : nullptr;
   T* DS = mptr<T>(d_scale);
-  T *DGX = dgx.data_ptr<T>(), *DZ = mptr<T>(dz_all), *DHP = mptr<T>(dhp_all), *DN = mptr<T>(dn_all);
+  T *DGX = dgx.data_ptr<T>(), *DZ = mptr<T>(dz_all), *DHP = mptr<T>(dhp_all);
+  T *ACC_GHH = mptr<T>(acc_ghh), *ACC_C = mptr<T>(acc_c), *ACC_P = mptr<T>(acc_peep);
   T *DH = dh.data_ptr<T>(), *DC = dc.data_ptr<T>(), *DHN = dh_new.data_ptr<T>(), *DHD = dh_dir.data_ptr<T>();
   T *DM = proj ? dm_buf->data_ptr<T>() : DHN;
   const T cc = T(o.cell_clip), pc = T(o.proj_clip);
@@ -307,15 +313,16 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
         const bool dead = M && M[t * B + b] == T(0);
         if (dead) {                                            // the state passed through: dc_{t-1} = dc
           for (int64_t j = 0; j < GH; ++j) da[j] = T(0);
-          if (ln) { for (int64_t j = 0; j < GH; ++j) DZ[(t * B + b) * GH + j] = T(0);
-                    for (int64_t j = 0; j < H; ++j) DN[(t * B + b) * H + j] = T(0); }
+          if (ln) for (int64_t j = 0; j < GH; ++j) DZ[(t * B + b) * GH + j] = T(0);
           continue;
         }
         T* dk = row.data();                                    // d c_t through k
         output_backward<T>(dm, k, g + oo, da + oo, dk, H);
         if (ln) {
-          T* dn = DN + (t * B + b) * H;
-          for (int64_t j = 0; j < H; ++j) { dn[j] = dk[j]; dk[j] *= GC[j]; }
+          const T* nh = NHAT + (t * B + b) * H;
+          T* ag = ACC_C + b * H;
+          T* ab = ACC_C + (B + b) * H;
+          for (int64_t j = 0; j < H; ++j) { ag[j] += dk[j] * nh[j]; ab[j] += dk[j]; dk[j] *= GC[j]; }
           layer_norm_back(dk, NHAT + (t * B + b) * H, NR[t * B + b], H, row2.data());
           dk = row2.data();
         }
@@ -328,11 +335,15 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
         with_flags([&](auto PEEP, auto FG, auto CLIP, auto ZONE) {
           cell_backward<T, decltype(PEEP)::value, decltype(FG)::value, decltype(CLIP)::value, decltype(ZONE)::value>(
               g, g + (fo >= 0 ? fo : 0), g + uo, da + oo, dk, cp, cr, zc, WCI, WCF, WCO, da, da + (fo >= 0 ? fo : 0),
-              da + uo, dcr, cc, H);
+              da + uo, dcr, cc, H, CN ? CN + (t * B + b) * H : CA + ((t + 1) * B + b) * H,
+              ACC_P ? ACC_P + b * H : nullptr, ACC_P ? ACC_P + (B + b) * H : nullptr,
+              ACC_P ? ACC_P + (2 * B + b) * H : nullptr);
         }, peep, fo >= 0, cr != nullptr, zone);
         if (ln) {
           T* dzr = DZ + (t * B + b) * GH;
-          for (int64_t j = 0; j < GH; ++j) row[j] = da[j] * GHH[j];
+          const T* zh = ZHAT + (t * B + b) * GH;
+          T* acc = ACC_GHH + b * GH;
+          for (int64_t j = 0; j < GH; ++j) { row[j] = da[j] * GHH[j]; acc[j] += da[j] * zh[j]; }
           layer_norm_back(row.data(), ZHAT + (t * B + b) * GH, ZR[t * B + b], GH, dzr);
         }
       }
@@ -341,8 +352,10 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
     const T* dz = ln ? DZ + t * B * GH : DGX + t * B * GH;
     recurrent_t(DH, any_dir ? DHD : nullptr, dz);
   }
-  return {dgx, dz_all.value_or(Tensor()), dhp_all.value_or(Tensor()), dn_all.value_or(Tensor()), dh, dc,
-          d_scale.value_or(Tensor())};
+  // the small parameters' gradients: sums over the rows (and steps) of what was accumulated
+  auto rows_sum = [](const OptT& acc) { return acc.has_value() ? acc->sum(-2) : Tensor(); };
+  return {dgx, dz_all.value_or(Tensor()), dhp_all.value_or(Tensor()), dh, dc, d_scale.value_or(Tensor()),
+          rows_sum(acc_ghh), rows_sum(acc_c), rows_sum(acc_peep)};
 }
 
 
