@@ -11,7 +11,8 @@ import torch
 from torch import Tensor
 
 from . import native
-from .wrapped import batch_major_outputs, kernel_cell, rewrap, time_major_inputs, unwrap
+from .wrapped import (batch_major_outputs, input_norm, input_norm_backward, kernel_cell, rewrap, time_major_inputs,
+                      unwrap)
 
 __all__ = ["NativeGRURecurrence", "native_routed", "gru_unroll"]
 
@@ -22,19 +23,20 @@ class NativeGRURecurrence(torch.autograd.Function):
     (reset_after, eps). Returns y (T, B, H) and the final h."""
 
     @staticmethod
-    def forward(ctx, gx, h0, mask, W_hh, b_hh, g_hh, h_scale, zone, opts):
+    def forward(ctx, gx, h0, mask, W_hh, b_hh, g_hh, h_scale, zone, g_ih, b_ih, opts):
         reset_after, eps = opts
         flags = (reset_after, eps, zone is not None, *((zone[0], zone[1], zone[3]) if zone is not None else (False, 0.0, 0)))
+        gx, x_hat, x_rstd = input_norm(gx, g_ih, b_ih, eps)
         y, h_all, gates, side, z_hat, z_rstd = native.load().gru_forward(
             gx, h0.contiguous(), mask, W_hh.contiguous(), b_hh, g_hh, h_scale, *flags)
         ctx.save_for_backward(h_all, gates, side, z_hat, z_rstd, mask, W_hh, g_hh, h_scale,
-                              y if h_scale is not None else None)
-        ctx.flags, ctx.has_bias = flags, b_hh is not None
+                              y if h_scale is not None else None, x_hat, x_rstd, g_ih)
+        ctx.flags, ctx.has_bias, ctx.has_b_ih = flags, b_hh is not None, b_ih is not None
         return y, h_all[gx.shape[0]].clone()
 
     @staticmethod
     def backward(ctx, dy, dh_T):
-        h_all, gates, side, z_hat, z_rstd, mask, W_hh, g_hh, h_scale, y = ctx.saved_tensors
+        h_all, gates, side, z_hat, z_rstd, mask, W_hh, g_hh, h_scale, y, x_hat, x_rstd, g_ih = ctx.saved_tensors
         T, B, H3 = gates.shape
         H = H3 // 3
         dy = dy.contiguous() if dy is not None else gates.new_zeros(T, B, H)
@@ -51,7 +53,8 @@ class NativeGRURecurrence(torch.autograd.Function):
             dW = torch.cat([h_prev.t() @ da.reshape(rows, 2 * H), side.reshape(rows, H).t() @ d_an], dim=1)
             db = torch.cat([da.sum((0, 1)), d_an.sum(0)])
         dg = (da * z_hat).sum((0, 1)) if z_hat is not None else None
-        return dgx, dh0, None, dW, db if ctx.has_bias else None, dg, d_scale, None, None
+        dgx, d_gih, d_bih = input_norm_backward(dgx, x_hat, x_rstd, g_ih, ctx.has_b_ih)
+        return dgx, dh0, None, dW, db if ctx.has_bias else None, dg, d_scale, None, d_gih, d_bih, None
 
 
 def native_routed(cell) -> bool:
@@ -65,9 +68,11 @@ def gru_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool):
     """``unroll`` for a GRUCell (or one inside Dropout / Zoneout) through ``NativeGRURecurrence``."""
     u = unwrap(cell, state)
     gru = u.cell
-    gx, mask = time_major_inputs(u, x, lengths, reverse)
-    g_hh = gru.ln_hh.weight if gru.layer_norm else None
-    eps = gru.ln_hh.eps if gru.layer_norm else 0.0
+    ln = gru.layer_norm
+    gx, mask = time_major_inputs(u, x, lengths, reverse, raw=ln)              # LN(x W_ih) + b_ih in the node
+    g_hh = gru.ln_hh.weight if ln else None
+    eps = gru.ln_hh.eps if ln else 0.0
     y, h = NativeGRURecurrence.apply(gx, u.state, mask, gru.weight_hh, gru.bias_hh, g_hh, u.h_scale, u.zone,
+                                     gru.ln_ih.weight if ln else None, gru.bias_ih if ln else None,
                                      (gru.reset_after, eps))
     return batch_major_outputs(u, y, lengths, reverse), rewrap(cell, state, h)

@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 
 from . import native
-from .wrapped import batch_major_outputs, kernel_cell, rewrap, time_major_inputs, unwrap
+from .wrapped import (batch_major_outputs, input_norm, input_norm_backward, kernel_cell, rewrap, time_major_inputs,
+                      unwrap)
 
 
 def _ln_forward(v: Tensor, eps: float) -> tuple[Tensor, Tensor]:
@@ -214,24 +215,27 @@ class NativeLSTMRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, gx, h0, c0, mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj, h_scale, zone, opts):
+    def forward(ctx, gx, h0, c0, mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj, h_scale, zone, g_ih, b_ih,
+                opts):
         forget_gate, forget_bias, cell_clip, proj_clip, eps = opts
         flags = (forget_gate, forget_bias, cell_clip or 0.0, proj_clip or 0.0, eps,
                  zone is not None, *(zone if zone is not None else (False, 0.0, 0.0, 0)))
+        gx, x_hat, x_rstd = input_norm(gx, g_ih, b_ih, eps)
         (y, h_all, c_all, gates, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd) = native.load().lstm_forward(
             gx, h0.contiguous(), c0.contiguous(), mask, W_hh.contiguous(), w_ci, w_cf, w_co, g_hh, g_c, b_c,
             None if W_proj is None else W_proj.contiguous(), h_scale, *flags)
         # options not taken come back as None (undefined tensors)
         ctx.save_for_backward(gates, h_all, c_all, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd, mask,
-                              W_hh, w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, y if h_scale is not None else None)
-        ctx.flags = flags
+                              W_hh, w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, y if h_scale is not None else None,
+                              x_hat, x_rstd, g_ih)
+        ctx.flags, ctx.has_b_ih = flags, b_ih is not None
         T = gx.shape[0]
         return y, h_all[T].clone(), c_all[T].clone()
 
     @staticmethod
     def backward(ctx, dy, dh_T, dc_T):
         (gates, h_all, c_all, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd, mask, W_hh, w_ci, w_cf,
-         w_co, g_hh, g_c, W_proj, h_scale, y) = ctx.saved_tensors
+         w_co, g_hh, g_c, W_proj, h_scale, y, x_hat, x_rstd, g_ih) = ctx.saved_tensors
         forget_gate = ctx.flags[0]
         T, B, GH = gates.shape
         H = c_all.shape[2]
@@ -247,8 +251,9 @@ class NativeLSTMRecurrence(torch.autograd.Function):
         dW_proj = m_all.reshape(T * B, H).t() @ dhp_all.reshape(T * B, -1) if W_proj is not None else None
         d_ci, d_cf, d_co = d_peep.unbind(0) if d_peep is not None else (None, None, None)
         d_gc, d_bc = d_ln_c.unbind(0) if d_ln_c is not None else (None, None)
+        dgx, d_gih, d_bih = input_norm_backward(dgx, x_hat, x_rstd, g_ih, ctx.has_b_ih)
         return (dgx, dh0, dc0, None, dW_hh, d_ci, d_cf if forget_gate else None, d_co, d_ghh, d_gc, d_bc, dW_proj,
-                d_scale, None, None)
+                d_scale, None, d_gih, d_bih, None)
 
 
 def fusable(cell) -> bool:
@@ -279,8 +284,8 @@ def lstm_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool, *
 
     u = unwrap(cell, state)
     lstm, s0 = u.cell, u.state
-    gx, mask = time_major_inputs(u, x, lengths, reverse)
     peep, ln = lstm.peepholes, lstm.layer_norm
+    gx, mask = time_major_inputs(u, x, lengths, reverse, raw=compiled and ln)   # compiled: LN(x W_ih) + b inside
     weights = (lstm.weight_hh,
                lstm.weight_ci if peep else None, lstm.weight_cf if (peep and lstm.forget_gate) else None,
                lstm.weight_co if peep else None,
@@ -288,7 +293,8 @@ def lstm_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool, *
                lstm.weight_proj)
     opts = (lstm.forget_gate, lstm.forget_bias, lstm.cell_clip, lstm.proj_clip, lstm.ln_c.eps if ln else 0.0)
     if compiled:
-        y, h, c = NativeLSTMRecurrence.apply(gx, s0.h, s0.c, mask, *weights, u.h_scale, u.zone, opts)
+        y, h, c = NativeLSTMRecurrence.apply(gx, s0.h, s0.c, mask, *weights, u.h_scale, u.zone,
+                                             lstm.ln_ih.weight if ln else None, lstm.bias if ln else None, opts)
     else:
         mask = mask.unsqueeze(-1) if mask is not None else None                  # (T, B, 1)
         y, h, c = LSTMRecurrence.apply(gx, s0.h, s0.c, mask, *weights, opts)

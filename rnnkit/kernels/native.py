@@ -23,7 +23,7 @@ import torch
 __all__ = ["load", "status", "build_dir"]
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = [CSRC / "module.cpp", CSRC / "lstm.cpp", CSRC / "gru.cpp"]
+SOURCES = [CSRC / name for name in ("module.cpp", "lstm.cpp", "gru.cpp", "input_norm.cpp")]
 CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
 _STATE: dict = {}
 

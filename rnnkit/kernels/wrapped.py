@@ -18,7 +18,7 @@ from torch import Tensor
 from . import native
 
 __all__ = ["Unwrapped", "unwrap", "zoneout_draw", "zoneout_masks", "time_major_inputs", "batch_major_outputs",
-           "rewrap", "kernel_cell"]
+           "rewrap", "kernel_cell", "input_norm", "input_norm_backward"]
 
 
 class Unwrapped(NamedTuple):
@@ -76,8 +76,10 @@ def rewrap(cell, state, final):
     return state._replace(cell=final) if type(cell).__name__ == "Dropout" else final
 
 
-def time_major_inputs(u: Unwrapped, x: Tensor, lengths: Tensor | None, reverse: bool) -> tuple[Tensor, Tensor | None]:
-    """The input projection for all steps, time first, (T, B, G*H), and the (T, B) 0/1 length mask (None if all full)."""
+def time_major_inputs(u: Unwrapped, x: Tensor, lengths: Tensor | None, reverse: bool,
+                      raw: bool = False) -> tuple[Tensor, Tensor | None]:
+    """The input projection for all steps, time first, (T, B, G*H), and the (T, B) 0/1 length mask (None if
+    all full). ``raw``: only ``x W_ih``, for a kernel that applies the cell's input layer norm and bias itself."""
     from ..runners import reverse_padded
 
     B, T = x.shape[:2]
@@ -85,11 +87,31 @@ def time_major_inputs(u: Unwrapped, x: Tensor, lengths: Tensor | None, reverse: 
         x = reverse_padded(x, lengths)
     if u.in_mask is not None:
         x = x * u.in_mask.unsqueeze(1)                                           # (B, 1, D) at every step
-    gx = u.cell.project_input(x.transpose(0, 1))                                 # (T, B, G*H)
+    x = x.transpose(0, 1)                                                        # (T, B, D)
+    if raw:
+        gx = (x.reshape(-1, x.shape[-1]) @ u.cell.weight_ih).view(*x.shape[:2], -1)
+    else:
+        gx = u.cell.project_input(x)                                             # (T, B, G*H)
     mask = None
     if lengths is not None and not bool((lengths == T).all()):
         mask = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.unsqueeze(0)).to(gx.dtype)
     return gx, mask
+
+
+def input_norm(xw: Tensor, g: Tensor | None, bias: Tensor | None, eps: float):
+    """Inside a compiled kernel's autograd node: ``gx = LN(xw) g + bias`` when ``g`` is given (the cell's
+    input layer norm), with what its backward needs; else ``(xw, None, None)``."""
+    if g is None:
+        return xw, None, None
+    return tuple(native.load().input_norm_forward(xw, g, bias, eps))
+
+
+def input_norm_backward(dgx: Tensor, x_hat: Tensor | None, rstd: Tensor | None, g: Tensor | None, has_bias: bool):
+    """``input_norm`` backwards: (d xw, d g, d bias) from d gx, which it overwrites (the kernel's own tensor)."""
+    if g is None:
+        return dgx, None, None
+    d_xw, dg, db = native.load().input_norm_backward(dgx, x_hat, rstd, g)
+    return d_xw, dg, db if has_bias else None
 
 
 def batch_major_outputs(u: Unwrapped, y: Tensor, lengths: Tensor | None, reverse: bool) -> Tensor:

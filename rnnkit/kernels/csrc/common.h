@@ -169,6 +169,51 @@ template <typename T> inline bool live(const T* mask, int64_t t, int64_t B, int6
   return !mask || mask[t * B + b] != T(0);
 }
 
+// Layer norm of the input's share for all T*B rows at once, before the time loop (it does not
+// depend on the state): gx = LN(xw) g + bias; keeps x_hat and 1/sigma per row for the backward pass.
+template <typename T>
+void input_layer_norm(const T* xw, T* gx, T* x_hat, T* rstd, const T* g, const T* bias, int64_t rows, int64_t n,
+                      double eps) {
+  at::parallel_for(0, rows, std::max<int64_t>(1, kParallelWork / n), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T mean, rs;
+      moments(xw + r * n, n, eps, mean, rs);
+      rstd[r] = rs;
+      const T* v = xw + r * n;
+      T* xh = x_hat + r * n;
+      T* out = gx + r * n;
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) {
+        xh[j] = (v[j] - mean) * rs;
+        out[j] = xh[j] * g[j] + (bias ? bias[j] : T(0));
+      }
+    }
+  });
+}
+
+// input_layer_norm backwards: d xw (written over dgx) from dgx, and the gain's and bias's gradients.
+template <typename T>
+void input_layer_norm_back(T* dgx, const T* x_hat, const T* rstd, const T* g, T* dg, T* db, int64_t rows,
+                           int64_t n) {
+  // column sums first (they read dgx before it is overwritten); each thread owns a block of columns
+  at::parallel_for(0, n, 64, [&](int64_t j0, int64_t j1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* d = dgx + r * n;
+      const T* xh = x_hat + r * n;
+#pragma omp simd
+      for (int64_t j = j0; j < j1; ++j) { dg[j] += d[j] * xh[j]; db[j] += d[j]; }
+    }
+  });
+  at::parallel_for(0, rows, std::max<int64_t>(1, kParallelWork / n), [&](int64_t r0, int64_t r1) {
+    std::vector<T> scaled(n);
+    for (int64_t r = r0; r < r1; ++r) {
+      T* d = dgx + r * n;
+      for (int64_t j = 0; j < n; ++j) scaled[j] = d[j] * g[j];
+      layer_norm_back(scaled.data(), x_hat + r * n, rstd[r], n, d);
+    }
+  });
+}
+
 // What the wrappers do to the carried h, per batch row (n = the state's width):
 //   zoneout (d: this row's masks):  y = d h_{t-1} + (1 - d) h_t, carried = y
 //   state dropout (s: its mask):    y = h_t, carried = h_t s
