@@ -29,6 +29,7 @@ WRAPPED = [   # variational dropout (masks in the state) and zoneout in evaluati
     lambda: rk.Zoneout(rk.LSTMCell(D, 5, peepholes=True, proj_size=4, cell_clip=0.7), p=0.2).eval(),
 ]
 GRU_OPTIONS = [
+    lambda: rk.GRUCell(D, 4),
     lambda: rk.GRUCell(D, 4, layer_norm=True),
     lambda: rk.GRUCell(D, 4, layer_norm=True, bias=False),
     lambda: rk.GRUCell(D, 4, reset_after=False),
@@ -83,6 +84,13 @@ def test_configuration_takes_its_fast_path(path, i):
             expected = "generic" if cell.layer_norm else "fused-lstm"   # layer norm: measured faster generic
             assert kernels.path_for(cell, x) == expected
         return
+    if path == "torch" and isinstance(cell, rk.GRUCell):   # torch's GRU only where the compiled one is missing
+        with kernels.without_native():
+            assert kernels.path_for(cell, x) == "torch"
+        assert kernels.path_for(cell, x) == "native-gru"
+        return
+    if path == "torch" and isinstance(cell, rk.LSTMCell):   # oneDNN's LSTM but for a single sequence
+        assert kernels.path_for(cell, x[:1]) == "native-lstm"
     assert kernels.path_for(cell, x) == path
     assert kernels.path_for(cell, x[:, :1]) == "generic"
     with kernels.only_generic():

@@ -2,14 +2,15 @@
 
 Paths, by name:
 
-- ``"torch"``: plain LSTMCell / GRUCell / ElmanCell on torch's fused RNN op (``torch_rnn.py``);
+- ``"torch"``: plain LSTMCell / ElmanCell (and GRUCell without the compiled kernels) on torch's fused
+  RNN op (``torch_rnn.py``);
   plain means no peepholes, clipping, layer norm, other activations, a GRU resetting after its
   product, and an LSTM with its forget gate. An Elman output map is one product after the run. Used for sequences of more than one step; single steps (generation) stay on the
   generic path, whose (in, out) weight layout suits batch-1 matrix-vector products.
-- ``"native-lstm"``: any other tanh LSTMCell (peepholes, clipping, projection, no forget gate, layer
+- ``"native-lstm"``: a plain LSTMCell over a single sequence (B = 1), any other tanh LSTMCell (peepholes, clipping, projection, no forget gate, layer
   norm), and any tanh LSTMCell inside variational Dropout or Zoneout, through the compiled time loops
   of ``csrc/lstm.cpp`` (``native.py`` builds them on first use) with an explicit backward pass.
-- ``"native-gru"``: any other GRUCell (layer norm, reset before the product), and any GRUCell inside
+- ``"native-gru"``: any GRUCell (layer norm, reset before the product, plain), and any GRUCell inside
   variational Dropout or Zoneout, through ``csrc/gru.cpp`` (``gru.py``).
 - ``"fused-lstm"``: the fallback where the compiled kernel cannot be built: the same recurrence in
   PyTorch ops (``lstm.py``), for tanh LSTMCells without layer norm (measured slower there than the
@@ -78,10 +79,15 @@ def path_for(cell: nn.Module, x: Tensor) -> str:
     ``"fused-lstm"`` or ``"generic"``."""
     if _GENERIC_ONLY[0] or x.dim() != 3 or x.shape[1] < 2:
         return "generic"
-    if _plain(cell):
-        return "torch"
     native_ok = (not _NATIVE_OFF[0] and x.device.type == "cpu" and x.dtype in _NATIVE_DTYPES
                  and native.load() is not None)
+    if _plain(cell):
+        # measured (benchmarks/README.md): the compiled GRU beats torch's at every size; the compiled
+        # LSTM beats oneDNN's only for a single sequence
+        kind = type(cell).__name__
+        if native_ok and (kind == "GRUCell" or (kind == "LSTMCell" and x.shape[0] == 1)):
+            return "native-gru" if kind == "GRUCell" else "native-lstm"
+        return "torch"
     if native_ok and _native_routed(cell):
         return "native-lstm"
     if native_ok and _native_gru(cell):
