@@ -6,14 +6,14 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: install demo test clean
 
-$(STAMP): pyproject.toml rnnkit/kernels/csrc/lstm.cpp
+$(STAMP): pyproject.toml $(wildcard rnnkit/kernels/csrc/*)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build on disk; any other spec pulls a CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
 	# the compiled LSTM kernels, built once against this torch (about a minute; rnnkit falls back without them)
-	$(BIN)/python -m rnnkit.kernels.native
+	$(BIN)/python -c "from rnnkit.kernels import native; print('rnnkit compiled kernels:', native.status())"
 	touch $(STAMP)
 
 install: $(STAMP)

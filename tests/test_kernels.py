@@ -38,6 +38,13 @@ GRU_OPTIONS = [
     lambda: rk.Dropout(rk.GRUCell(D, 4, reset_after=False), state_p=0.5, variational=True),
     lambda: rk.Zoneout(rk.GRUCell(D, 4, layer_norm=True), p=0.3).eval(),
 ]
+ELMAN_OPTIONS = [
+    lambda: rk.ElmanCell(D, 4),
+    lambda: rk.ElmanCell(D, 4, activation="relu", bias=False),
+    lambda: rk.ElmanCell(D, 4, output_size=3, output_activation="sigmoid"),
+    lambda: rk.Dropout(rk.ElmanCell(D, 4), input_p=0.2, output_p=0.3, state_p=0.4, variational=True),
+    lambda: rk.Zoneout(rk.ElmanCell(D, 4, activation="relu"), p=0.3).eval(),
+]
 FAST = {
     "torch": [
         lambda: rk.LSTMCell(D, 5),
@@ -52,6 +59,7 @@ FAST = {
     ],
     "native-lstm": LSTM_OPTIONS + LAYER_NORM + WRAPPED,
     "native-gru": GRU_OPTIONS,
+    "native-elman": ELMAN_OPTIONS,
     # the pure-PyTorch kernel, where the compiled one cannot be built
     "fused-lstm": LSTM_OPTIONS + LAYER_NORM,
 }
@@ -84,20 +92,26 @@ def test_configuration_takes_its_fast_path(path, i):
             expected = "generic" if cell.layer_norm else "fused-lstm"   # layer norm: measured faster generic
             assert kernels.path_for(cell, x) == expected
         return
-    if path == "torch" and isinstance(cell, rk.GRUCell):   # torch's GRU only where the compiled one is missing
+    if path == "torch" and isinstance(cell, (rk.GRUCell, rk.ElmanCell)):   # torch's only without the compiled
         with kernels.without_native():
             assert kernels.path_for(cell, x) == "torch"
-        assert kernels.path_for(cell, x) == "native-gru"
+        assert kernels.path_for(cell, x) == ("native-gru" if isinstance(cell, rk.GRUCell) else "native-elman")
         return
-    if path == "torch" and isinstance(cell, rk.LSTMCell):   # oneDNN's LSTM but for a single sequence
+    if path == "torch" and isinstance(cell, rk.LSTMCell):   # oneDNN's LSTM but for one sequence or a projection
         assert kernels.path_for(cell, x[:1]) == "native-lstm"
+        if cell.proj_size:
+            assert kernels.path_for(cell, x) == "native-lstm"
+            with kernels.without_native():
+                assert kernels.path_for(cell, x) == "torch"
+            return
     assert kernels.path_for(cell, x) == path
     assert kernels.path_for(cell, x[:, :1]) == "generic"
     with kernels.only_generic():
         assert kernels.path_for(cell, x) == "generic"          # single steps (generation) stay generic
     if path.startswith("native"):
         y, _ = rk.unroll(cell, x.requires_grad_(), initial_state=cell.initial_state(2, dtype=torch.float64))
-        node = {"native-lstm": "NativeLSTMRecurrence", "native-gru": "NativeGRURecurrence"}[path]
+        node = {"native-lstm": "NativeLSTMRecurrence", "native-gru": "NativeGRURecurrence",
+                "native-elman": "NativeElmanRecurrence"}[path]
         assert any(node in type(fn).__name__ for fn in _graph(y.grad_fn))
 
 
@@ -166,16 +180,20 @@ def test_lstm_kernels_gradcheck(path):
     assert torch.autograd.gradcheck(lambda x: kernels.run(path, cell, x, lengths, s0, True)[0], (x,))
 
 
-@pytest.mark.parametrize("make", [lambda: rk.GRUCell(D, 4, layer_norm=True), lambda: rk.GRUCell(D, 4, reset_after=False),
-                                  lambda: rk.Dropout(rk.GRUCell(D, 4), state_p=0.3, variational=True)],
-                         ids=["layer_norm", "reset_before", "dropout"])
-def test_gru_kernel_gradcheck(make):
+@pytest.mark.parametrize("path,make", [
+    ("native-gru", lambda: rk.GRUCell(D, 4, layer_norm=True)),
+    ("native-gru", lambda: rk.GRUCell(D, 4, reset_after=False)),
+    ("native-gru", lambda: rk.Dropout(rk.GRUCell(D, 4), state_p=0.3, variational=True)),
+    ("native-elman", lambda: rk.ElmanCell(D, 4, output_size=2)),
+    ("native-elman", lambda: rk.Dropout(rk.ElmanCell(D, 4, activation="relu"), state_p=0.3, variational=True)),
+], ids=["gru_layer_norm", "gru_reset_before", "gru_dropout", "elman_output_map", "elman_relu_dropout"])
+def test_gru_and_elman_kernels_gradcheck(path, make):
     torch.manual_seed(0)
     cell = make().double()
     x = torch.randn(3, 4, D, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([4, 2, 0])
     s0 = cell.initial_state(3, dtype=torch.float64)
-    assert torch.autograd.gradcheck(lambda x: kernels.run("native-gru", cell, x, lengths, s0, True)[0], (x,))
+    assert torch.autograd.gradcheck(lambda x: kernels.run(path, cell, x, lengths, s0, True)[0], (x,))
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -215,6 +233,7 @@ ZONED = {
     "gru": lambda: rk.GRUCell(D, 5),
     "gru_reset_before": lambda: rk.GRUCell(D, 5, reset_after=False),
     "gru_layer_norm": lambda: rk.GRUCell(D, 5, layer_norm=True),
+    "elman": lambda: rk.ElmanCell(D, 5),
 }
 
 
@@ -224,7 +243,7 @@ ZONED = {
 def test_native_zoneout_in_training_equals_the_generic_path_with_its_masks(name, lengths, reverse):
     torch.manual_seed(0)
     cell = rk.Zoneout(ZONED[name]().double(), p=0.3, cell_p=0.6)
-    is_lstm = isinstance(cell.cell, rk.LSTMCell)
+    is_lstm = isinstance(cell.cell, rk.LSTMCell)                # GRU and Elman states are h alone
     B, T = 4, 6
     x = torch.randn(B, T, D, dtype=torch.float64, requires_grad=True)
     lengths = None if lengths is None else torch.tensor(lengths)

@@ -2,16 +2,18 @@
 
 Paths, by name:
 
-- ``"torch"``: plain LSTMCell / ElmanCell (and GRUCell without the compiled kernels) on torch's fused
+- ``"torch"``: plain LSTMCell (and GRUCell / ElmanCell without the compiled kernels) on torch's fused
   RNN op (``torch_rnn.py``);
   plain means no peepholes, clipping, layer norm, other activations, a GRU resetting after its
   product, and an LSTM with its forget gate. An Elman output map is one product after the run. Used for sequences of more than one step; single steps (generation) stay on the
   generic path, whose (in, out) weight layout suits batch-1 matrix-vector products.
-- ``"native-lstm"``: a plain LSTMCell over a single sequence (B = 1), any other tanh LSTMCell (peepholes, clipping, projection, no forget gate, layer
+- ``"native-lstm"``: a plain LSTMCell with a projection or over a single sequence (B = 1), any other tanh LSTMCell (peepholes, clipping, projection, no forget gate, layer
   norm), and any tanh LSTMCell inside variational Dropout or Zoneout, through the compiled time loops
   of ``csrc/lstm.cpp`` (``native.py`` builds them on first use) with an explicit backward pass.
 - ``"native-gru"``: any GRUCell (layer norm, reset before the product, plain), and any GRUCell inside
   variational Dropout or Zoneout, through ``csrc/gru.cpp`` (``gru.py``).
+- ``"native-elman"``: any tanh or relu ElmanCell (an output map is one product after the run), and one
+  without output map inside variational Dropout or Zoneout, through ``csrc/elman.cpp`` (``elman.py``).
 - ``"fused-lstm"``: the fallback where the compiled kernel cannot be built: the same recurrence in
   PyTorch ops (``lstm.py``), for tanh LSTMCells without layer norm (measured slower there than the
   generic path) and without wrappers.
@@ -28,6 +30,8 @@ import torch
 from torch import Tensor, nn
 
 from . import native
+from .elman import elman_unroll
+from .elman import native_routed as _native_elman
 from .gru import gru_unroll
 from .gru import native_routed as _native_gru
 from .lstm import lstm_unroll
@@ -76,22 +80,29 @@ def _plain(cell: nn.Module) -> bool:
 
 def path_for(cell: nn.Module, x: Tensor) -> str:
     """Which path ``unroll(cell, x, ...)`` takes: ``"torch"``, ``"native-lstm"``, ``"native-gru"``,
-    ``"fused-lstm"`` or ``"generic"``."""
+    ``"native-elman"``, ``"fused-lstm"`` or ``"generic"``."""
     if _GENERIC_ONLY[0] or x.dim() != 3 or x.shape[1] < 2:
         return "generic"
     native_ok = (not _NATIVE_OFF[0] and x.device.type == "cpu" and x.dtype in _NATIVE_DTYPES
                  and native.load() is not None)
     if _plain(cell):
-        # measured (benchmarks/README.md): the compiled GRU beats torch's at every size; the compiled
-        # LSTM beats oneDNN's only for a single sequence
+        # measured (benchmarks/README.md): the compiled GRU and Elman beat torch's at every size; the compiled
+        # LSTM beats oneDNN's for a single sequence, and torch's own LSTM with a projection (which
+        # oneDNN does not do) at every size
         kind = type(cell).__name__
-        if native_ok and (kind == "GRUCell" or (kind == "LSTMCell" and x.shape[0] == 1)):
-            return "native-gru" if kind == "GRUCell" else "native-lstm"
+        if native_ok and kind == "GRUCell":
+            return "native-gru"
+        if native_ok and kind == "ElmanCell":
+            return "native-elman"
+        if native_ok and kind == "LSTMCell" and (x.shape[0] == 1 or cell.proj_size):
+            return "native-lstm"
         return "torch"
     if native_ok and _native_routed(cell):
         return "native-lstm"
     if native_ok and _native_gru(cell):
         return "native-gru"
+    if native_ok and _native_elman(cell):
+        return "native-elman"
     if _lstm_routed(cell):
         return "fused-lstm"
     return "generic"
@@ -102,6 +113,8 @@ def run(path: str, cell: nn.Module, x: Tensor, lengths, state, reverse: bool):
         return torch_unroll(cell, x, lengths, state, reverse)
     if path == "native-gru":
         return gru_unroll(cell, x, lengths, state, reverse)
+    if path == "native-elman":
+        return elman_unroll(cell, x, lengths, state, reverse)
     if path in ("fused-lstm", "native-lstm"):
         return lstm_unroll(cell, x, lengths, state, reverse, compiled=path == "native-lstm")
     raise ValueError(f"no kernel path named {path!r}")

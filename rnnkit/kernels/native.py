@@ -23,7 +23,7 @@ import torch
 __all__ = ["load", "status", "build_dir"]
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = [CSRC / name for name in ("module.cpp", "lstm.cpp", "gru.cpp", "input_norm.cpp")]
+SOURCES = [CSRC / name for name in ("module.cpp", "lstm.cpp", "gru.cpp", "elman.cpp", "input_norm.cpp")]
 CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
 _STATE: dict = {}
 
@@ -75,7 +75,3 @@ def status() -> str:
     load()
     return _STATE["why"]
 
-
-if __name__ == "__main__":  # `python -m rnnkit.kernels.native`: build now (make install does)
-    print(f"rnnkit native kernels: {status()} ({build_dir()})")
-    sys.exit(0)

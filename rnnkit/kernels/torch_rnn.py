@@ -82,13 +82,13 @@ def torch_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool):
     if reverse:
         y = reverse_padded(y, lengths)
     if getattr(cell, "has_output_map", False):          # an Elman output map reads h_t only: all steps at once
-        y = _output_map(cell, y, lengths)
+        y = output_map(cell, y, lengths)
     if is_lstm:
         return y, LSTMState(hn[0][0], hn[1][0])
     return y, hn[0][0]
 
 
-def _output_map(cell, h: Tensor, lengths: Tensor | None) -> Tensor:
+def output_map(cell, h: Tensor, lengths: Tensor | None) -> Tensor:
     """o_t = act_o(h_t W_ho + b_o) for every step in one product, zero past each length: (B, T, O)."""
     o = cell.act_o(torch.addmm(cell.bias_o, h.reshape(-1, h.shape[-1]), cell.weight_ho).view(*h.shape[:2], -1))
     if lengths is None:

@@ -1,4 +1,4 @@
-// The Python module: the entry points of lstm.cpp, gru.cpp and input_norm.cpp (rnnkit/kernels/native.py builds it).
+// The Python module: the entry points of lstm.cpp, gru.cpp, elman.cpp and input_norm.cpp (rnnkit/kernels/native.py builds it).
 #include <torch/extension.h>
 
 #include <optional>
@@ -28,6 +28,10 @@ std::vector<Tensor> gru_backward(Tensor dy, Tensor dh_T, OptT mask, OptT y, Tens
                                  double eps, bool zone, bool zone_train, double zone_p, int64_t zone_seed);
 std::vector<Tensor> input_norm_forward(Tensor xw, Tensor g, OptT bias, double eps);
 std::vector<Tensor> input_norm_backward(Tensor dgx, Tensor x_hat, Tensor rstd, Tensor g);
+std::vector<Tensor> elman_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, OptT h_scale, bool relu, bool zone,
+                                  bool zone_train, double zone_p, int64_t zone_seed);
+std::vector<Tensor> elman_backward(Tensor dy, Tensor dh_T, OptT mask, Tensor h_new, Tensor W_hh, OptT h_scale,
+                                   bool relu, bool zone, bool zone_train, double zone_p, int64_t zone_seed);
 }  // namespace rnnkit
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -35,6 +39,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_backward", &rnnkit::lstm_backward, "LSTM recurrence backward through time");
   m.def("gru_forward", &rnnkit::gru_forward, "GRU recurrence forward (time-major)");
   m.def("gru_backward", &rnnkit::gru_backward, "GRU recurrence backward through time");
+  m.def("elman_forward", &rnnkit::elman_forward, "Elman recurrence forward (time-major)");
+  m.def("elman_backward", &rnnkit::elman_backward, "Elman recurrence backward through time");
   m.def("input_norm_forward", &rnnkit::input_norm_forward, "LN(x W_ih) g + b for all rows");
   m.def("input_norm_backward", &rnnkit::input_norm_backward, "input_norm_forward backwards (dgx overwritten)");
   m.def("zoneout_masks", &rnnkit::zoneout_masks, "zoneout masks drawn by the kernels, for tests");

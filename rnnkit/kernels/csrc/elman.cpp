@@ -1,0 +1,133 @@
+// Compiled Elman recurrence (rnnkit.ElmanCell with tanh or relu, seeds 002 and 003), and the carried-
+// state effects of variational Dropout and Zoneout. Python sees elman_forward and elman_backward
+// (module.cpp); rnnkit/kernels/elman.py forms W_hh's gradient in one product over all T*B rows.
+//
+// Per step, gx = x W_ih + b for all steps already (time first, (T, B, H)):
+//   h_t = act(gx_t + h_{t-1} W_hh)
+// Backward (seed 002's BPTT), with dh the gradient reaching h_t:
+//   da = dh act'(.)  (1 - h_t^2 for tanh, [h_t > 0] for relu);  dh_{t-1} = da W_hh^T
+#include "common.h"
+
+namespace rnnkit {
+namespace {
+
+struct ElmanOpts {
+  bool relu;
+  bool zone, zone_train;
+  double zone_p;
+  int64_t zone_seed;
+};
+
+template <typename T>
+std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT& mask, const Tensor& W_hh,
+                                 const OptT& h_scale, const ElmanOpts& o) {
+  const int64_t T_ = gx.size(0), B = gx.size(1), H = h0.size(1);
+  Tensor h_all = at::empty({T_ + 1, B, H}, gx.options());   // carried h, h_all[0] = h0
+  Tensor h_new = at::empty({T_, B, H}, gx.options());       // the cell's own h_t (before the carry)
+  Tensor y = at::empty({T_, B, H}, gx.options());
+  h_all[0].copy_(h0);
+  const StepWeight<T> recurrent(W_hh, B);
+  const T *GX = gx.data_ptr<T>(), *M = ptr<T>(mask), *HS = ptr<T>(h_scale);
+  T *HA = h_all.data_ptr<T>(), *HN = h_new.data_ptr<T>(), *Y = y.data_ptr<T>();
+  const int64_t grain = std::max<int64_t>(1, kParallelWork / H);
+  for (int64_t t = 0; t < T_; ++t) {
+    const T* h_prev = HA + t * B * H;
+    T* hn_all = HN + t * B * H;
+    recurrent(hn_all, GX + t * B * H, h_prev);                // gx_t + h_{t-1} W_hh
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      std::vector<T> zrow(o.zone ? H : 0);
+      for (int64_t b = b0; b < b1; ++b) {
+        T* hn = hn_all + b * H;
+        const T* hp = h_prev + b * H;
+        T* yr = Y + (t * B + b) * H;
+        T* carried = HA + ((t + 1) * B + b) * H;
+        if (o.relu) {
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) hn[j] = hn[j] > T(0) ? hn[j] : T(0);
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) hn[j] = std::tanh(hn[j]);
+        }
+        if (!live(M, t, B, b)) {
+          for (int64_t j = 0; j < H; ++j) { carried[j] = hp[j]; yr[j] = T(0); }
+          continue;
+        }
+        for (int64_t j = 0; j < H; ++j) yr[j] = hn[j];
+        T* d = nullptr;
+        if (o.zone) {
+          d = zrow.data();
+          zone_row(d, H, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
+        }
+        carry_h(yr, carried, hp, d, HS ? HS + b * H : nullptr, H);
+      }
+    });
+  }
+  return {y, h_all, h_new};
+}
+
+template <typename T>
+std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const OptT& mask, const Tensor& h_new,
+                                  const Tensor& W_hh, const OptT& h_scale, const ElmanOpts& o) {
+  const int64_t T_ = h_new.size(0), B = h_new.size(1), H = h_new.size(2);
+  Tensor da_all = at::empty_like(h_new);                     // d (gx_t + h_{t-1} W_hh)
+  Tensor dh = dh_T.clone(), dd = at::zeros({B, H}, h_new.options()), dn = at::empty({B, H}, h_new.options());
+  OptT d_scale = h_scale.has_value() ? OptT(at::zeros({B, H}, h_new.options())) : OptT();
+  const Tensor W_hh_t = W_hh.t().contiguous();
+  const StepWeight<T> recurrent_t(W_hh_t, B);
+  const T *DY = dy.data_ptr<T>(), *M = ptr<T>(mask), *HN = h_new.data_ptr<T>(), *HS = ptr<T>(h_scale);
+  T *DA = da_all.data_ptr<T>(), *DH = dh.data_ptr<T>(), *DD = dd.data_ptr<T>(), *DN = dn.data_ptr<T>();
+  T* DS = mptr<T>(d_scale);
+  const int64_t grain = std::max<int64_t>(1, kParallelWork / H);
+  for (int64_t t = T_ - 1; t >= 0; --t) {
+    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      std::vector<T> zrow(o.zone ? H : 0);
+      for (int64_t b = b0; b < b1; ++b) {
+        T* da = DA + (t * B + b) * H;
+        T* ddr = DD + b * H;
+        if (!live(M, t, B, b)) {
+          for (int64_t j = 0; j < H; ++j) { ddr[j] = DH[b * H + j]; da[j] = T(0); }
+          continue;
+        }
+        T* d = nullptr;
+        if (o.zone) {
+          d = zrow.data();
+          zone_row(d, H, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
+        }
+        const T* hn = HN + (t * B + b) * H;
+        // y_t is h_t itself but under zoneout; carry_h_back reads h_t for the dropout mask's gradient
+        carry_h_back(DH + b * H, DY + (t * B + b) * H, d, HS ? HS + b * H : nullptr, hn,
+                     HS ? DS + b * H : nullptr, DN + b * H, ddr, H);
+        const T* g = DN + b * H;
+        if (o.relu) {
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) da[j] = hn[j] > T(0) ? g[j] : T(0);
+        } else {
+#pragma omp simd
+          for (int64_t j = 0; j < H; ++j) da[j] = g[j] * (T(1) - hn[j] * hn[j]);
+        }
+      }
+    });
+    recurrent_t(DH, DD, DA + t * B * H);                       // dh_{t-1} = da W_hh^T + direct shares
+  }
+  return {da_all, dh, d_scale.value_or(Tensor())};
+}
+
+}  // namespace
+
+std::vector<Tensor> elman_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, OptT h_scale, bool relu, bool zone,
+                                  bool zone_train, double zone_p, int64_t zone_seed) {
+  const ElmanOpts o{relu, zone, zone_train, zone_p, zone_seed};
+  return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_elman_forward", [&] {
+    return forward_impl<scalar_t>(gx, h0, mask, W_hh, h_scale, o);
+  });
+}
+
+std::vector<Tensor> elman_backward(Tensor dy, Tensor dh_T, OptT mask, Tensor h_new, Tensor W_hh, OptT h_scale,
+                                   bool relu, bool zone, bool zone_train, double zone_p, int64_t zone_seed) {
+  const ElmanOpts o{relu, zone, zone_train, zone_p, zone_seed};
+  return AT_DISPATCH_FLOATING_TYPES(h_new.scalar_type(), "rnnkit_elman_backward", [&] {
+    return backward_impl<scalar_t>(dy, dh_T, mask, h_new, W_hh, h_scale, o);
+  });
+}
+
+}  // namespace rnnkit
