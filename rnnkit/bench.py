@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from . import kernels
+from .kernels import native
 from .cells import Dropout, ElmanCell, GRUCell, LSTMCell, Stack, Zoneout
 from .runners import RNN
 
@@ -224,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     cells = [c for c in args.cells.split(",") if c]
     machine = measure_machine()
     print(f"machine: {machine['matmul_gflops']:.1f} GFLOP/s matmul, {machine['copy_gbs']:.1f} GB/s copy; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads; compiled kernels: {native.status()}",
+          flush=True)
     result = {"machine": {**machine, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                          "platform": platform.platform()}, "rounds": args.rounds, "training": []}
+                          "platform": platform.platform(), "compiled_kernels": native.status()},
+              "rounds": args.rounds, "training": []}
     for size in sizes:
         for name in cells:
             r = time_training(name, size, args.rounds, machine)

@@ -5,6 +5,15 @@ without an output map) or inside variational Dropout or Zoneout: seeds 002 and 0
     h_t = \mathrm{act}(x_t W_{ih} + h_{t-1} W_{hh} + b), \qquad o_t = \mathrm{act}_o(h_t W_{ho} + b_o)
 
 with the output map (which does not feed back) one product over all steps after the run.
+
+>>> import rnnkit as rk
+>>> from rnnkit import kernels
+>>> cell, x = rk.ElmanCell(3, 4, output_size=2), torch.randn(2, 5, 3)
+>>> y, h = rk.unroll(cell, x, lengths=[5, 2], reverse=True)
+>>> with kernels.only_generic():
+...     y_loop, h_loop = rk.unroll(cell, x, lengths=[5, 2], reverse=True)
+>>> torch.allclose(y, y_loop, atol=1e-6) and bool((y[1, 2:] == 0).all())
+True
 """
 from __future__ import annotations
 

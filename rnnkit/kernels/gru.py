@@ -4,6 +4,17 @@ explicit backward pass through time; weight gradients here, one product over all
 
 Seed 000's gated cell: ``h_t = z h_{t-1} + (1 - z) n`` with the reset gate inside ``n``; see
 ``rnnkit.GRUCell`` for the equations of both reset placements.
+
+>>> import rnnkit as rk
+>>> from rnnkit import kernels
+>>> cell, x = rk.GRUCell(3, 4, layer_norm=True), torch.randn(2, 5, 3)
+>>> kernels.path_for(cell, x) in ("native-gru", "generic")   # generic where no compiler is found
+True
+>>> y, h = rk.unroll(cell, x, lengths=[5, 2])
+>>> with kernels.only_generic():
+...     y_loop, h_loop = rk.unroll(cell, x, lengths=[5, 2])
+>>> torch.allclose(y, y_loop, atol=1e-6) and torch.allclose(h, h_loop, atol=1e-6)
+True
 """
 from __future__ import annotations
 

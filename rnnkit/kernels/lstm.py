@@ -13,6 +13,20 @@ Per step, with ``z = h_{t-1} W_hh`` (layer-normalised when asked) and masks ``m_
     m = o tanh(LN(c));  h = clip(m W_proj);  state <- m_t ? (h, c) : (h_{t-1}, c_{t-1});  y_t = m_t h
 
 Time runs on the first axis inside (T, B, .) so every per-step slice is contiguous.
+
+Two implementations of that recurrence: ``NativeLSTMRecurrence`` runs the loops in C++
+(``csrc/lstm.cpp``; also the carried-state effects of variational Dropout and Zoneout, and the input
+layer norm inside its node) and is what ``unroll`` uses; ``LSTMRecurrence`` is the same in PyTorch
+ops, the fallback where the compiled kernels cannot be built.
+
+>>> import rnnkit as rk
+>>> from rnnkit import kernels
+>>> cell = rk.LSTMCell(3, 4, peepholes=True, proj_size=2, cell_clip=1.0)
+>>> x = torch.randn(2, 5, 3)
+>>> (y, s), (y_py, s_py) = [lstm_unroll(cell, x, None, cell.initial_state(2), False, compiled=c)
+...                         for c in (kernels.path_for(cell, x) == "native-lstm", False)]
+>>> torch.allclose(y, y_py, atol=1e-6) and torch.allclose(s.c, s_py.c, atol=1e-6)
+True
 """
 from __future__ import annotations
 

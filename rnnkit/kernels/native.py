@@ -8,6 +8,9 @@ The build folder is keyed by the source, torch's version and this CPU's model an
 compiled with ``-march=native``: ``$RNNKIT_CACHE/kernels/<key>`` (default ``~/.cache/rnnkit``).
 ``-ffast-math`` is given to the compiler only (never the linker, whose ``crtfastmath.o`` would turn
 on flush-to-zero for the whole process); it lets GCC call glibc's vector ``exp``/``tanh``.
+
+>>> status() in ("built", "disabled by RNNKIT_NO_NATIVE") or status().startswith("build failed")
+True
 """
 from __future__ import annotations
 
@@ -60,6 +63,9 @@ def load():
             from torch.utils import cpp_extension
             folder = build_dir()
             folder.mkdir(parents=True, exist_ok=True)
+            if not (folder / "rnnkit_native.so").exists():
+                print("rnnkit: building the compiled kernels once for this torch and CPU (about a minute) ...",
+                      file=sys.stderr, flush=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 module = cpp_extension.load(name="rnnkit_native", sources=[str(p) for p in SOURCES], extra_cflags=CFLAGS,

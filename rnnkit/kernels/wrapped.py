@@ -7,6 +7,12 @@ Zoneout into masks the kernel applies, the time-major input projection, and the 
   output, ``h_scale`` (B, H) on the carried ``h`` (TF1's filter leaves an LSTM's ``c`` alone);
   in evaluation Dropout does nothing;
 - Zoneout: ``zone = (training, p, cell_p, seed)``; the kernel draws the masks from the seed.
+
+>>> import rnnkit as rk
+>>> cell = rk.Dropout(rk.LSTMCell(3, 4), input_p=0.5, state_p=0.5, variational=True)
+>>> u = unwrap(cell, cell.initial_state(2))
+>>> type(u.cell).__name__, tuple(u.in_mask.shape), tuple(u.h_scale.shape), u.zone
+('LSTMCell', (2, 3), (2, 4), None)
 """
 from __future__ import annotations
 
