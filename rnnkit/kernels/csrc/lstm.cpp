@@ -1,17 +1,20 @@
 // Compiled LSTM recurrence: the time loop of rnnkit.kernels.lstm in C++ (seeds 002 and 004).
-// Python sees lstm_forward, lstm_backward and zoneout_masks (module.cpp).
+// Python sees lstm_forward, lstm_backward and zoneout_masks (module.cpp); rnnkit/kernels/lstm.py
+// wraps them in NativeLSTMRecurrence.
 //
 // Forward walks t = 0..T-1; backward walks t = T-1..0 carrying dh and dc, as seed 004's
 // backpropagation "from time step E to E-1". Per step there is one matrix product for the
 // recurrence (two with a projection) and one pass over each batch row for the gate maths, so
-// nothing per step goes through Python or autograd. Weight gradients are NOT formed here: the
-// caller makes each one with a single product over all T*B rows of what this file returns.
+// nothing per step goes through Python or autograd. The weight matrices' gradients are NOT formed
+// here: the caller makes each one with a single product over all T*B rows of what this file returns;
+// the small parameters' (peepholes, layer norm gains) are summed per row inside the backward loop.
 //
 // Layout: time first, (T, B, G*H), every per-step slice contiguous. Gate order i, f, u, o
 // (i, u, o without a forget gate). Options are all of rnnkit.LSTMCell's with tanh activations,
 // plus two wrappers' effects on the carried state:
 //   h_scale  (B, P): variational state dropout, carried h = h_t * h_scale  (rnnkit.Dropout)
-//   zone_h (T, B, P), zone_c (T, B, H): zoneout, carried s = d s_{t-1} + (1 - d) s_t (rnnkit.Zoneout)
+//   zone = (training, p, cell_p, seed): zoneout, carried s = d s_{t-1} + (1 - d) s_t (rnnkit.Zoneout),
+//          d drawn by zone_row (common.h) from the seed, again in the backward pass
 // Lengths arrive as a (T, B) 0/1 mask: past a sequence's end its state passes through and y is 0.
 #include "common.h"
 
