@@ -22,7 +22,8 @@ from torch import Tensor
 
 from . import native
 from .torch_rnn import output_map
-from .wrapped import batch_major_outputs, kernel_cell, rewrap, time_major_inputs, unwrap
+from .wrapped import (batch_major_outputs, incoming, kernel_cell, rewrap, rows_product, time_major_inputs, unwrap,
+                      zone_flags)
 
 __all__ = ["NativeElmanRecurrence", "native_routed", "elman_unroll"]
 
@@ -33,7 +34,7 @@ class NativeElmanRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gx, h0, mask, W_hh, h_scale, zone, relu):
-        flags = (relu, zone is not None, *((zone[0], zone[1], zone[3]) if zone is not None else (False, 0.0, 0)))
+        flags = (relu, *zone_flags(zone))
         y, h_all, h_new = native.load().elman_forward(gx, h0.contiguous(), mask, W_hh.contiguous(), h_scale, *flags)
         ctx.save_for_backward(h_all, h_new, mask, W_hh, h_scale)
         ctx.flags = flags
@@ -43,10 +44,9 @@ class NativeElmanRecurrence(torch.autograd.Function):
     def backward(ctx, dy, dh_T):
         h_all, h_new, mask, W_hh, h_scale = ctx.saved_tensors
         T, B, H = h_new.shape
-        dy = dy.contiguous() if dy is not None else h_new.new_zeros(T, B, H)
-        dh_T = dh_T.contiguous() if dh_T is not None else h_new.new_zeros(B, H)
+        dy, dh_T = incoming(dy, T, B, H, like=h_new), incoming(dh_T, B, H, like=h_new)
         da, dh0, d_scale = native.load().elman_backward(dy, dh_T, mask, h_new, W_hh.contiguous(), h_scale, *ctx.flags)
-        dW = h_all[:T].reshape(T * B, H).t() @ da.reshape(T * B, H)                  # H_{prev}^T dA
+        dW = rows_product(h_all[:T], da)                                              # H_{prev}^T dA
         return da, dh0, None, dW, d_scale, None, None
 
 

@@ -22,8 +22,8 @@ import torch
 from torch import Tensor
 
 from . import native
-from .wrapped import (batch_major_outputs, input_norm, input_norm_backward, kernel_cell, rewrap, time_major_inputs,
-                      unwrap)
+from .wrapped import (batch_major_outputs, incoming, input_norm, input_norm_backward, kernel_cell, rewrap,
+                      rows_product, time_major_inputs, unwrap, zone_flags)
 
 __all__ = ["NativeGRURecurrence", "native_routed", "gru_unroll"]
 
@@ -36,7 +36,7 @@ class NativeGRURecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gx, h0, mask, W_hh, b_hh, g_hh, h_scale, zone, g_ih, b_ih, opts):
         reset_after, eps = opts
-        flags = (reset_after, eps, zone is not None, *((zone[0], zone[1], zone[3]) if zone is not None else (False, 0.0, 0)))
+        flags = (reset_after, eps, *zone_flags(zone))
         gx, x_hat, x_rstd = input_norm(gx, g_ih, b_ih, eps)
         y, h_all, gates, side, z_hat, z_rstd = native.load().gru_forward(
             gx, h0.contiguous(), mask, W_hh.contiguous(), b_hh, g_hh, h_scale, *flags)
@@ -50,19 +50,17 @@ class NativeGRURecurrence(torch.autograd.Function):
         h_all, gates, side, z_hat, z_rstd, mask, W_hh, g_hh, h_scale, y, x_hat, x_rstd, g_ih = ctx.saved_tensors
         T, B, H3 = gates.shape
         H = H3 // 3
-        dy = dy.contiguous() if dy is not None else gates.new_zeros(T, B, H)
-        dh_T = dh_T.contiguous() if dh_T is not None else gates.new_zeros(B, H)
+        dy, dh_T = incoming(dy, T, B, H, like=gates), incoming(dh_T, B, H, like=gates)
         dgx, da, dz, dh0, d_scale = native.load().gru_backward(
             dy, dh_T, mask, y, gates, h_all, side, z_hat, z_rstd, W_hh.contiguous(), g_hh, h_scale, *ctx.flags)
-        rows = T * B
-        h_prev = h_all[:T].reshape(rows, H)
+        h_prev = h_all[:T]
         if ctx.flags[0]:   # reset after: a = LN(h W_hh) g + b_hh
-            dW = h_prev.t() @ (dz if dz is not None else da).reshape(rows, H3)
+            dW = rows_product(h_prev, dz if dz is not None else da)
             db = da.sum((0, 1))
         else:              # reset before: [h W_rz, (r h) W_n] + b_hh
-            d_an = dgx[..., 2 * H:].reshape(rows, H)
-            dW = torch.cat([h_prev.t() @ da.reshape(rows, 2 * H), side.reshape(rows, H).t() @ d_an], dim=1)
-            db = torch.cat([da.sum((0, 1)), d_an.sum(0)])
+            d_an = dgx[..., 2 * H:]
+            dW = torch.cat([rows_product(h_prev, da), rows_product(side, d_an)], dim=1)
+            db = torch.cat([da.sum((0, 1)), d_an.sum((0, 1))])
         dg = (da * z_hat).sum((0, 1)) if z_hat is not None else None
         dgx, d_gih, d_bih = input_norm_backward(dgx, x_hat, x_rstd, g_ih, ctx.has_b_ih)
         return dgx, dh0, None, dW, db if ctx.has_bias else None, dg, d_scale, None, d_gih, d_bih, None

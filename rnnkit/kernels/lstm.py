@@ -34,8 +34,8 @@ import torch
 from torch import Tensor
 
 from . import native
-from .wrapped import (batch_major_outputs, input_norm, input_norm_backward, kernel_cell, rewrap, time_major_inputs,
-                      unwrap)
+from .wrapped import (batch_major_outputs, incoming, input_norm, input_norm_backward, kernel_cell, rewrap,
+                      rows_product, time_major_inputs, unwrap, zone_flags)
 
 
 def _ln_forward(v: Tensor, eps: float) -> tuple[Tensor, Tensor]:
@@ -58,12 +58,12 @@ def _ln_backward(d_hat: Tensor, v_hat: Tensor, rstd: Tensor) -> Tensor:
 def _weight_grads(h_all, dz, dgx, z_hat, dn_all, n_hat, m_all, dhp_all, peep_grads) -> tuple:
     """Gradients of (W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj), each one product or reduction over
     all T*B rows instead of T per-step ones; None for options not taken."""
-    T, B, GH = dgx.shape
-    W_hh = h_all[:T].reshape(T * B, -1).t() @ dz.reshape(T * B, GH)                  # H_{prev}^T dZ
+    T = dgx.shape[0]
+    W_hh = rows_product(h_all[:T], dz)                                               # H_{prev}^T dZ
     g_hh = (dgx * z_hat).sum((0, 1)) if z_hat is not None else None
     g_c = (dn_all * n_hat).sum((0, 1)) if n_hat is not None else None
     b_c = dn_all.sum((0, 1)) if dn_all is not None else None
-    W_proj = (m_all.reshape(T * B, -1).t() @ dhp_all.reshape(T * B, -1)) if m_all is not None else None
+    W_proj = rows_product(m_all, dhp_all) if m_all is not None else None
     w_ci, w_cf, w_co = peep_grads
     return W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj
 
@@ -232,8 +232,7 @@ class NativeLSTMRecurrence(torch.autograd.Function):
     def forward(ctx, gx, h0, c0, mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj, h_scale, zone, g_ih, b_ih,
                 opts):
         forget_gate, forget_bias, cell_clip, proj_clip, eps = opts
-        flags = (forget_gate, forget_bias, cell_clip or 0.0, proj_clip or 0.0, eps,
-                 zone is not None, *(zone if zone is not None else (False, 0.0, 0.0, 0)))
+        flags = (forget_gate, forget_bias, cell_clip or 0.0, proj_clip or 0.0, eps, *zone_flags(zone))
         gx, x_hat, x_rstd = input_norm(gx, g_ih, b_ih, eps)
         (y, h_all, c_all, gates, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd) = native.load().lstm_forward(
             gx, h0.contiguous(), c0.contiguous(), mask, W_hh.contiguous(), w_ci, w_cf, w_co, g_hh, g_c, b_c,
@@ -251,18 +250,17 @@ class NativeLSTMRecurrence(torch.autograd.Function):
         (gates, h_all, c_all, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd, mask, W_hh, w_ci, w_cf,
          w_co, g_hh, g_c, W_proj, h_scale, y, x_hat, x_rstd, g_ih) = ctx.saved_tensors
         forget_gate = ctx.flags[0]
-        T, B, GH = gates.shape
-        H = c_all.shape[2]
-        dy = dy.contiguous() if dy is not None else gates.new_zeros(T, B, h_all.shape[2])
-        dh_T = dh_T.contiguous() if dh_T is not None else gates.new_zeros(B, h_all.shape[2])
-        dc_T = dc_T.contiguous() if dc_T is not None else gates.new_zeros(B, H)
+        T, B, _ = gates.shape
+        P, H = h_all.shape[2], c_all.shape[2]
+        dy, dh_T = incoming(dy, T, B, P, like=gates), incoming(dh_T, B, P, like=gates)
+        dc_T = incoming(dc_T, B, H, like=gates)
         dgx, dz_all, dhp_all, dh0, dc0, d_scale, d_ghh, d_ln_c, d_peep = native.load().lstm_backward(
             dy, dh_T, dc_T, mask, y, gates, h_all, c_all, k_all, c_new, c_raw, hp_raw, z_hat, z_rstd, n_hat, n_rstd,
             W_hh.contiguous(), w_ci, w_cf, w_co, g_hh, g_c, None if W_proj is None else W_proj.contiguous(),
             h_scale, *ctx.flags)
         # the kernel sums the small parameters' gradients itself; the matrices take one product each here
-        dW_hh = h_all[:T].reshape(T * B, -1).t() @ (dz_all if g_hh is not None else dgx).reshape(T * B, GH)
-        dW_proj = m_all.reshape(T * B, H).t() @ dhp_all.reshape(T * B, -1) if W_proj is not None else None
+        dW_hh = rows_product(h_all[:T], dz_all if g_hh is not None else dgx)
+        dW_proj = rows_product(m_all, dhp_all) if W_proj is not None else None
         d_ci, d_cf, d_co = d_peep.unbind(0) if d_peep is not None else (None, None, None)
         d_gc, d_bc = d_ln_c.unbind(0) if d_ln_c is not None else (None, None)
         dgx, d_gih, d_bih = input_norm_backward(dgx, x_hat, x_rstd, g_ih, ctx.has_b_ih)

@@ -24,7 +24,7 @@ from torch import Tensor
 from . import native
 
 __all__ = ["Unwrapped", "unwrap", "zoneout_draw", "zoneout_masks", "time_major_inputs", "batch_major_outputs",
-           "rewrap", "kernel_cell", "input_norm", "input_norm_backward"]
+           "rewrap", "kernel_cell", "input_norm", "input_norm_backward", "zone_flags", "rows_product", "incoming"]
 
 
 class Unwrapped(NamedTuple):
@@ -62,6 +62,22 @@ def zoneout_masks(zone: tuple[bool, float, float, int], T: int, B: int, P: int, 
     (T, B, H) for an LSTM's c, 1 where a unit keeps its previous value (p itself in evaluation)."""
     training, p, cell_p, seed = zone
     return tuple(native.load().zoneout_masks(T, B, P, H, p, cell_p, training, seed, dtype))
+
+
+def zone_flags(zone: tuple | None) -> tuple[bool, bool, float, float, int]:
+    """``zone`` as every compiled kernel takes it: (on, training, p, cell_p, seed)."""
+    return (False, False, 0.0, 0.0, 0) if zone is None else (True, *zone)
+
+
+def rows_product(a: Tensor, b: Tensor) -> Tensor:
+    """``sum_r a_r^T b_r`` over all leading (T, B) rows in one product: a weight's gradient from its
+    input ``a`` (T, B, K) and the gradient of its output ``b`` (T, B, N), (K, N)."""
+    return a.reshape(-1, a.shape[-1]).t() @ b.reshape(-1, b.shape[-1])
+
+
+def incoming(grad: Tensor | None, *shape: int, like: Tensor) -> Tensor:
+    """An output's gradient as a kernel's backward reads it: contiguous, zeros where autograd gave None."""
+    return grad.contiguous() if grad is not None else like.new_zeros(shape)
 
 
 def unwrap(cell, state) -> Unwrapped:

@@ -163,6 +163,20 @@ void zone_row(T* __restrict d, int64_t n, int64_t row, int64_t seed, uint32_t st
 }
 constexpr uint32_t kStreamH = 1, kStreamC = 2;
 
+// Zoneout as every kernel receives it: off, or keep-probabilities p (h) and pc (an LSTM's c) with the
+// seed their masks are drawn from (training) or the expectation (evaluation).
+struct Zone {
+  bool on, train;
+  double p, pc;
+  int64_t seed;
+  // this row's masks for a stream (kStreamH uses p, kStreamC pc) written to buf; nullptr when off
+  template <typename T> const T* draw(T* buf, int64_t n, int64_t row, uint32_t stream) const {
+    if (!on) return nullptr;
+    zone_row(buf, n, row, seed, stream, stream == kStreamC ? pc : p, train);
+    return buf;
+  }
+};
+
 
 // A (T, B) 0/1 length mask: is row b live at step t?
 template <typename T> inline bool live(const T* mask, int64_t t, int64_t B, int64_t b) {

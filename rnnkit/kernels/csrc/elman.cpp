@@ -13,9 +13,7 @@ namespace {
 
 struct ElmanOpts {
   bool relu;
-  bool zone, zone_train;
-  double zone_p;
-  int64_t zone_seed;
+  Zone zone;
 };
 
 template <typename T>
@@ -35,7 +33,7 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT&
     T* hn_all = HN + t * B * H;
     recurrent(hn_all, GX + t * B * H, h_prev);                // gx_t + h_{t-1} W_hh
     at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      std::vector<T> zrow(o.zone ? H : 0);
+      std::vector<T> zrow(o.zone.on ? H : 0);
       for (int64_t b = b0; b < b1; ++b) {
         T* hn = hn_all + b * H;
         const T* hp = h_prev + b * H;
@@ -53,11 +51,7 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT&
           continue;
         }
         for (int64_t j = 0; j < H; ++j) yr[j] = hn[j];
-        T* d = nullptr;
-        if (o.zone) {
-          d = zrow.data();
-          zone_row(d, H, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
-        }
+        const T* d = o.zone.draw(zrow.data(), H, t * B + b, kStreamH);
         carry_h(yr, carried, hp, d, HS ? HS + b * H : nullptr, H);
       }
     });
@@ -80,7 +74,7 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
   const int64_t grain = std::max<int64_t>(1, kParallelWork / H);
   for (int64_t t = T_ - 1; t >= 0; --t) {
     at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      std::vector<T> zrow(o.zone ? H : 0);
+      std::vector<T> zrow(o.zone.on ? H : 0);
       for (int64_t b = b0; b < b1; ++b) {
         T* da = DA + (t * B + b) * H;
         T* ddr = DD + b * H;
@@ -88,11 +82,7 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
           for (int64_t j = 0; j < H; ++j) { ddr[j] = DH[b * H + j]; da[j] = T(0); }
           continue;
         }
-        T* d = nullptr;
-        if (o.zone) {
-          d = zrow.data();
-          zone_row(d, H, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
-        }
+        const T* d = o.zone.draw(zrow.data(), H, t * B + b, kStreamH);
         const T* hn = HN + (t * B + b) * H;
         // y_t is h_t itself but under zoneout; carry_h_back reads h_t for the dropout mask's gradient
         carry_h_back(DH + b * H, DY + (t * B + b) * H, d, HS ? HS + b * H : nullptr, hn,
@@ -115,16 +105,17 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
 }  // namespace
 
 std::vector<Tensor> elman_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, OptT h_scale, bool relu, bool zone,
-                                  bool zone_train, double zone_p, int64_t zone_seed) {
-  const ElmanOpts o{relu, zone, zone_train, zone_p, zone_seed};
+                                  bool zone_train, double zone_p, double zone_pc, int64_t zone_seed) {
+  const ElmanOpts o{relu, Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
   return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_elman_forward", [&] {
     return forward_impl<scalar_t>(gx, h0, mask, W_hh, h_scale, o);
   });
 }
 
 std::vector<Tensor> elman_backward(Tensor dy, Tensor dh_T, OptT mask, Tensor h_new, Tensor W_hh, OptT h_scale,
-                                   bool relu, bool zone, bool zone_train, double zone_p, int64_t zone_seed) {
-  const ElmanOpts o{relu, zone, zone_train, zone_p, zone_seed};
+                                   bool relu, bool zone, bool zone_train, double zone_p, double zone_pc,
+                                   int64_t zone_seed) {
+  const ElmanOpts o{relu, Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
   return AT_DISPATCH_FLOATING_TYPES(h_new.scalar_type(), "rnnkit_elman_backward", [&] {
     return backward_impl<scalar_t>(dy, dh_T, mask, h_new, W_hh, h_scale, o);
   });

@@ -19,16 +19,14 @@ namespace {
 struct GruOpts {
   bool reset_after;
   double eps;
-  bool zone, zone_train;
-  double zone_p;
-  int64_t zone_seed;
+  Zone zone;
 };
 
 template <typename T>
 std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT& mask, const Tensor& W_hh,
                                  const OptT& b_hh, const OptT& g_hh, const OptT& h_scale, const GruOpts& o) {
   const int64_t T_ = gx.size(0), B = gx.size(1), H = h0.size(1), H3 = 3 * H;
-  const bool ln = g_hh.has_value(), zone = o.zone, after = o.reset_after;
+  const bool ln = g_hh.has_value(), zone = o.zone.on, after = o.reset_after;
   Tensor gates = at::empty_like(gx);                               // r, z, n          (T, B, 3H)
   Tensor h_all = at::empty({T_ + 1, B, H}, gx.options());          // carried h, h_all[0] = h0
   Tensor y = at::empty({T_, B, H}, gx.options());
@@ -107,11 +105,7 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT&
         }
 #pragma omp simd
         for (int64_t j = 0; j < H; ++j) yr[j] = g[H + j] * hp[j] + (T(1) - g[H + j]) * g[2 * H + j];
-        T* d = nullptr;
-        if (zone) {
-          d = zrow.data();
-          zone_row(d, H, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
-        }
+        const T* d = o.zone.draw(zrow.data(), H, t * B + b, kStreamH);
         carry_h(yr, hn, hp, d, HS ? HS + b * H : nullptr, H);
       }
     });
@@ -125,7 +119,7 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
                                   const OptT& z_rstd, const Tensor& W_hh, const OptT& g_hh, const OptT& h_scale,
                                   const GruOpts& o) {
   const int64_t T_ = gates.size(0), B = gates.size(1), H3 = gates.size(2), H = H3 / 3;
-  const bool ln = g_hh.has_value(), zone = o.zone, after = o.reset_after;
+  const bool ln = g_hh.has_value(), zone = o.zone.on, after = o.reset_after;
   const int64_t NA = after ? H3 : 2 * H;
   Tensor dgx = at::empty_like(gates);                              // d (gx_r, gx_z, gx_n)
   Tensor da_all = at::empty({T_, B, NA}, gates.options());         // d a (the first product plus b_hh)
@@ -164,11 +158,7 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
           if (ln) for (int64_t j = 0; j < H3; ++j) DZ[(t * B + b) * H3 + j] = T(0);
           continue;
         }
-        T* d = nullptr;
-        if (zone) {
-          d = zrow.data();
-          zone_row(d, H, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
-        }
+        const T* d = o.zone.draw(zrow.data(), H, t * B + b, kStreamH);
         carry_h_back(DH + b * H, DY + (t * B + b) * H, d, HS ? HS + b * H : nullptr,
                      HS ? Y_ + (t * B + b) * H : nullptr, HS ? DS + b * H : nullptr, dn, ddr, H);
         const T* g = G + (t * B + b) * H3;
@@ -238,8 +228,8 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
 
 std::vector<Tensor> gru_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, OptT b_hh, OptT g_hh, OptT h_scale,
                                 bool reset_after, double eps, bool zone, bool zone_train, double zone_p,
-                                int64_t zone_seed) {
-  const GruOpts o{reset_after, eps, zone, zone_train, zone_p, zone_seed};
+                                double zone_pc, int64_t zone_seed) {
+  const GruOpts o{reset_after, eps, Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
   return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_gru_forward", [&] {
     return forward_impl<scalar_t>(gx, h0, mask, W_hh, b_hh, g_hh, h_scale, o);
   });
@@ -247,8 +237,9 @@ std::vector<Tensor> gru_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, Op
 
 std::vector<Tensor> gru_backward(Tensor dy, Tensor dh_T, OptT mask, OptT y, Tensor gates, Tensor h_all, Tensor side,
                                  OptT z_hat, OptT z_rstd, Tensor W_hh, OptT g_hh, OptT h_scale, bool reset_after,
-                                 double eps, bool zone, bool zone_train, double zone_p, int64_t zone_seed) {
-  const GruOpts o{reset_after, eps, zone, zone_train, zone_p, zone_seed};
+                                 double eps, bool zone, bool zone_train, double zone_p, double zone_pc,
+                                 int64_t zone_seed) {
+  const GruOpts o{reset_after, eps, Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_gru_backward", [&] {
     return backward_impl<scalar_t>(dy, dh_T, mask, y, gates, h_all, side, z_hat, z_rstd, W_hh, g_hh, h_scale, o);
   });

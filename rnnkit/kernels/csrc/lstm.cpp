@@ -14,7 +14,7 @@
 // plus two wrappers' effects on the carried state:
 //   h_scale  (B, P): variational state dropout, carried h = h_t * h_scale  (rnnkit.Dropout)
 //   zone = (training, p, cell_p, seed): zoneout, carried s = d s_{t-1} + (1 - d) s_t (rnnkit.Zoneout),
-//          d drawn by zone_row (common.h) from the seed, again in the backward pass
+//          d drawn by Zone::draw (common.h) from the seed, again in the backward pass
 // Lengths arrive as a (T, B) 0/1 mask: past a sequence's end its state passes through and y is 0.
 #include "common.h"
 
@@ -102,9 +102,7 @@ void cell_backward(const T* __restrict gi, const T* __restrict gf, const T* __re
 struct Opts {
   bool forget_gate;
   double forget_bias, cell_clip, proj_clip, eps;  // a clip <= 0 means none
-  bool zone, zone_train;                          // zoneout; drawn masks (training) or expectation
-  double zone_p, zone_pc;                         // keep-probabilities of h and c
-  int64_t zone_seed;
+  Zone zone;
 };
 
 template <typename T>
@@ -114,7 +112,7 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const Tenso
                                  const OptT& h_scale, const Opts& o) {
   const int64_t T_ = gx.size(0), B = gx.size(1), GH = gx.size(2), H = c0.size(1), P = h0.size(1);
   const bool ln = g_hh.has_value(), proj = W_proj.has_value(), peep = w_ci.has_value();
-  const bool zone = o.zone, cclip = o.cell_clip > 0, pclip = proj && o.proj_clip > 0;
+  const bool zone = o.zone.on, cclip = o.cell_clip > 0, pclip = proj && o.proj_clip > 0;
   const int64_t fo = o.forget_gate ? H : -1, uo = o.forget_gate ? 2 * H : H, oo = o.forget_gate ? 3 * H : 2 * H;
   Tensor gates = at::empty_like(gx);                          // post-activation gates  (T, B, GH)
   Tensor h_all = at::empty({T_ + 1, B, P}, gx.options());     // carried h, h_all[0] = h0
@@ -207,17 +205,13 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const Tenso
             yr[j] = v;
           }
         }
-        if (M && M[t * B + b] == T(0)) {
+        if (!live(M, t, B, b)) {
           for (int64_t j = 0; j < P; ++j) { hn[j] = hpv[j]; yr[j] = T(0); }
           for (int64_t j = 0; j < H; ++j) cnext[j] = cp[j];
           continue;
         }
-        T* dh = nullptr;
-        if (zone) {
-          dh = zrow.data();
-          T* dc = zrow.data() + P;
-          zone_row(dh, P, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
-          zone_row(dc, H, t * B + b, o.zone_seed, kStreamC, o.zone_pc, o.zone_train);
+        const T* dh = o.zone.draw(zrow.data(), P, t * B + b, kStreamH);
+        if (const T* dc = o.zone.draw(zrow.data() + P, H, t * B + b, kStreamC)) {
           for (int64_t j = 0; j < H; ++j) cnext[j] = dc[j] * cp[j] + (T(1) - dc[j]) * cn[j];
         }  // else cnext is cn already (written in place) on live rows
         carry_h(yr, hn, hpv, dh, HS ? HS + b * P : nullptr, P);
@@ -239,7 +233,7 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
                                   const OptT& h_scale, const Opts& o) {
   const int64_t T_ = gates.size(0), B = gates.size(1), GH = gates.size(2), H = c_all.size(2), P = h_all.size(2);
   const bool ln = g_hh.has_value(), proj = W_proj.has_value(), peep = w_ci.has_value();
-  const bool zone = o.zone;
+  const bool zone = o.zone.on;
   const int64_t fo = o.forget_gate ? H : -1, uo = o.forget_gate ? 2 * H : H, oo = o.forget_gate ? 3 * H : 2 * H;
   Tensor dgx = at::empty_like(gates);                                         // d a_t        (T, B, GH)
   OptT dz_all = ln ? OptT(at::empty_like(gates)) : OptT();                   // d (h W_hh)   (T, B, GH)
@@ -283,16 +277,12 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
         const T* dyr = DY + (t * B + b) * P;
         T* dn = DHN + b * P;
         T* dd = DHD + b * P;
-        if (M && M[t * B + b] == T(0)) {
+        if (!live(M, t, B, b)) {
           for (int64_t j = 0; j < P; ++j) { dn[j] = T(0); dd[j] = gh[j]; }
           if (proj) { T* dp = DHP + (t * B + b) * P; for (int64_t j = 0; j < P; ++j) dp[j] = T(0); }
           continue;
         }
-        T* d = nullptr;
-        if (zone) {
-          d = zrow.data();
-          zone_row(d, P, t * B + b, o.zone_seed, kStreamH, o.zone_p, o.zone_train);
-        }
+        const T* d = o.zone.draw(zrow.data(), P, t * B + b, kStreamH);
         carry_h_back(gh, dyr, d, HS ? HS + b * P : nullptr, HS ? Y_ + (t * B + b) * P : nullptr,
                      HS ? DS + b * P : nullptr, dn, dd, P);
         if (HR) {
@@ -313,8 +303,7 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
         const T* dm = DM + b * H;
         T* dcr = DC + b * H;                                   // carried dc in, dc_{t-1} out
         T* da = DGX + (t * B + b) * GH;
-        const bool dead = M && M[t * B + b] == T(0);
-        if (dead) {                                            // the state passed through: dc_{t-1} = dc
+        if (!live(M, t, B, b)) {                                            // the state passed through: dc_{t-1} = dc
           for (int64_t j = 0; j < GH; ++j) da[j] = T(0);
           if (ln) for (int64_t j = 0; j < GH; ++j) DZ[(t * B + b) * GH + j] = T(0);
           continue;
@@ -329,11 +318,7 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
           layer_norm_back(dk, NHAT + (t * B + b) * H, NR[t * B + b], H, row2.data());
           dk = row2.data();
         }
-        T* zc = nullptr;
-        if (zone) {
-          zc = zrow.data();
-          zone_row(zc, H, t * B + b, o.zone_seed, kStreamC, o.zone_pc, o.zone_train);
-        }
+        const T* zc = o.zone.draw(zrow.data(), H, t * B + b, kStreamC);
         const T* cr = CR ? CR + (t * B + b) * H : nullptr;
         with_flags([&](auto PEEP, auto FG, auto CLIP, auto ZONE) {
           cell_backward<T, decltype(PEEP)::value, decltype(FG)::value, decltype(CLIP)::value, decltype(ZONE)::value>(
@@ -368,7 +353,8 @@ std::vector<Tensor> lstm_forward(Tensor gx, Tensor h0, Tensor c0, OptT mask, Ten
                                  OptT w_co, OptT g_hh, OptT g_c, OptT b_c, OptT W_proj, OptT h_scale,
                                  bool forget_gate, double forget_bias, double cell_clip, double proj_clip, double eps,
                                  bool zone, bool zone_train, double zone_p, double zone_pc, int64_t zone_seed) {
-  const Opts o{forget_gate, forget_bias, cell_clip, proj_clip, eps, zone, zone_train, zone_p, zone_pc, zone_seed};
+  const Opts o{forget_gate, forget_bias, cell_clip, proj_clip, eps,
+               Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
   return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_lstm_forward", [&] {
     return forward_impl<scalar_t>(gx, h0, c0, mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj, h_scale, o);
   });
@@ -380,7 +366,8 @@ std::vector<Tensor> lstm_backward(Tensor dy, Tensor dh_T, Tensor dc_T, OptT mask
                                   OptT w_co, OptT g_hh, OptT g_c, OptT W_proj, OptT h_scale,
                                   bool forget_gate, double forget_bias, double cell_clip, double proj_clip, double eps,
                                   bool zone, bool zone_train, double zone_p, double zone_pc, int64_t zone_seed) {
-  const Opts o{forget_gate, forget_bias, cell_clip, proj_clip, eps, zone, zone_train, zone_p, zone_pc, zone_seed};
+  const Opts o{forget_gate, forget_bias, cell_clip, proj_clip, eps,
+               Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_lstm_backward", [&] {
     return backward_impl<scalar_t>(dy, dh_T, dc_T, mask, y, gates, h_all, c_all, k_all, c_new, c_raw, hp_raw, z_hat,
                                    z_rstd, n_hat, n_rstd, W_hh, w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, o);
@@ -393,9 +380,10 @@ std::vector<Tensor> zoneout_masks(int64_t T_, int64_t B, int64_t P, int64_t H, d
   Tensor zh = at::empty({T_, B, P}, at::TensorOptions().dtype(dtype));
   Tensor zc = at::empty({T_, B, H}, at::TensorOptions().dtype(dtype));
   AT_DISPATCH_FLOATING_TYPES(dtype, "rnnkit_zoneout_masks", [&] {
+    const Zone zone{true, train, p, pc, seed};
     for (int64_t r = 0; r < T_ * B; ++r) {
-      zone_row(zh.data_ptr<scalar_t>() + r * P, P, r, seed, kStreamH, p, train);
-      zone_row(zc.data_ptr<scalar_t>() + r * H, H, r, seed, kStreamC, pc, train);
+      zone.draw(zh.data_ptr<scalar_t>() + r * P, P, r, kStreamH);
+      zone.draw(zc.data_ptr<scalar_t>() + r * H, H, r, kStreamC);
     }
   });
   return {zh, zc};

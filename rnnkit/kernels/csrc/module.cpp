@@ -22,16 +22,18 @@ std::vector<Tensor> zoneout_masks(int64_t T_, int64_t B, int64_t P, int64_t H, d
                                   int64_t seed, at::ScalarType dtype);
 std::vector<Tensor> gru_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, OptT b_hh, OptT g_hh, OptT h_scale,
                                 bool reset_after, double eps, bool zone, bool zone_train, double zone_p,
-                                int64_t zone_seed);
+                                double zone_pc, int64_t zone_seed);
 std::vector<Tensor> gru_backward(Tensor dy, Tensor dh_T, OptT mask, OptT y, Tensor gates, Tensor h_all, Tensor side,
                                  OptT z_hat, OptT z_rstd, Tensor W_hh, OptT g_hh, OptT h_scale, bool reset_after,
-                                 double eps, bool zone, bool zone_train, double zone_p, int64_t zone_seed);
+                                 double eps, bool zone, bool zone_train, double zone_p, double zone_pc,
+                                 int64_t zone_seed);
 std::vector<Tensor> input_norm_forward(Tensor xw, Tensor g, OptT bias, double eps);
 std::vector<Tensor> input_norm_backward(Tensor dgx, Tensor x_hat, Tensor rstd, Tensor g);
 std::vector<Tensor> elman_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, OptT h_scale, bool relu, bool zone,
-                                  bool zone_train, double zone_p, int64_t zone_seed);
+                                  bool zone_train, double zone_p, double zone_pc, int64_t zone_seed);
 std::vector<Tensor> elman_backward(Tensor dy, Tensor dh_T, OptT mask, Tensor h_new, Tensor W_hh, OptT h_scale,
-                                   bool relu, bool zone, bool zone_train, double zone_p, int64_t zone_seed);
+                                   bool relu, bool zone, bool zone_train, double zone_p, double zone_pc,
+                                   int64_t zone_seed);
 }  // namespace rnnkit
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
