@@ -70,16 +70,9 @@ def _check_plain(cell: nn.Module, kind: str) -> None:
     expected = {"LSTM": LSTMCell, "GRU": GRUCell, "RNN": ElmanCell}[kind]
     if type(cell) is not expected:
         raise TypeError(f"torch.nn.{kind} layers map to {expected.__name__}; received {type(cell).__name__}")
-    extras = []
-    if kind == "LSTM":
-        extras = [n for n, on in (("peepholes", cell.peepholes), ("cell_clip", cell.cell_clip is not None),
-                                  ("proj_clip", cell.proj_clip is not None), ("layer_norm", cell.layer_norm),
-                                  ("forget_gate=False", not cell.forget_gate),
-                                  (f"activation={cell.activation_name!r}", cell.activation_name != "tanh")) if on]
-    elif kind == "GRU":
-        extras = [n for n, on in (("layer_norm", cell.layer_norm), ("reset_after=False", not cell.reset_after)) if on]
-    elif cell.has_output_map or cell.activation_name not in ("tanh", "relu"):
-        extras = ["an output map or an activation other than tanh/relu"]
+    extras = cell.spec().torch_extras()
+    if kind == "RNN" and cell.has_output_map:
+        extras.append("an output map")
     if extras:
         raise ValueError(f"torch.nn.{kind} has no {', '.join(extras)}; this {type(cell).__name__} cannot be converted")
 

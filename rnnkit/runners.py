@@ -26,87 +26,9 @@ import torch
 from torch import Tensor, nn
 
 from . import kernels
-from .state import State, describe, leaves, where_state
-
-# ----------------------------------------------------------------------------------------- checks
-
-
-def check_sequence_input(cell: nn.Module, x: Tensor) -> tuple[int, int]:
-    """A batch of sequences for ``cell``: (B, T, D) float, or (B, T) token ids for token cells. Returns (B, T)."""
-    name = type(cell).__name__
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} expects a tensor of sequences; received {type(x).__name__}")
-    if getattr(cell, "takes_tokens", False):
-        if x.dim() != 2:
-            raise ValueError(f"{name} reads token ids of shape (B, T); received shape {tuple(x.shape)}")
-        if x.is_floating_point() or x.is_complex():
-            raise TypeError(f"{name} reads integer token ids; received {x.dtype}")
-        if hasattr(cell, "num_embeddings") and x.numel():
-            lo, hi = int(x.min()), int(x.max())
-            if lo < 0 or hi >= cell.num_embeddings:
-                raise ValueError(f"{name} expects token ids in [0, {cell.num_embeddings}); received ids in [{lo}, {hi}]")
-        return x.shape[0], x.shape[1]
-    if x.dim() != 3:
-        raise ValueError(f"{name} expects input of shape (B, T, {cell.input_size}); received shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} expects floating-point input; received {x.dtype} "
-                        f"(token ids need an Embedding cell)")
-    if x.shape[2] != cell.input_size:
-        raise ValueError(f"{name} expects input of shape (B, T, {cell.input_size}); received shape {tuple(x.shape)} "
-                         f"(input size {x.shape[2]})")
-    return x.shape[0], x.shape[1]
-
-
-def check_lengths(lengths, batch_size: int, steps: int, device) -> Tensor | None:
-    """Lengths (B,) of ints in [0, T], on any device; returned as int64 on ``device``."""
-    if lengths is None:
-        return None
-    if not isinstance(lengths, Tensor):
-        lengths = torch.as_tensor(lengths)
-    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-        raise TypeError(f"lengths must be integers; received {lengths.dtype}")
-    if lengths.shape != (batch_size,):
-        raise ValueError(f"lengths must have shape ({batch_size},), one per sequence; received {tuple(lengths.shape)}")
-    if batch_size:
-        lo, hi = int(lengths.min()), int(lengths.max())
-        if lo < 0:
-            raise ValueError(f"lengths must be >= 0; received a length of {lo}")
-        if hi > steps:
-            raise ValueError(f"lengths must be <= T={steps}, the padded length; received a length of {hi}")
-    return lengths.to(device=device, dtype=torch.long)
-
-
-def check_state(cell: nn.Module, state: State, reference: State) -> None:
-    """A user's initial state must match the structure and shapes of ``cell.initial_state(B)``."""
-    def same(a, b) -> bool:
-        if a is None or b is None:
-            return a is None and b is None
-        if isinstance(b, Tensor):
-            return isinstance(a, Tensor) and a.shape == b.shape
-        return isinstance(a, tuple) and len(a) == len(b) and all(same(p, q) for p, q in zip(a, b))
-
-    if not same(state, reference):
-        raise ValueError(f"{type(cell).__name__} expects an initial state shaped {describe(reference)}; "
-                         f"received {describe(state)}")
-
-
-# ---------------------------------------------------------------------------------------- reversal
-
-
-def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
-    """Reverse each sequence of ``x`` (B, T, ...) inside its own length; padding stays put.
-
-    >>> reverse_padded(torch.tensor([[1, 2, 3, 0], [4, 5, 6, 7]]), torch.tensor([3, 4])).tolist()
-    [[3, 2, 1, 0], [7, 6, 5, 4]]
-    """
-    if lengths is None:
-        return x.flip(1)
-    T = x.shape[1]
-    t = torch.arange(T, device=x.device).unsqueeze(0)                       # (1, T)
-    index = torch.where(t < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - t, t)  # (B, T)
-    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
-    return x.gather(1, index)
-
+from .cells import Stack
+from .sequence import check_lengths, check_sequence_input, check_state, last_output, reverse_padded
+from .state import State, leaves, where_state
 
 # ----------------------------------------------------------------------------------------- unroll
 
@@ -128,10 +50,10 @@ def unroll(cell: nn.Module, x: Tensor, *, lengths=None, initial_state: State = N
     else:
         check_state(cell, initial_state, reference)
         state = initial_state
-    path = kernels.path_for(cell, x)
-    if path != "generic":
-        return kernels.run(path, cell, x, lengths, state, reverse)
-    if type(cell).__name__ == "Stack" and _has_fast_layer(cell, x):
+    path = kernels.find(cell, x)
+    if path is not None:
+        return path.run(cell, x, lengths, state, reverse)
+    if type(cell) is Stack and _has_fast_layer(cell, x):
         return _unroll_layer_by_layer(cell, x, lengths, state, reverse)
     if reverse:
         x = reverse_padded(x, lengths)
@@ -139,7 +61,7 @@ def unroll(cell: nn.Module, x: Tensor, *, lengths=None, initial_state: State = N
     live_all, live_any = T, T
     if lengths is not None:
         live_all, live_any = (int(lengths.min()), int(lengths.max())) if B else (0, 0)
-    hoist = hasattr(cell, "project_input") and hasattr(cell, "step")
+    hoist = getattr(cell, "hoists_input", False)                               # a declared capability
     inputs = cell.project_input(x[:, :live_any]) if hoist else x[:, :live_any]
     advance = cell.step if hoist else cell
     outputs: list[Tensor] = []
@@ -162,7 +84,7 @@ def _has_fast_layer(stack: nn.Module, x: Tensor) -> bool:
     """Does any cell of ``stack`` have a fast path for sequences shaped like ``x``?"""
     probe = x if x.is_floating_point() else x.new_empty(0, dtype=torch.get_default_dtype())
     probe = probe.new_empty(1, x.shape[1], 1)                               # path_for reads T, dtype, device
-    return any(kernels.path_for(c, probe) != "generic" for c in stack.cells)
+    return any(kernels.find(c, probe) is not None for c in stack.cells)
 
 
 def _unroll_layer_by_layer(stack: nn.Module, x: Tensor, lengths, states: tuple, reverse: bool):
@@ -184,22 +106,6 @@ def _stack_outputs(outputs: list[Tensor], cell: nn.Module, B: int, T: int, x: Te
     if not outputs:
         return x.new_zeros(B, 0, cell.output_size, dtype=dtype)
     return torch.stack(outputs, dim=1)
-
-
-def last_output(outputs: Tensor, lengths: Tensor | None) -> Tensor:
-    """Seed 000's many-to-one ``f*(a_1..a_n) = b_n``: each sequence's output at its last step (zero if empty).
-
-    >>> last_output(torch.arange(6.).view(2, 3, 1), torch.tensor([2, 0])).tolist()
-    [[1.0], [0.0]]
-    """
-    B, T = outputs.shape[:2]
-    if lengths is None:
-        return outputs[:, -1] if T else outputs.new_zeros(B, *outputs.shape[2:])
-    lengths = lengths.to(outputs.device)
-    index = (lengths - 1).clamp(min=0).view(B, 1, *([1] * (outputs.dim() - 2)))
-    index = index.expand(B, 1, *outputs.shape[2:])
-    last = outputs.gather(1, index).squeeze(1) if T else outputs.new_zeros(B, *outputs.shape[2:])
-    return last * (lengths > 0).view(B, *([1] * (last.dim() - 1))).to(last.dtype)
 
 
 # ----------------------------------------------------------------------------------------- modules

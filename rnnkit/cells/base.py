@@ -7,13 +7,13 @@ A cell is one step of a recurrent network::
 It knows its ``input_size`` D and ``output_size`` O and makes its own ``initial_state(B)``.
 Any ``nn.Module`` keeping this contract runs everywhere a built-in cell does.
 
-Built-in cells split a step in two so that runners can hoist the input projection out of
-the time loop (one matrix product for all T steps):
+A cell may declare ``hoists_input = True``: it splits a step in two so that runners can hoist the
+input projection out of the time loop (one matrix product for all T steps):
 
     gx = cell.project_input(x)           # (..., D) -> (..., G), no recurrence
     y_t, s_t = cell.step(gx_t, s_{t-1})  # the recurrent part
 
-and ``forward(x_t, s) == step(project_input(x_t), s)``.
+and ``forward(x_t, s) == step(project_input(x_t), s)``. A ``Wrapper`` is a cell made of one cell.
 """
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ class Cell(nn.Module):
     input_size: int
     output_size: int
     takes_tokens: bool = False
+    hoists_input: bool = False       # has project_input(x) and step(gx_t, s); see the module docstring
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -101,3 +102,27 @@ class Cell(nn.Module):
             raise ValueError(
                 f"{type(self).__name__} expects one step of shape (B, {self.input_size}); received {tuple(x.shape)}"
             )
+
+
+class Wrapper(Cell):
+    """A cell made of one cell (dropout, zoneout, residual, embedding, projection, learned initial state):
+    the input size, output size, token input and initial state are the inner cell's unless the
+    wrapper sets its own.
+
+    >>> from rnnkit import GRUCell
+    >>> w = Wrapper(GRUCell(3, 4))
+    >>> w.input_size, w.output_size, tuple(w.initial_state(2).shape)
+    (3, 4, (2, 4))
+    """
+
+    def __init__(self, cell: nn.Module):
+        super().__init__()
+        self.cell = cell
+        self.input_size, self.output_size = cell.input_size, cell.output_size
+        self.takes_tokens = getattr(cell, "takes_tokens", False)
+
+    def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
+        return self.cell.initial_state(batch_size, device=device, dtype=dtype)
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        return self.cell(x, state)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ..state import LSTMState, State, leaves, map_state, merge_state
-from .base import Cell
+from .base import Wrapper
 
 
 class DropoutState(NamedTuple):
@@ -33,7 +33,7 @@ def _mask_like(t: Tensor, p: float) -> Tensor:
     return torch.empty_like(t).bernoulli_(1 - p) / (1 - p)
 
 
-class Dropout(Cell):
+class Dropout(Wrapper):
     r"""Dropout on a cell's input, output and state, each with its own rate ``p`` (the share dropped).
 
     ``variational=True`` (Gal & Ghahramani 2016) samples one mask per sequence in ``initial_state``
@@ -54,16 +54,13 @@ class Dropout(Cell):
 
     def __init__(self, cell: nn.Module, *, input_p: float = 0.0, output_p: float = 0.0, state_p: float = 0.0,
                  variational: bool = False):
-        super().__init__()
         for name, p in (("input_p", input_p), ("output_p", output_p), ("state_p", state_p)):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"Dropout {name} must be in [0, 1); received {p!r}")
         if input_p > 0 and getattr(cell, "takes_tokens", False):
             raise ValueError("Dropout input_p cannot drop token ids; wrap the cell inside the Embedding instead")
-        self.cell = cell
+        super().__init__(cell)
         self.input_p, self.output_p, self.state_p, self.variational = input_p, output_p, state_p, variational
-        self.input_size, self.output_size = cell.input_size, cell.output_size
-        self.takes_tokens = getattr(cell, "takes_tokens", False)
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> DropoutState:
         inner = self.cell.initial_state(batch_size, device=device, dtype=dtype)

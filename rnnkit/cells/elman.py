@@ -5,6 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from .base import Cell, check_size
+from .spec import ElmanSpec
 from .base import activation as resolve_activation
 
 
@@ -30,6 +31,8 @@ class ElmanCell(Cell):
     7
     """
 
+    hoists_input = True
+
     def __init__(self, input_size: int, hidden_size: int, *, activation: str = "tanh", bias: bool = True,
                  output_size: int | None = None, output_activation: str = "identity"):
         super().__init__()
@@ -43,12 +46,20 @@ class ElmanCell(Cell):
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
         self.bias = nn.Parameter(torch.empty(hidden_size)) if bias else None
         self.has_output_map = output_size is not None
+        self.output_activation_name = output_activation if isinstance(output_activation, str) else "custom"
         self.output_size = output_size if output_size is not None else hidden_size
         if self.has_output_map:
             self.act_o = resolve_activation(output_activation)
             self.weight_ho = nn.Parameter(torch.empty(hidden_size, output_size))
             self.bias_o = nn.Parameter(torch.empty(output_size))
         self.reset_parameters()
+
+    def spec(self) -> ElmanSpec:
+        """This cell's options, as routing, interop and the kernels read them."""
+        return ElmanSpec(self.input_size, self.hidden_size,
+                         self.activation_name if isinstance(self.activation_name, str) else "custom",
+                         self.bias is not None, self.output_size if self.has_output_map else None,
+                         self.output_activation_name)
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> Tensor:
         return self._zeros(batch_size, self.hidden_size, device, dtype)

@@ -5,6 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from .base import Cell, check_size
+from .spec import GRUSpec
 
 
 class GRUCell(Cell):
@@ -32,6 +33,8 @@ class GRUCell(Cell):
     ((2, 4), True)
     """
 
+    hoists_input = True
+
     def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = False, reset_after: bool = True,
                  bias: bool = True):
         super().__init__()
@@ -51,6 +54,10 @@ class GRUCell(Cell):
             self.ln_ih = nn.LayerNorm(H3, bias=False)
             self.ln_hh = nn.LayerNorm(H3, bias=False)
         self.reset_parameters()
+
+    def spec(self) -> GRUSpec:
+        """This cell's options, as routing, interop and the kernels read them."""
+        return GRUSpec(self.input_size, self.hidden_size, self.layer_norm, self.reset_after, self.bias_ih is not None)
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> Tensor:
         return self._zeros(batch_size, self.hidden_size, device, dtype)

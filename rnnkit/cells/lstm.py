@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from ..state import LSTMState
 from .base import Cell, check_size
+from .spec import LSTMSpec
 from .base import activation as resolve_activation
 
 
@@ -40,6 +41,8 @@ class LSTMCell(Cell):
     ((2, 5), (2, 5), (2, 8))
     """
 
+    hoists_input = True
+
     def __init__(self, input_size: int, hidden_size: int, *, forget_bias: float = 1.0, peepholes: bool = False,
                  proj_size: int | None = None, cell_clip: float | None = None, proj_clip: float | None = None,
                  forget_gate: bool = True, layer_norm: bool = False, activation: str = "tanh", bias: bool = True):
@@ -73,6 +76,13 @@ class LSTMCell(Cell):
             self.ln_hh = nn.LayerNorm(G, bias=False)
             self.ln_c = nn.LayerNorm(H)
         self.reset_parameters()
+
+    def spec(self) -> LSTMSpec:
+        """This cell's options, as routing, interop and the kernels read them."""
+        return LSTMSpec(self.input_size, self.hidden_size, self.proj_size, self.forget_bias, self.peepholes,
+                        self.cell_clip, self.proj_clip, self.forget_gate, self.layer_norm,
+                        self.activation_name if isinstance(self.activation_name, str) else "custom",
+                        self.bias is not None)
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> LSTMState:
         return LSTMState(self._zeros(batch_size, self.output_size, device, dtype),

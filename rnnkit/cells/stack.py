@@ -35,8 +35,15 @@ class Stack(Cell):
         self.cells = nn.ModuleList(cells)
         self.input_size, self.output_size = cells[0].input_size, cells[-1].output_size
         self.takes_tokens = getattr(cells[0], "takes_tokens", False)
-        if hasattr(cells[0], "project_input") and hasattr(cells[0], "step"):
-            self.project_input = cells[0].project_input
+
+    @property
+    def hoists_input(self) -> bool:
+        """Hoisting passes through to the first cell."""
+        return getattr(self.cells[0], "hoists_input", False)
+
+    def project_input(self, x: Tensor) -> Tensor:
+        """The first cell's input projection, for all steps at once."""
+        return self.cells[0].project_input(x)
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> tuple:
         return tuple(c.initial_state(batch_size, device=device, dtype=dtype) for c in self.cells)

@@ -5,11 +5,11 @@ import torch
 from torch import Tensor, nn
 
 from ..state import State, leaves, map_state
-from .base import Cell, check_size
+from .base import Cell, Wrapper, check_size
 from .base import activation as resolve_activation
 
 
-class Residual(Cell):
+class Residual(Wrapper):
     r"""``y_t = x_t + cell(x_t, s_{t-1}).y`` (seed 001's ResidualWrapper); needs O == D.
 
     >>> from rnnkit import GRUCell
@@ -20,21 +20,17 @@ class Residual(Cell):
     """
 
     def __init__(self, cell: nn.Module):
-        super().__init__()
         if cell.input_size != cell.output_size:
             raise ValueError(f"Residual needs a cell whose output size equals its input size; received "
                              f"input_size={cell.input_size}, output_size={cell.output_size}")
-        self.cell, self.input_size, self.output_size = cell, cell.input_size, cell.output_size
-
-    def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
-        return self.cell.initial_state(batch_size, device=device, dtype=dtype)
+        super().__init__(cell)
 
     def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         y, s = self.cell(x, state)
         return x + y, s
 
 
-class Embedding(Cell):
+class Embedding(Wrapper):
     r"""Token ids in: ``cell(E[x_t], s)`` with a learned table ``E`` (V, D) (seed 001's EmbeddingWrapper).
 
     Reads ``x_t`` (B,) integer ids; ``unroll`` then takes (B, T) ids.
@@ -46,19 +42,17 @@ class Embedding(Cell):
     (2, 16)
     """
 
-    takes_tokens = True
-
     def __init__(self, cell: nn.Module, num_embeddings: int, *, padding_idx: int | None = None):
-        super().__init__()
         check_size("num_embeddings", num_embeddings)
-        self.cell = cell
+        super().__init__(cell)
+        self.takes_tokens = True
         self.embedding = nn.Embedding(num_embeddings, cell.input_size, padding_idx=padding_idx)
-        self.num_embeddings, self.input_size, self.output_size = num_embeddings, cell.input_size, cell.output_size
-        if hasattr(cell, "project_input") and hasattr(cell, "step"):
-            self.step = cell.step
+        self.num_embeddings = num_embeddings
 
-    def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
-        return self.cell.initial_state(batch_size, device=device, dtype=dtype)
+    @property
+    def hoists_input(self) -> bool:
+        """Hoisting passes through: E[x] W_ih for all steps when the inner cell hoists."""
+        return getattr(self.cell, "hoists_input", False)
 
     def check_step_input(self, x: Tensor) -> None:
         if x.is_floating_point() or x.is_complex():
@@ -71,11 +65,14 @@ class Embedding(Cell):
         """E[x] then the inner cell's input projection: (...,) ids -> (..., G)."""
         return self.cell.project_input(self.embedding(x))
 
+    def step(self, gx: Tensor, state: State) -> tuple[Tensor, State]:
+        return self.cell.step(gx, state)
+
     def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         return self.cell(self.embedding(x), state)
 
 
-class Projection(Cell):
+class Projection(Wrapper):
     r"""An output map after a cell: ``y_t = act(cell(x_t, s).y W + b)`` (seed 003's ``o_t = W_ho h_t + b_o``).
 
     >>> from rnnkit import GRUCell
@@ -86,22 +83,18 @@ class Projection(Cell):
     """
 
     def __init__(self, cell: nn.Module, output_size: int, *, activation: str = "identity", bias: bool = True):
-        super().__init__()
         check_size("output_size", output_size)
-        self.cell, self.input_size, self.output_size = cell, cell.input_size, output_size
-        self.takes_tokens = getattr(cell, "takes_tokens", False)
+        super().__init__(cell)
+        self.output_size = output_size
         self.linear = nn.Linear(cell.output_size, output_size, bias=bias)
         self.act = resolve_activation(activation)
-
-    def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
-        return self.cell.initial_state(batch_size, device=device, dtype=dtype)
 
     def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         y, s = self.cell(x, state)
         return self.act(self.linear(y)), s
 
 
-class LearnedInitialState(Cell):
+class LearnedInitialState(Wrapper):
     r"""A cell whose initial state ``s_0`` is learned, one vector per state leaf (seeds 002, 003's ``h0``).
 
     Seed 002: "This is usually the all zeros vector but you can instead learn a constant vector that
@@ -116,9 +109,7 @@ class LearnedInitialState(Cell):
     """
 
     def __init__(self, cell: nn.Module):
-        super().__init__()
-        self.cell, self.input_size, self.output_size = cell, cell.input_size, cell.output_size
-        self.takes_tokens = getattr(cell, "takes_tokens", False)
+        super().__init__(cell)
         self._template = cell.initial_state(1)
         self.initial_values = nn.ParameterList([nn.Parameter(t[0].detach().clone()) for t in leaves(self._template)])
 
@@ -131,6 +122,3 @@ class LearnedInitialState(Cell):
             return v.unsqueeze(0).expand(batch_size, *v.shape)
 
         return map_state(expand, self._template)
-
-    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        return self.cell(x, state)

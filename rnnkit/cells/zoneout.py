@@ -5,10 +5,10 @@ import torch
 from torch import Tensor, nn
 
 from ..state import LSTMState, State, map_state
-from .base import Cell
+from .base import Wrapper
 
 
-class Zoneout(Cell):
+class Zoneout(Wrapper):
     r"""Each state unit keeps its previous value with probability ``p`` at each step:
 
     .. math::
@@ -28,16 +28,11 @@ class Zoneout(Cell):
     """
 
     def __init__(self, cell: nn.Module, p: float = 0.1, *, cell_p: float | None = None):
-        super().__init__()
         for name, q in (("p", p), ("cell_p", cell_p)):
             if q is not None and not 0.0 <= q < 1.0:
                 raise ValueError(f"Zoneout {name} must be in [0, 1); received {q!r}")
-        self.cell, self.p, self.cell_p = cell, p, (p if cell_p is None else cell_p)
-        self.input_size, self.output_size = cell.input_size, cell.output_size
-        self.takes_tokens = getattr(cell, "takes_tokens", False)
-
-    def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
-        return self.cell.initial_state(batch_size, device=device, dtype=dtype)
+        super().__init__(cell)
+        self.p, self.cell_p = p, (p if cell_p is None else cell_p)
 
     def _rates(self, state: State) -> State:
         """A float rate per leaf, in the state's structure (floats stand in for leaves)."""

@@ -1,120 +1,87 @@
-"""Fast paths for the built-in cells; ``unroll`` asks ``path_for`` which one a call takes.
+"""Fast paths for the built-in cells, registered in ``registry`` for the cell types each serves.
 
-Paths, by name:
+``unroll`` asks ``registry.find(cell, x)``; these are the built-in paths, in the order they are tried:
 
-- ``"torch"``: plain LSTMCell (and GRUCell / ElmanCell without the compiled kernels) on torch's fused
-  RNN op (``torch_rnn.py``);
-  plain means no peepholes, clipping, layer norm, other activations, a GRU resetting after its
-  product, and an LSTM with its forget gate. An Elman output map is one product after the run. Used for sequences of more than one step; single steps (generation) stay on the
-  generic path, whose (in, out) weight layout suits batch-1 matrix-vector products.
-- ``"native-lstm"``: a plain LSTMCell with a projection or over a single sequence (B = 1), any other tanh LSTMCell (peepholes, clipping, projection, no forget gate, layer
-  norm), and any tanh LSTMCell inside variational Dropout or Zoneout, through the compiled time loops
-  of ``csrc/lstm.cpp`` (``native.py`` builds them on first use) with an explicit backward pass.
-- ``"native-gru"``: any GRUCell (layer norm, reset before the product, plain), and any GRUCell inside
-  variational Dropout or Zoneout, through ``csrc/gru.cpp`` (``gru.py``).
-- ``"native-elman"``: any tanh or relu ElmanCell (an output map is one product after the run), and one
-  without output map inside variational Dropout or Zoneout, through ``csrc/elman.cpp`` (``elman.py``).
-- ``"fused-lstm"``: the fallback where the compiled kernel cannot be built: the same recurrence in
-  PyTorch ops (``lstm.py``), for tanh LSTMCells without layer norm (measured slower there than the
-  generic path) and without wrappers.
-- ``"generic"``: any other cell, stepped by ``unroll``'s own loop under autograd.
+- ``"native-lstm"``: every tanh ``LSTMCell`` option (peepholes, clipping, projection, no forget gate,
+  layer norm), alone or inside a variational (or evaluating) ``Dropout`` or a ``Zoneout``, through the
+  compiled time loops of ``csrc/lstm.cpp`` with an explicit backward pass (``lstm.py``). A plain LSTM
+  (``spec().fused_op``) takes it only over one sequence or with a projection; otherwise torch's op
+  is faster (benchmarks/README.md).
+- ``"native-gru"``: any ``GRUCell``, alone or inside those wrappers (``csrc/gru.cpp``, ``gru.py``).
+- ``"native-elman"``: tanh or relu ``ElmanCell``s alone (an output map is one product after the run),
+  and without an output map inside those wrappers (``csrc/elman.cpp``, ``elman.py``).
+- ``"torch"``: cells whose ``spec().fused_op`` names torch's fused recurrence (oneDNN on CPU, cuDNN on
+  CUDA), on any device (``torch_rnn.py``).
+- ``"fused-lstm"``: where the compiled kernels are not available, tanh LSTMCells without layer norm
+  through the same recurrence in PyTorch ops (``lstm.py``).
 
-Kernels never import cells; they read a cell's parameters by name.
+Every path serves sequences of two or more steps and at least one sequence; single steps
+(generation) stay on the generic loop, whose (in, out) weight layout suits batch-1 products.
+
+>>> import rnnkit as rk
+>>> path_for(rk.LSTMCell(3, 4, peepholes=True), torch.randn(2, 5, 3)) in ("native-lstm", "fused-lstm")
+True
 """
 from __future__ import annotations
 
-import contextlib
-
 import torch
-
 from torch import Tensor, nn
 
+from ..cells import Dropout, ElmanCell, GRUCell, LSTMCell, Zoneout
 from . import native
 from .elman import elman_unroll
-from .elman import native_routed as _native_elman
+from .elman import native_computes as _elman_computes
 from .gru import gru_unroll
-from .gru import native_routed as _native_gru
+from .gru import native_computes as _gru_computes
 from .lstm import lstm_unroll
-from .lstm import native_routed as _native_routed
-from .lstm import routed as _lstm_routed
+from .lstm import native_computes as _lstm_computes
+from .lstm import python_computes as _lstm_python
+from .native import without_native
+from .registry import FastPath, find, only_generic, path_for, paths, register, registered, unregister
 from .torch_rnn import torch_unroll
 
-__all__ = ["path_for", "run", "only_generic", "without_native"]
+__all__ = ["path_for", "run", "find", "paths", "register", "registered", "unregister", "FastPath", "only_generic",
+           "without_native", "native"]
 
-_GENERIC_ONLY = [False]
-_NATIVE_OFF = [False]
-_NATIVE_DTYPES = (torch.float32, torch.float64)
-
-
-@contextlib.contextmanager
-def only_generic():
-    """Within this block every ``unroll`` takes the generic autograd path (for equivalence tests)."""
-    _GENERIC_ONLY[0] = True
-    try:
-        yield
-    finally:
-        _GENERIC_ONLY[0] = False
+_WRAPPERS = (Dropout, Zoneout)
 
 
-@contextlib.contextmanager
-def without_native():
-    """Within this block ``unroll`` routes as if the compiled kernels could not be built (tests of the fallback)."""
-    _NATIVE_OFF[0] = True
-    try:
-        yield
-    finally:
-        _NATIVE_OFF[0] = False
+def _sequence(x: Tensor) -> bool:
+    """A batch the fast paths serve: (B >= 1, T >= 2, D) floating point."""
+    return x.dim() == 3 and x.shape[0] >= 1 and x.shape[1] >= 2 and x.is_floating_point()
 
 
-def _plain(cell: nn.Module) -> bool:
-    kind = type(cell).__name__
-    if kind == "LSTMCell":
-        return (not cell.peepholes and cell.cell_clip is None and cell.proj_clip is None and not cell.layer_norm
-                and cell.forget_gate and cell.activation_name == "tanh")
-    if kind == "GRUCell":
-        return not cell.layer_norm and cell.reset_after
-    if kind == "ElmanCell":
-        return cell.activation_name in ("tanh", "relu")
-    return False
+def _native_lstm(cell: nn.Module, x: Tensor) -> bool:
+    if not (_sequence(x) and native.usable(x) and _lstm_computes(cell)):
+        return False
+    if type(cell) is LSTMCell and cell.spec().fused_op:     # plain: torch's op wins but for B = 1 or a projection
+        return x.shape[0] == 1 or cell.proj_size is not None
+    return True
 
 
-def path_for(cell: nn.Module, x: Tensor) -> str:
-    """Which path ``unroll(cell, x, ...)`` takes: ``"torch"``, ``"native-lstm"``, ``"native-gru"``,
-    ``"native-elman"``, ``"fused-lstm"`` or ``"generic"``."""
-    if _GENERIC_ONLY[0] or x.dim() != 3 or x.shape[1] < 2:
-        return "generic"
-    native_ok = (not _NATIVE_OFF[0] and x.device.type == "cpu" and x.dtype in _NATIVE_DTYPES
-                 and native.load() is not None)
-    if _plain(cell):
-        # measured (benchmarks/README.md): the compiled GRU and Elman beat torch's at every size; the compiled
-        # LSTM beats oneDNN's for a single sequence, and torch's own LSTM with a projection (which
-        # oneDNN does not do) at every size
-        kind = type(cell).__name__
-        if native_ok and kind == "GRUCell":
-            return "native-gru"
-        if native_ok and kind == "ElmanCell":
-            return "native-elman"
-        if native_ok and kind == "LSTMCell" and (x.shape[0] == 1 or cell.proj_size):
-            return "native-lstm"
-        return "torch"
-    if native_ok and _native_routed(cell):
-        return "native-lstm"
-    if native_ok and _native_gru(cell):
-        return "native-gru"
-    if native_ok and _native_elman(cell):
-        return "native-elman"
-    if _lstm_routed(cell):
-        return "fused-lstm"
-    return "generic"
+def _native(computes):
+    return lambda cell, x: _sequence(x) and native.usable(x) and computes(cell)
 
 
-def run(path: str, cell: nn.Module, x: Tensor, lengths, state, reverse: bool):
-    if path == "torch":
-        return torch_unroll(cell, x, lengths, state, reverse)
-    if path == "native-gru":
-        return gru_unroll(cell, x, lengths, state, reverse)
-    if path == "native-elman":
-        return elman_unroll(cell, x, lengths, state, reverse)
-    if path in ("fused-lstm", "native-lstm"):
-        return lstm_unroll(cell, x, lengths, state, reverse, compiled=path == "native-lstm")
-    raise ValueError(f"no kernel path named {path!r}")
+def _torch(cell: nn.Module, x: Tensor) -> bool:
+    return _sequence(x) and cell.spec().fused_op is not None
+
+
+def _fused_lstm(cell: nn.Module, x: Tensor) -> bool:
+    return _sequence(x) and _lstm_python(cell)
+
+
+# registered last-tried first: the registry tries the newest first
+register("fused-lstm", (LSTMCell,), _fused_lstm, lambda *a: lstm_unroll(*a, compiled=False))
+register("torch", (LSTMCell, GRUCell, ElmanCell), _torch, torch_unroll)
+register("native-elman", (ElmanCell, *_WRAPPERS), _native(_elman_computes), elman_unroll)
+register("native-gru", (GRUCell, *_WRAPPERS), _native(_gru_computes), gru_unroll)
+register("native-lstm", (LSTMCell, *_WRAPPERS), _native_lstm, lambda *a: lstm_unroll(*a, compiled=True))
+
+
+def run(name: str, cell: nn.Module, x: Tensor, lengths, state, reverse: bool):
+    """Run the path called ``name`` directly (benchmarks compare paths on the same call)."""
+    for path in paths():
+        if path.name == name:
+            return path.run(cell, x, lengths, state, reverse)
+    raise ValueError(f"no fast path named {name!r}; registered: {[p.name for p in paths()]}")

@@ -20,51 +20,29 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import native
+from ..cells import ElmanCell
+from .ops import elman_recurrence
 from .torch_rnn import output_map
-from .wrapped import (batch_major_outputs, incoming, kernel_cell, rewrap, rows_product, time_major_inputs, unwrap,
-                      zone_flags)
+from .wrapped import batch_major_outputs, kernel_cell, rewrap, time_major_inputs, unwrap
 
-__all__ = ["NativeElmanRecurrence", "native_routed", "elman_unroll"]
-
-
-class NativeElmanRecurrence(torch.autograd.Function):
-    """Inputs: gx (T, B, H) = x W_ih + b, h0 (B, H), mask (T, B) float or None, W_hh (H, H), h_scale (B, H)
-    or None, zone, relu. Returns y (T, B, H) and the final h."""
-
-    @staticmethod
-    def forward(ctx, gx, h0, mask, W_hh, h_scale, zone, relu):
-        flags = (relu, *zone_flags(zone))
-        y, h_all, h_new = native.load().elman_forward(gx, h0.contiguous(), mask, W_hh.contiguous(), h_scale, *flags)
-        ctx.save_for_backward(h_all, h_new, mask, W_hh, h_scale)
-        ctx.flags = flags
-        return y, h_all[gx.shape[0]].clone()
-
-    @staticmethod
-    def backward(ctx, dy, dh_T):
-        h_all, h_new, mask, W_hh, h_scale = ctx.saved_tensors
-        T, B, H = h_new.shape
-        dy, dh_T = incoming(dy, T, B, H, like=h_new), incoming(dh_T, B, H, like=h_new)
-        da, dh0, d_scale = native.load().elman_backward(dy, dh_T, mask, h_new, W_hh.contiguous(), h_scale, *ctx.flags)
-        dW = rows_product(h_all[:T], da)                                              # H_{prev}^T dA
-        return da, dh0, None, dW, d_scale, None, None
+__all__ = ["native_computes", "elman_unroll"]
 
 
-def native_routed(cell) -> bool:
+def native_computes(cell) -> bool:
     """ElmanCells (tanh or relu) the compiled kernel computes: alone, or without an output map inside
-    variational (or evaluating) Dropout or Zoneout."""
+    a variational (or evaluating) Dropout or a Zoneout."""
     inner = kernel_cell(cell)
-    if inner is None or type(inner).__name__ != "ElmanCell" or inner.activation_name not in ("tanh", "relu"):
+    if type(inner) is not ElmanCell or inner.spec().fused_op is None:
         return False
     return inner is cell or not inner.has_output_map
 
 
 def elman_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool):
-    """``unroll`` for an ElmanCell (or one inside Dropout / Zoneout) through ``NativeElmanRecurrence``."""
+    """``unroll`` for an ElmanCell (or one inside Dropout / Zoneout) through ``torch.ops.rnnkit.elman_forward``."""
     u = unwrap(cell, state)
     gx, mask = time_major_inputs(u, x, lengths, reverse)
-    y, h = NativeElmanRecurrence.apply(gx, u.state, mask, u.cell.weight_hh, u.h_scale, u.zone,
-                                       u.cell.activation_name == "relu")
+    y, h = elman_recurrence(gx, u.state, mask, u.cell.weight_hh, h_scale=u.h_scale,
+                            relu=u.cell.activation_name == "relu", zone=u.zone)
     y = batch_major_outputs(u, y, lengths, reverse)
     if u.cell.has_output_map:
         y = output_map(u.cell, y, lengths)

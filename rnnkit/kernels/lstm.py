@@ -33,9 +33,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import native
-from .wrapped import (batch_major_outputs, incoming, input_norm, input_norm_backward, kernel_cell, rewrap,
-                      rows_product, time_major_inputs, unwrap, zone_flags)
+from ..cells import LSTMCell
+from ..state import LSTMState
+from .ops import lstm_recurrence
+from .wrapped import batch_major_outputs, kernel_cell, rewrap, rows_product, time_major_inputs, unwrap
 
 
 def _ln_forward(v: Tensor, eps: float) -> tuple[Tensor, Tensor]:
@@ -218,96 +219,41 @@ class LSTMRecurrence(torch.autograd.Function):
                 None)
 
 
-class NativeLSTMRecurrence(torch.autograd.Function):
-    """``LSTMRecurrence`` with its time loops compiled (``csrc/lstm.cpp``), plus the carried-state
-    effects of variational state dropout (``h_scale`` (B, P)) and zoneout (``zone`` =
-    ``(training, p, cell_p, seed)``: each unit keeps its previous value with probability p; the kernel
-    draws the masks from ``seed`` and draws them again in the backward pass instead of storing them).
-
-    Inputs: gx (T, B, G*H), h0 (B, P), c0 (B, H), mask (T, B) float or None, weights, h_scale, zone,
-    opts = (forget_gate, forget_bias, cell_clip, proj_clip, eps).
-    """
-
-    @staticmethod
-    def forward(ctx, gx, h0, c0, mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, b_c, W_proj, h_scale, zone, g_ih, b_ih,
-                opts):
-        forget_gate, forget_bias, cell_clip, proj_clip, eps = opts
-        flags = (forget_gate, forget_bias, cell_clip or 0.0, proj_clip or 0.0, eps, *zone_flags(zone))
-        gx, x_hat, x_rstd = input_norm(gx, g_ih, b_ih, eps)
-        (y, h_all, c_all, gates, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd) = native.load().lstm_forward(
-            gx, h0.contiguous(), c0.contiguous(), mask, W_hh.contiguous(), w_ci, w_cf, w_co, g_hh, g_c, b_c,
-            None if W_proj is None else W_proj.contiguous(), h_scale, *flags)
-        # options not taken come back as None (undefined tensors)
-        ctx.save_for_backward(gates, h_all, c_all, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd, mask,
-                              W_hh, w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, y if h_scale is not None else None,
-                              x_hat, x_rstd, g_ih)
-        ctx.flags, ctx.has_b_ih = flags, b_ih is not None
-        T = gx.shape[0]
-        return y, h_all[T].clone(), c_all[T].clone()
-
-    @staticmethod
-    def backward(ctx, dy, dh_T, dc_T):
-        (gates, h_all, c_all, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd, mask, W_hh, w_ci, w_cf,
-         w_co, g_hh, g_c, W_proj, h_scale, y, x_hat, x_rstd, g_ih) = ctx.saved_tensors
-        forget_gate = ctx.flags[0]
-        T, B, _ = gates.shape
-        P, H = h_all.shape[2], c_all.shape[2]
-        dy, dh_T = incoming(dy, T, B, P, like=gates), incoming(dh_T, B, P, like=gates)
-        dc_T = incoming(dc_T, B, H, like=gates)
-        dgx, dz_all, dhp_all, dh0, dc0, d_scale, d_ghh, d_ln_c, d_peep = native.load().lstm_backward(
-            dy, dh_T, dc_T, mask, y, gates, h_all, c_all, k_all, c_new, c_raw, hp_raw, z_hat, z_rstd, n_hat, n_rstd,
-            W_hh.contiguous(), w_ci, w_cf, w_co, g_hh, g_c, None if W_proj is None else W_proj.contiguous(),
-            h_scale, *ctx.flags)
-        # the kernel sums the small parameters' gradients itself; the matrices take one product each here
-        dW_hh = rows_product(h_all[:T], dz_all if g_hh is not None else dgx)
-        dW_proj = rows_product(m_all, dhp_all) if W_proj is not None else None
-        d_ci, d_cf, d_co = d_peep.unbind(0) if d_peep is not None else (None, None, None)
-        d_gc, d_bc = d_ln_c.unbind(0) if d_ln_c is not None else (None, None)
-        dgx, d_gih, d_bih = input_norm_backward(dgx, x_hat, x_rstd, g_ih, ctx.has_b_ih)
-        return (dgx, dh0, dc0, None, dW_hh, d_ci, d_cf if forget_gate else None, d_co, d_ghh, d_gc, d_bc, dW_proj,
-                d_scale, None, d_gih, d_bih, None)
-
-
-def fusable(cell) -> bool:
-    """Cells the Python kernel computes: tanh LSTMCells with any other option."""
-    return type(cell).__name__ == "LSTMCell" and cell.activation_name == "tanh"
-
-
-def routed(cell) -> bool:
-    """Cells ``unroll`` sends to the Python kernel when the compiled one cannot be built.
-
-    Layer norm is left out: its per-step normalisations ran 1.4x slower here than autograd's own
-    LayerNorm nodes (83 vs 58 ms forward at 32x128x128x256), so the generic path serves it then.
-    """
-    return fusable(cell) and not cell.layer_norm
-
-
-def native_routed(cell) -> bool:
-    """Cells the compiled kernel computes: any tanh LSTMCell, alone or inside variational (or
-    evaluating) Dropout or Zoneout. Dropout with fresh masks per step while training stays generic."""
+def native_computes(cell) -> bool:
+    """Cells the compiled kernel computes: any tanh LSTMCell, alone or inside a variational (or
+    evaluating) Dropout or a Zoneout. Dropout with fresh masks per step while training stays generic."""
     inner = kernel_cell(cell)
-    return inner is not None and fusable(inner)
+    return type(inner) is LSTMCell and inner.spec().activation == "tanh"
+
+
+def python_computes(cell) -> bool:
+    """Cells the PyTorch ``LSTMRecurrence`` serves where the compiled kernels are not available: tanh
+    LSTMCells without layer norm, whose per-step normalisations in PyTorch ops are slower than
+    autograd's own LayerNorm nodes (benchmarks/README.md)."""
+    return type(cell) is LSTMCell and cell.spec().activation == "tanh" and not cell.layer_norm
 
 
 def lstm_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool, *, compiled: bool = False):
     """``unroll`` for a tanh LSTMCell (``compiled``: also inside Dropout or Zoneout) through the
-    Python ``LSTMRecurrence`` or, with ``compiled``, ``NativeLSTMRecurrence``."""
-    from ..state import LSTMState
-
+    compiled operator ``torch.ops.rnnkit.lstm_forward`` or, without ``compiled``, ``LSTMRecurrence``."""
     u = unwrap(cell, state)
     lstm, s0 = u.cell, u.state
-    peep, ln = lstm.peepholes, lstm.layer_norm
+    spec = lstm.spec()
+    peep, ln = spec.peepholes, spec.layer_norm
     gx, mask = time_major_inputs(u, x, lengths, reverse, raw=compiled and ln)   # compiled: LN(x W_ih) + b inside
-    weights = (lstm.weight_hh,
-               lstm.weight_ci if peep else None, lstm.weight_cf if (peep and lstm.forget_gate) else None,
-               lstm.weight_co if peep else None,
-               lstm.ln_hh.weight if ln else None, lstm.ln_c.weight if ln else None, lstm.ln_c.bias if ln else None,
-               lstm.weight_proj)
-    opts = (lstm.forget_gate, lstm.forget_bias, lstm.cell_clip, lstm.proj_clip, lstm.ln_c.eps if ln else 0.0)
+    weights = dict(W_hh=lstm.weight_hh,
+                   w_ci=lstm.weight_ci if peep else None, w_cf=lstm.weight_cf if (peep and spec.forget_gate) else None,
+                   w_co=lstm.weight_co if peep else None,
+                   g_hh=lstm.ln_hh.weight if ln else None, g_c=lstm.ln_c.weight if ln else None,
+                   b_c=lstm.ln_c.bias if ln else None, W_proj=lstm.weight_proj)
+    eps = lstm.ln_c.eps if ln else 0.0
     if compiled:
-        y, h, c = NativeLSTMRecurrence.apply(gx, s0.h, s0.c, mask, *weights, u.h_scale, u.zone,
-                                             lstm.ln_ih.weight if ln else None, lstm.bias if ln else None, opts)
+        extra = dict(h_scale=u.h_scale, g_ih=lstm.ln_ih.weight if ln else None, b_ih=lstm.bias if ln else None)
+        y, h, c = lstm_recurrence(gx, s0.h, s0.c, mask, {**weights, **extra}, forget_gate=spec.forget_gate,
+                                  forget_bias=spec.forget_bias, cell_clip=spec.cell_clip, proj_clip=spec.proj_clip,
+                                  eps=eps, zone=u.zone)
     else:
         mask = mask.unsqueeze(-1) if mask is not None else None                  # (T, B, 1)
-        y, h, c = LSTMRecurrence.apply(gx, s0.h, s0.c, mask, *weights, opts)
+        opts = (spec.forget_gate, spec.forget_bias, spec.cell_clip, spec.proj_clip, eps)
+        y, h, c = LSTMRecurrence.apply(gx, s0.h, s0.c, mask, *weights.values(), opts)
     return batch_major_outputs(u, y, lengths, reverse), rewrap(cell, state, LSTMState(h, c))

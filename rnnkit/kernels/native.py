@@ -1,34 +1,46 @@
-"""The compiled kernels in ``csrc/``: built against the installed torch on first use, then cached.
+"""The compiled kernels in ``csrc/``: built against the installed torch by one explicit call, then loaded.
 
-``load()`` returns the extension module, or ``None`` when it cannot be built here (no C++
-compiler, no ninja, ``RNNKIT_NO_NATIVE=1``); ``status()`` says which and why. Callers fall back to
-the pure-PyTorch kernels then, so rnnkit runs anywhere torch does; ``make install`` builds it once.
+``build()`` compiles them (about a minute on two cores; ``make install`` and ``rnnkit kernels build``
+call it); ``load()`` only loads what was built and never compiles, so no training step waits on a
+compiler. ``load()`` returns the extension module or ``None``; ``status()`` says which and why
+(``"built"``, not built yet, ``RNNKIT_NO_NATIVE=1``, or a failed build). Callers fall back to the
+pure-PyTorch kernels then, so rnnkit runs anywhere torch does.
 
 The build folder is keyed by the source, torch's version and this CPU's model and flags, since it is
 compiled with ``-march=native``: ``$RNNKIT_CACHE/kernels/<key>`` (default ``~/.cache/rnnkit``).
 ``-ffast-math`` is given to the compiler only (never the linker, whose ``crtfastmath.o`` would turn
 on flush-to-zero for the whole process); it lets GCC call glibc's vector ``exp``/``tanh``.
 
->>> status() in ("built", "disabled by RNNKIT_NO_NATIVE") or status().startswith("build failed")
+>>> status() in ("built", "disabled by RNNKIT_NO_NATIVE", NOT_BUILT) or status().startswith("build failed")
 True
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
+import importlib.machinery
+import importlib.util
 import os
 import platform
 import sys
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import torch
+from torch import Tensor
 
-__all__ = ["load", "status", "build_dir"]
+__all__ = ["load", "build", "status", "build_dir", "usable", "without_native", "NOT_BUILT"]
 
 CSRC = Path(__file__).parent / "csrc"
 SOURCES = [CSRC / name for name in ("module.cpp", "lstm.cpp", "gru.cpp", "elman.cpp", "input_norm.cpp")]
 CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
+NOT_BUILT = "not built: run `rnnkit kernels build` (or `make install`) once"
+LIBRARY = "rnnkit_native.so"
 _STATE: dict = {}
+_OFF = contextvars.ContextVar("rnnkit_native_off", default=False)
+_DTYPES = (torch.float32, torch.float64)
 
 
 def _cpu_key() -> str:
@@ -51,28 +63,57 @@ def build_dir() -> Path:
     return root / "kernels" / h.hexdigest()[:16]
 
 
+def _import(path: Path):
+    """The built extension module at ``path``, imported without the build system."""
+    loader = importlib.machinery.ExtensionFileLoader("rnnkit_native", str(path))
+    spec = importlib.util.spec_from_file_location("rnnkit_native", str(path), loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def build(*, quiet: bool = False):
+    """Compile the kernels for this torch and CPU if they are not built yet, then load them; the
+    module, or ``None`` with the reason in ``status()``."""
+    if os.environ.get("RNNKIT_NO_NATIVE"):
+        return load()
+    folder = build_dir()
+    if not (folder / LIBRARY).exists():
+        try:
+            from torch.utils import cpp_extension
+            folder.mkdir(parents=True, exist_ok=True)
+            if not quiet:
+                print("rnnkit: building the compiled kernels for this torch and CPU (about a minute) ...",
+                      file=sys.stderr, flush=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cpp_extension.load(name="rnnkit_native", sources=[str(p) for p in SOURCES], extra_cflags=CFLAGS,
+                                   extra_ldflags=["-fopenmp"], build_directory=str(folder), verbose=False)
+        except Exception as error:  # a missing compiler or ninja shows up as many different errors
+            text = str(error).strip()
+            _STATE.update(module=None, why=f"build failed: {type(error).__name__}: {text.splitlines()[-1] if text else ''}")
+            return None
+    _STATE.clear()
+    return load()
+
+
 def load():
-    """The compiled module, building it the first time (about a minute); ``None`` if it cannot be built."""
-    if "module" in _STATE:
+    """The compiled module if it was built for this torch and CPU, else ``None``; never compiles."""
+    if "why" in _STATE:
         return _STATE["module"]
     module, why = None, "built"
     if os.environ.get("RNNKIT_NO_NATIVE"):
         why = "disabled by RNNKIT_NO_NATIVE"
     else:
-        try:
-            from torch.utils import cpp_extension
-            folder = build_dir()
-            folder.mkdir(parents=True, exist_ok=True)
-            if not (folder / "rnnkit_native.so").exists():
-                print("rnnkit: building the compiled kernels once for this torch and CPU (about a minute) ...",
-                      file=sys.stderr, flush=True)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                module = cpp_extension.load(name="rnnkit_native", sources=[str(p) for p in SOURCES], extra_cflags=CFLAGS,
-                                            extra_ldflags=["-fopenmp"], build_directory=str(folder), verbose=False)
-        except Exception as error:  # a missing compiler or ninja shows up as many different errors
-            why = f"build failed: {type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error).strip() else ''}"
-    _STATE["module"], _STATE["why"] = module, why
+        path = build_dir() / LIBRARY
+        if not path.exists():
+            why = NOT_BUILT
+        else:
+            try:
+                module = _import(path)
+            except Exception as error:  # a library built against another torch fails in many ways
+                why = f"build failed: {type(error).__name__}: {error}"
+    _STATE.update(module=module, why=why)
     return module
 
 
@@ -81,3 +122,18 @@ def status() -> str:
     load()
     return _STATE["why"]
 
+
+def usable(x: Tensor) -> bool:
+    """Can the compiled kernels run on ``x``: built, switched on, and ``x`` a float32/float64 CPU tensor."""
+    return not _OFF.get() and x.device.type == "cpu" and x.dtype in _DTYPES and load() is not None
+
+
+@contextlib.contextmanager
+def without_native() -> Iterator[None]:
+    """Within this block routing behaves as if the compiled kernels could not be built (tests of the
+    fallback); re-entrant, like ``registry.only_generic``."""
+    token = _OFF.set(True)
+    try:
+        yield
+    finally:
+        _OFF.reset(token)

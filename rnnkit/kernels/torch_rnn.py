@@ -15,13 +15,15 @@ import torch
 from torch import Tensor, _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from ..cells import GRUCell, LSTMCell
+from ..sequence import all_full, reverse_padded, step_mask
 from ..state import LSTMState
 
 
 def _params(cell) -> tuple[str, list[Tensor], bool]:
     """(torch op name, flat weights in torch's order and layout, has_biases)."""
-    kind = type(cell).__name__
-    if kind == "LSTMCell":
+    op = cell.spec().fused_op
+    if type(cell) is LSTMCell:
         params = [cell.weight_ih.t(), cell.weight_hh.t()]
         if cell.bias is not None:
             bias = cell.bias
@@ -33,32 +35,30 @@ def _params(cell) -> tuple[str, list[Tensor], bool]:
             params += [bias, torch.zeros_like(bias)]
         if cell.weight_proj is not None:
             params.append(cell.weight_proj.t())
-        return "lstm", params, cell.bias is not None
-    if kind == "GRUCell":
+        return op, params, cell.bias is not None
+    if type(cell) is GRUCell:
         params = [cell.weight_ih.t(), cell.weight_hh.t()]
         if cell.bias_ih is not None:
             params += [cell.bias_ih, cell.bias_hh]
-        return "gru", params, cell.bias_ih is not None
+        return op, params, cell.bias_ih is not None
     params = [cell.weight_ih.t(), cell.weight_hh.t()]
     if cell.bias is not None:
         params += [cell.bias, torch.zeros_like(cell.bias)]
-    return f"rnn_{cell.activation_name}", params, cell.bias is not None
+    return op, params, cell.bias is not None
 
 
 def torch_unroll(cell, x: Tensor, lengths: Tensor | None, state, reverse: bool):
     """``unroll`` for a plain LSTMCell / GRUCell / ElmanCell on torch's fused op."""
-    from ..runners import reverse_padded
-
     op, params, has_biases = _params(cell)
-    # torch's ops run faster on contiguous (out, in) weights than on transposed views
-    # (_VF.gru at 32x128x128x256: 97.8 ms against 107.2 ms); the copies are small and differentiable.
+    # torch's ops run faster on contiguous (out, in) weights than on transposed views (benchmarks/README.md);
+    # the copies are small and differentiable.
     params = [p.contiguous() for p in params]
     fn = getattr(_VF, op)
     is_lstm = op == "lstm"
     B, T = x.shape[:2]
     if reverse:
         x = reverse_padded(x, lengths)
-    if lengths is None or bool((lengths == T).all()):
+    if all_full(lengths, T):
         hx = (state.h.unsqueeze(0), state.c.unsqueeze(0)) if is_lstm else state.unsqueeze(0)
         y, *hn = fn(x, hx, params, has_biases, 1, 0.0, False, False, True)
     else:
@@ -93,8 +93,7 @@ def output_map(cell, h: Tensor, lengths: Tensor | None) -> Tensor:
     o = cell.act_o(torch.addmm(cell.bias_o, h.reshape(-1, h.shape[-1]), cell.weight_ho).view(*h.shape[:2], -1))
     if lengths is None:
         return o
-    live = torch.arange(h.shape[1], device=h.device).unsqueeze(0) < lengths.unsqueeze(1)      # (B, T)
-    return o * live.unsqueeze(-1).to(o.dtype)
+    return o * step_mask(lengths, h.shape[1]).unsqueeze(-1).to(o.dtype)
 
 
 def _select(state, index: Tensor):

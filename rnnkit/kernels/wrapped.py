@@ -21,10 +21,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from ..cells import Dropout, Zoneout
+from ..sequence import reverse_padded, time_mask
 from . import native
 
 __all__ = ["Unwrapped", "unwrap", "zoneout_draw", "zoneout_masks", "time_major_inputs", "batch_major_outputs",
-           "rewrap", "kernel_cell", "input_norm", "input_norm_backward", "zone_flags", "rows_product", "incoming"]
+           "rewrap", "kernel_cell", "rows_product"]
 
 
 class Unwrapped(NamedTuple):
@@ -41,10 +43,9 @@ def kernel_cell(cell):
     variational (or evaluating) Dropout, ``cell`` itself otherwise, None for a Dropout drawing fresh
     masks at every training step (those stay on the generic path). Exact types only: a subclass may
     change what a wrapper does."""
-    kind = type(cell).__name__
-    if kind == "Dropout":
+    if type(cell) is Dropout:
         return cell.cell if (cell.variational or not cell.training) else None
-    if kind == "Zoneout":
+    if type(cell) is Zoneout:
         return cell.cell
     return cell
 
@@ -64,9 +65,13 @@ def zoneout_masks(zone: tuple[bool, float, float, int], T: int, B: int, P: int, 
     return tuple(native.load().zoneout_masks(T, B, P, H, p, cell_p, training, seed, dtype))
 
 
-def zone_flags(zone: tuple | None) -> tuple[bool, bool, float, float, int]:
-    """``zone`` as every compiled kernel takes it: (on, training, p, cell_p, seed)."""
-    return (False, False, 0.0, 0.0, 0) if zone is None else (True, *zone)
+
+
+
+
+
+
+
 
 
 def rows_product(a: Tensor, b: Tensor) -> Tensor:
@@ -75,16 +80,10 @@ def rows_product(a: Tensor, b: Tensor) -> Tensor:
     return a.reshape(-1, a.shape[-1]).t() @ b.reshape(-1, b.shape[-1])
 
 
-def incoming(grad: Tensor | None, *shape: int, like: Tensor) -> Tensor:
-    """An output's gradient as a kernel's backward reads it: contiguous, zeros where autograd gave None."""
-    return grad.contiguous() if grad is not None else like.new_zeros(shape)
-
-
 def unwrap(cell, state) -> Unwrapped:
-    kind = type(cell).__name__
-    if kind == "Zoneout":
+    if type(cell) is Zoneout:
         return Unwrapped(cell.cell, state, None, None, None, zoneout_draw(cell))
-    if kind == "Dropout":
+    if type(cell) is Dropout:
         if not (cell.training and cell.variational):
             return Unwrapped(cell.cell, state.cell, None, None, None, None)
         mask = state.state_mask
@@ -95,15 +94,13 @@ def unwrap(cell, state) -> Unwrapped:
 
 def rewrap(cell, state, final):
     """The wrapper's state around the inner cell's ``final`` state (a Dropout state keeps its masks)."""
-    return state._replace(cell=final) if type(cell).__name__ == "Dropout" else final
+    return state._replace(cell=final) if type(cell) is Dropout else final
 
 
 def time_major_inputs(u: Unwrapped, x: Tensor, lengths: Tensor | None, reverse: bool,
                       raw: bool = False) -> tuple[Tensor, Tensor | None]:
     """The input projection for all steps, time first, (T, B, G*H), and the (T, B) 0/1 length mask (None if
     all full). ``raw``: only ``x W_ih``, for a kernel that applies the cell's input layer norm and bias itself."""
-    from ..runners import reverse_padded
-
     B, T = x.shape[:2]
     if reverse:
         x = reverse_padded(x, lengths)
@@ -114,32 +111,17 @@ def time_major_inputs(u: Unwrapped, x: Tensor, lengths: Tensor | None, reverse: 
         gx = (x.reshape(-1, x.shape[-1]) @ u.cell.weight_ih).view(*x.shape[:2], -1)
     else:
         gx = u.cell.project_input(x)                                             # (T, B, G*H)
-    mask = None
-    if lengths is not None and not bool((lengths == T).all()):
-        mask = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.unsqueeze(0)).to(gx.dtype)
-    return gx, mask
+    return gx, time_mask(lengths, T, gx.dtype)
 
 
-def input_norm(xw: Tensor, g: Tensor | None, bias: Tensor | None, eps: float):
-    """Inside a compiled kernel's autograd node: ``gx = LN(xw) g + bias`` when ``g`` is given (the cell's
-    input layer norm), with what its backward needs; else ``(xw, None, None)``."""
-    if g is None:
-        return xw, None, None
-    return tuple(native.load().input_norm_forward(xw, g, bias, eps))
 
 
-def input_norm_backward(dgx: Tensor, x_hat: Tensor | None, rstd: Tensor | None, g: Tensor | None, has_bias: bool):
-    """``input_norm`` backwards: (d xw, d g, d bias) from d gx, which it overwrites (the kernel's own tensor)."""
-    if g is None:
-        return dgx, None, None
-    d_xw, dg, db = native.load().input_norm_backward(dgx, x_hat, rstd, g)
-    return d_xw, dg, db if has_bias else None
+
+
 
 
 def batch_major_outputs(u: Unwrapped, y: Tensor, lengths: Tensor | None, reverse: bool) -> Tensor:
     """(T, B, O) kernel outputs back to (B, T, O), with the output mask and the reversal undone."""
-    from ..runners import reverse_padded
-
     y = y.transpose(0, 1)
     if u.out_mask is not None:
         y = y * u.out_mask.unsqueeze(1)
