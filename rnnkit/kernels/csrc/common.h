@@ -21,6 +21,30 @@ using at::Tensor;
 using OptT = std::optional<Tensor>;
 
 
+// Every tensor an entry point reads is checked before any pointer is taken: on the CPU, contiguous, of the
+// dtype of the first input; a wrong one fails with the operator's and the argument's name, never garbage.
+inline void check_arg(const char* op, const char* name, const Tensor& t, const Tensor& ref) {
+  TORCH_CHECK(t.defined(), op, ": ", name, " is undefined");
+  TORCH_CHECK(t.device().is_cpu(), op, ": expected ", name, " on the CPU; received a tensor on ", t.device());
+  TORCH_CHECK(t.scalar_type() == ref.scalar_type(), op, ": expected ", name, " of dtype ", ref.scalar_type(),
+              " like the other inputs; received ", t.scalar_type());
+  TORCH_CHECK(t.is_contiguous(), op, ": expected ", name, " contiguous; received strides ", t.strides());
+}
+inline void check_arg(const char* op, const char* name, const OptT& t, const Tensor& ref) {
+  if (t.has_value()) check_arg(op, name, *t, ref);
+}
+#define RNNKIT_CHECK(op, ref, t) ::rnnkit::check_arg(op, #t, t, ref)
+// The shape of one argument: its number of dimensions and each size that is fixed (-1: any).
+inline void check_shape(const char* op, const char* name, const Tensor& t, std::vector<int64_t> shape) {
+  bool ok = t.dim() == static_cast<int64_t>(shape.size());
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || t.size(i) == shape[i];
+  TORCH_CHECK(ok, op, ": expected ", name, " of shape ", c10::IntArrayRef(shape), " (-1: any); received ", t.sizes());
+}
+inline void check_shape(const char* op, const char* name, const OptT& t, std::vector<int64_t> shape) {
+  if (t.has_value()) check_shape(op, name, *t, std::move(shape));
+}
+#define RNNKIT_SHAPE(op, t, ...) ::rnnkit::check_shape(op, #t, t, {__VA_ARGS__})
+
 template <typename T> inline T sigm(T x) { return T(1) / (T(1) + std::exp(-x)); }
 
 template <typename T> inline const T* ptr(const OptT& t) { return t.has_value() ? t->data_ptr<T>() : nullptr; }

@@ -107,6 +107,16 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
 std::vector<Tensor> elman_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, OptT h_scale, bool relu, bool zone,
                                   bool zone_train, double zone_p, double zone_pc, int64_t zone_seed) {
   const ElmanOpts o{relu, Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
+  const char* op = "rnnkit::elman_forward";
+  for (auto [name, t] : {std::pair{"gx", OptT(gx)}, {"h0", OptT(h0)}, {"mask", mask}, {"W_hh", OptT(W_hh)},
+                         {"h_scale", h_scale}})
+    check_arg(op, name, t, gx);
+  RNNKIT_SHAPE(op, gx, -1, -1, -1);
+  const int64_t T_ = gx.size(0), B = gx.size(1), H = gx.size(2);
+  RNNKIT_SHAPE(op, h0, B, H);
+  RNNKIT_SHAPE(op, mask, T_, B);
+  RNNKIT_SHAPE(op, W_hh, H, H);
+  RNNKIT_SHAPE(op, h_scale, B, H);
   return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_elman_forward", [&] {
     return forward_impl<scalar_t>(gx, h0, mask, W_hh, h_scale, o);
   });
@@ -116,6 +126,15 @@ std::vector<Tensor> elman_backward(Tensor dy, Tensor dh_T, OptT mask, Tensor h_n
                                    bool relu, bool zone, bool zone_train, double zone_p, double zone_pc,
                                    int64_t zone_seed) {
   const ElmanOpts o{relu, Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
+  const char* op = "rnnkit::elman_backward";
+  for (auto [name, t] : {std::pair{"dy", OptT(dy)}, {"dh_T", OptT(dh_T)}, {"mask", mask}, {"W_hh", OptT(W_hh)},
+                         {"h_scale", h_scale}})
+    check_arg(op, name, t, h_new);
+  RNNKIT_SHAPE(op, h_new, -1, -1, -1);
+  const int64_t T_ = h_new.size(0), B = h_new.size(1), H = h_new.size(2);
+  RNNKIT_SHAPE(op, dy, T_, B, H);
+  RNNKIT_SHAPE(op, dh_T, B, H);
+  RNNKIT_SHAPE(op, W_hh, H, H);
   return AT_DISPATCH_FLOATING_TYPES(h_new.scalar_type(), "rnnkit_elman_backward", [&] {
     return backward_impl<scalar_t>(dy, dh_T, mask, h_new, W_hh, h_scale, o);
   });

@@ -230,6 +230,19 @@ std::vector<Tensor> gru_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, Op
                                 bool reset_after, double eps, bool zone, bool zone_train, double zone_p,
                                 double zone_pc, int64_t zone_seed) {
   const GruOpts o{reset_after, eps, Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
+  const char* op = "rnnkit::gru_forward";
+  for (auto [name, t] : {std::pair{"gx", OptT(gx)}, {"h0", OptT(h0)}, {"mask", mask}, {"W_hh", OptT(W_hh)},
+                         {"b_hh", b_hh}, {"g_hh", g_hh}, {"h_scale", h_scale}})
+    check_arg(op, name, t, gx);
+  RNNKIT_SHAPE(op, gx, -1, -1, -1);
+  const int64_t T_ = gx.size(0), B = gx.size(1), H = h0.size(-1);
+  RNNKIT_SHAPE(op, h0, B, H);
+  RNNKIT_SHAPE(op, gx, T_, B, 3 * H);
+  RNNKIT_SHAPE(op, mask, T_, B);
+  RNNKIT_SHAPE(op, W_hh, H, 3 * H);
+  RNNKIT_SHAPE(op, b_hh, 3 * H);
+  RNNKIT_SHAPE(op, g_hh, 3 * H);
+  RNNKIT_SHAPE(op, h_scale, B, H);
   return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_gru_forward", [&] {
     return forward_impl<scalar_t>(gx, h0, mask, W_hh, b_hh, g_hh, h_scale, o);
   });
@@ -240,6 +253,18 @@ std::vector<Tensor> gru_backward(Tensor dy, Tensor dh_T, OptT mask, OptT y, Tens
                                  double eps, bool zone, bool zone_train, double zone_p, double zone_pc,
                                  int64_t zone_seed) {
   const GruOpts o{reset_after, eps, Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
+  const char* op = "rnnkit::gru_backward";
+  for (auto [name, t] : {std::pair{"dy", OptT(dy)}, {"dh_T", OptT(dh_T)}, {"mask", mask}, {"y", y},
+                         {"h_all", OptT(h_all)}, {"side", OptT(side)}, {"z_hat", z_hat}, {"z_rstd", z_rstd},
+                         {"W_hh", OptT(W_hh)}, {"g_hh", g_hh}, {"h_scale", h_scale}})
+    check_arg(op, name, t, gates);
+  RNNKIT_SHAPE(op, gates, -1, -1, -1);
+  const int64_t T_ = gates.size(0), B = gates.size(1), H = h_all.size(-1);
+  RNNKIT_SHAPE(op, gates, T_, B, 3 * H);
+  RNNKIT_SHAPE(op, h_all, T_ + 1, B, H);
+  RNNKIT_SHAPE(op, dy, T_, B, H);
+  RNNKIT_SHAPE(op, dh_T, B, H);
+  RNNKIT_SHAPE(op, W_hh, H, 3 * H);
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_gru_backward", [&] {
     return backward_impl<scalar_t>(dy, dh_T, mask, y, gates, h_all, side, z_hat, z_rstd, W_hh, g_hh, h_scale, o);
   });

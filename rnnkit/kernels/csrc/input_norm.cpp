@@ -7,7 +7,12 @@ namespace rnnkit {
 
 // gx (rows, n) = LN(xw) g + bias; also x_hat and 1/sigma per row, for the backward pass.
 std::vector<Tensor> input_norm_forward(Tensor xw, Tensor g, OptT bias, double eps) {
-  xw = xw.contiguous();
+  const char* op = "rnnkit::input_norm_forward";
+  RNNKIT_CHECK(op, xw, xw);
+  RNNKIT_CHECK(op, xw, g);
+  RNNKIT_CHECK(op, xw, bias);
+  RNNKIT_SHAPE(op, g, xw.size(-1));
+  RNNKIT_SHAPE(op, bias, xw.size(-1));
   const int64_t n = xw.size(-1), rows = xw.numel() / n;
   Tensor gx = at::empty_like(xw), x_hat = at::empty_like(xw);
   std::vector<int64_t> lead(xw.sizes().begin(), xw.sizes().end() - 1);
@@ -21,6 +26,9 @@ std::vector<Tensor> input_norm_forward(Tensor xw, Tensor g, OptT bias, double ep
 
 // d xw, d g, d bias from d gx (which is overwritten with d xw and returned).
 std::vector<Tensor> input_norm_backward(Tensor dgx, Tensor x_hat, Tensor rstd, Tensor g) {
+  const char* op = "rnnkit::input_norm_backward";
+  for (auto [name, t] : {std::pair{"dgx", &dgx}, {"x_hat", &x_hat}, {"rstd", &rstd}, {"g", &g}}) check_arg(op, name, *t, dgx);
+  TORCH_CHECK(x_hat.sizes() == dgx.sizes(), op, ": expected x_hat shaped like dgx ", dgx.sizes(), "; received ", x_hat.sizes());
   const int64_t n = dgx.size(-1), rows = dgx.numel() / n;
   Tensor dg = at::zeros({n}, dgx.options()), db = at::zeros({n}, dgx.options());
   AT_DISPATCH_FLOATING_TYPES(dgx.scalar_type(), "rnnkit_input_norm_backward", [&] {

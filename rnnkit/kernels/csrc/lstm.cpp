@@ -353,6 +353,22 @@ std::vector<Tensor> lstm_forward(Tensor gx, Tensor h0, Tensor c0, OptT mask, Ten
                                  OptT w_co, OptT g_hh, OptT g_c, OptT b_c, OptT W_proj, OptT h_scale,
                                  bool forget_gate, double forget_bias, double cell_clip, double proj_clip, double eps,
                                  bool zone, bool zone_train, double zone_p, double zone_pc, int64_t zone_seed) {
+  const char* op = "rnnkit::lstm_forward";
+  for (auto [name, t] : {std::pair{"gx", OptT(gx)}, {"h0", OptT(h0)}, {"c0", OptT(c0)}, {"mask", mask},
+                         {"W_hh", OptT(W_hh)}, {"w_ci", w_ci}, {"w_cf", w_cf}, {"w_co", w_co}, {"g_hh", g_hh},
+                         {"g_c", g_c}, {"b_c", b_c}, {"W_proj", W_proj}, {"h_scale", h_scale}})
+    check_arg(op, name, t, gx);
+  RNNKIT_SHAPE(op, gx, -1, -1, -1);
+  const int64_t T_ = gx.size(0), B = gx.size(1), GH = gx.size(2), H = c0.size(-1), P = h0.size(-1);
+  RNNKIT_SHAPE(op, h0, B, P);
+  RNNKIT_SHAPE(op, c0, B, H);
+  TORCH_CHECK(GH == (forget_gate ? 4 : 3) * H, op, ": expected gx of width ", (forget_gate ? 4 : 3) * H,
+              " (the gates of c0's ", H, " units); received ", GH);
+  RNNKIT_SHAPE(op, mask, T_, B);
+  RNNKIT_SHAPE(op, W_hh, P, GH);
+  RNNKIT_SHAPE(op, W_proj, H, P);
+  RNNKIT_SHAPE(op, h_scale, B, P);
+  TORCH_CHECK(W_proj.has_value() || P == H, op, ": expected h0 of width ", H, " without a projection; received ", P);
   const Opts o{forget_gate, forget_bias, cell_clip, proj_clip, eps,
                Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
   return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_lstm_forward", [&] {
@@ -366,6 +382,20 @@ std::vector<Tensor> lstm_backward(Tensor dy, Tensor dh_T, Tensor dc_T, OptT mask
                                   OptT w_co, OptT g_hh, OptT g_c, OptT W_proj, OptT h_scale,
                                   bool forget_gate, double forget_bias, double cell_clip, double proj_clip, double eps,
                                   bool zone, bool zone_train, double zone_p, double zone_pc, int64_t zone_seed) {
+  const char* op = "rnnkit::lstm_backward";
+  for (auto [name, t] : {std::pair{"dy", OptT(dy)}, {"dh_T", OptT(dh_T)}, {"dc_T", OptT(dc_T)}, {"mask", mask},
+                         {"y", y}, {"h_all", OptT(h_all)}, {"c_all", OptT(c_all)}, {"k_all", OptT(k_all)},
+                         {"c_new", c_new}, {"c_raw", c_raw}, {"hp_raw", hp_raw}, {"z_hat", z_hat}, {"z_rstd", z_rstd},
+                         {"n_hat", n_hat}, {"n_rstd", n_rstd}, {"W_hh", OptT(W_hh)}, {"w_ci", w_ci}, {"w_cf", w_cf},
+                         {"w_co", w_co}, {"g_hh", g_hh}, {"g_c", g_c}, {"W_proj", W_proj}, {"h_scale", h_scale}})
+    check_arg(op, name, t, gates);
+  RNNKIT_SHAPE(op, gates, -1, -1, -1);
+  const int64_t T_ = gates.size(0), B = gates.size(1), H = c_all.size(-1), P = h_all.size(-1);
+  RNNKIT_SHAPE(op, dy, T_, B, P);
+  RNNKIT_SHAPE(op, h_all, T_ + 1, B, P);
+  RNNKIT_SHAPE(op, c_all, T_ + 1, B, H);
+  RNNKIT_SHAPE(op, dh_T, B, P);
+  RNNKIT_SHAPE(op, dc_T, B, H);
   const Opts o{forget_gate, forget_bias, cell_clip, proj_clip, eps,
                Zone{zone, zone_train, zone_p, zone_pc, zone_seed}};
   return AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_lstm_backward", [&] {
