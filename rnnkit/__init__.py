@@ -1,6 +1,6 @@
 """rnnkit: recurrent neural networks on PyTorch.
 
-Cells are one step ``(x_t, s_{t-1}) -> (y_t, s_t)`` (seed 000's ``f : A x S -> B x S``); wrappers and
+Cells are one step ``(x_t, s_{t-1}) -> (y_t, s_t)`` (Albert's notes' ``f : A x S -> B x S``); wrappers and
 stacks of cells are cells; runners unroll a cell over padded, variable-length batches.
 
 >>> import torch, rnnkit

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--length", type=int, default=500, help="symbols to generate (default 500)")
     gen.add_argument("--temperature", type=float, default=1.0, help="divide the logits by this (default 1.0)")
     gen.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest only (default 0: all)")
-    gen.add_argument("--printable", action="store_true", help="only printable characters (seed 000's filter)")
+    gen.add_argument("--printable", action="store_true", help="only printable characters (Albert's notes' filter)")
     gen.add_argument("--seed", type=int, default=None, help="random seed for sampling (default: random)")
 
     ev = sub.add_parser("eval", help="evaluate a run on its validation data or on --data")

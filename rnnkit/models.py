@@ -62,7 +62,7 @@ class SequenceModel(nn.Module):
     """Tokens (B, T) or features (B, T, D) -> runner -> linear map to ``output_size``.
 
     ``readout="all"`` gives one output per step (B, T, O) (language model, tagger, many-to-many
-    regression); ``readout="last"`` gives one per sequence (B, O) (seed 000's many-to-one: the last
+    regression); ``readout="last"`` gives one per sequence (B, O) (Albert's notes' many-to-one: the last
     step, joined with the backward run's first for a bidirectional stack).
     """
 
@@ -106,7 +106,7 @@ class SequenceModel(nn.Module):
 
 
 class LanguageModel(SequenceModel):
-    """Next-token model (seeds 000, 001 char-rnn) with ``generate``, which carries the state token by token."""
+    """Next-token model (Albert's notes and the ML@B slides char-rnn) with ``generate``, which carries the state token by token."""
 
     def __init__(self, rnn: RecurrentConfig, vocab_size: int, embed_size: int = 64):
         if rnn.bidirectional:
@@ -116,10 +116,10 @@ class LanguageModel(SequenceModel):
     @torch.no_grad()
     def generate(self, prime: Tensor, length: int, *, temperature: float = 1.0, top_k: int | None = None,
                  allowed: Tensor | None = None, generator: torch.Generator | None = None) -> Iterator[int]:
-        """Yield ``length`` sampled token ids after the ``prime`` ids (T0,), as seed 000's ``generate_text``.
+        """Yield ``length`` sampled token ids after the ``prime`` ids (T0,), as Albert's notes' ``generate_text``.
 
         The state is carried from step to step; ``temperature`` divides the logits; ``top_k`` keeps the k
-        likeliest tokens; ``allowed`` (V,) bool masks out tokens (seed 000's printable-only filter).
+        likeliest tokens; ``allowed`` (V,) bool masks out tokens (Albert's notes' printable-only filter).
         """
         self.eval()
         logits, state = self(prime.view(1, -1))
@@ -168,7 +168,7 @@ class Attention(nn.Module):
 
 
 class Seq2Seq(nn.Module):
-    """Seed 000's many-to-one-to-many network with attention: encoder, bridge, attentional decoder.
+    """Albert's notes' many-to-one-to-many network with attention: encoder, bridge, attentional decoder.
 
     The encoder (a runner, bidirectional or not) reads the source; a linear ``bridge`` maps its last
     layer's final state to the decoder's initial state. The decoder is a ``Stack`` of cells reading

@@ -1,4 +1,4 @@
-"""Runners: a cell unrolled over variable-length sequences (seed 002), and seed 000's modes.
+"""Runners: a cell unrolled over variable-length sequences (the Simple RNNs post), and Albert's notes' modes.
 
 One masking model everywhere. For a batch ``x`` (B, T, D) with ``lengths`` (B,):
 
@@ -7,7 +7,7 @@ One masking model everywhere. For a batch ``x`` (B, T, D) with ``lengths`` (B,):
 - ``reverse=True`` runs each sequence backwards inside its own length, never into its padding;
   outputs stay aligned with the input positions (as torch.nn.LSTM's backward direction).
 
-Seed 000 defines, for ``f : A x S -> B x S``, the many-to-many map (all outputs), the many-to-one map
+Albert's notes defines, for ``f : A x S -> B x S``, the many-to-many map (all outputs), the many-to-one map
 (``f*(a_1..a_n) = b_n``), the one-to-many map (feed ``a`` at every step, or ``a`` then a blank), and the
 many-to-one-to-many encoder-decoder. Each has a function or class here.
 
@@ -37,7 +37,7 @@ def unroll(cell: nn.Module, x: Tensor, *, lengths=None, initial_state: State = N
            reverse: bool = False) -> tuple[Tensor, State]:
     r"""Run ``cell`` over ``x`` (B, T, D) [or (B, T) ids]; returns ``outputs`` (B, T, O) and ``final_state``.
 
-    Backpropagation through time is autograd through this loop (seeds 002, 004). The loop steps
+    Backpropagation through time is autograd through this loop (the Simple RNNs post and the RNN 1 notes). The loop steps
     through ``x.unbind(1)`` and stacks outputs once, so backward stays O(T); the input projection of
     built-in cells is one matrix product for all steps.
     """
@@ -249,14 +249,14 @@ def as_runner(module: nn.Module) -> nn.Module:
     return module if isinstance(module, (RNN, Bidirectional, Layers)) else RNN(module)
 
 
-# ------------------------------------------------------------------------------- seed 000's modes
+# ------------------------------------------------------------------------------- Albert's notes' modes
 
 
 def many_to_one(module: nn.Module, x: Tensor, lengths=None, initial_state: State = None) -> tuple[Tensor, State]:
-    """Seed 000's many-to-one map: one output per sequence, ``(B, O)``, and the final state.
+    """Albert's notes' many-to-one map: one output per sequence, ``(B, O)``, and the final state.
 
     A ``Bidirectional`` joins the forward run's last output with the backward run's first (the
-    backward run ends at position 0), as seed 000's bidirectional Buzzometer does.
+    backward run ends at position 0), as Albert's notes' bidirectional Buzzometer does.
     """
     if isinstance(module, Bidirectional):
         B = x.shape[0]
@@ -273,7 +273,7 @@ def many_to_one(module: nn.Module, x: Tensor, lengths=None, initial_state: State
 def one_to_many(cell: nn.Module, a: Tensor, *, max_steps: int, feed: str = "every", blank: Tensor | None = None,
                 stop: Callable[[Tensor, State], Tensor] | None = None,
                 initial_state: State = None) -> tuple[Tensor, Tensor, State]:
-    """Seed 000's one-to-many map: ``b_1, s_1 = f(a, s_0)``, then ``b_{n+1}, s_{n+1} = f(a or blank, s_n)``.
+    """Albert's notes' one-to-many map: ``b_1, s_1 = f(a, s_0)``, then ``b_{n+1}, s_{n+1} = f(a or blank, s_n)``.
 
     ``feed="every"`` feeds ``a`` (B, D) at every step; ``feed="first"`` feeds it once and ``blank``
     (default zeros) after. ``stop(y_t, s_t) -> (B,) bool`` ends a sequence after the step where it is
@@ -311,11 +311,11 @@ def one_to_many(cell: nn.Module, a: Tensor, *, max_steps: int, feed: str = "ever
 
 
 class EncoderDecoder(nn.Module):
-    """Seed 000's many-to-one-to-many network: an encoder reads the source, its final state starts the decoder.
+    """Albert's notes' many-to-one-to-many network: an encoder reads the source, its final state starts the decoder.
 
     ``bridge`` maps the encoder's final state to the decoder's initial state (default: the same
     state, which needs matching cells). The decoder reads ``y_in`` (B, T', ·) with teacher forcing.
-    Attention comes with the training issue's ``Seq2Seq`` model.
+    With attention over the encoder's outputs, see ``rnnkit.models.Seq2Seq``.
 
     >>> from rnnkit import LSTMCell
     >>> net = EncoderDecoder(LSTMCell(3, 8), LSTMCell(5, 8))

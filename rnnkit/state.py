@@ -1,8 +1,8 @@
 """Recurrent state: a tensor, or a (named) tuple of states, every leaf batch-first.
 
-Seed 000 writes a cell as ``f : A x S -> B x S``; S is whatever the cell carries:
+Albert's notes writes a cell as ``f : A x S -> B x S``; S is whatever the cell carries:
 a tensor ``h`` (Elman, GRU), a named pair ``LSTMState(h, c)`` (LSTM), or a tuple of
-the states of stacked cells (seed 001: "the composition of RNNCells is still an
+the states of stacked cells (the ML@B slides: "the composition of RNNCells is still an
 RNNCell", its state being the tuple of theirs). The helpers here walk that tree.
 
 >>> s = LSTMState(torch.zeros(2, 3), torch.ones(2, 3))
@@ -55,7 +55,7 @@ def leaves(state: State) -> list[Tensor]:
 
 
 def where_state(keep_new: Tensor, new: State, old: State) -> State:
-    """Per sequence, take ``new`` where ``keep_new`` (B,) is true, else ``old`` (masking model, seed 002)."""
+    """Per sequence, take ``new`` where ``keep_new`` (B,) is true, else ``old`` (masking model, the Simple RNNs post)."""
 
     def pick(n: Tensor, o: Tensor) -> Tensor:
         m = keep_new.view(-1, *([1] * (n.dim() - 1)))

@@ -1,5 +1,5 @@
 """The Trainer: backpropagation through time over whole sequences or, with a carried state, truncated
-BPTT over long streams (seeds 002, 003, 004); SGD / Adam / AdamW, clipping, schedules, early stopping,
+BPTT over long streams (the Simple RNNs post, the Theano notebook and the RNN 1 notes); SGD / Adam / AdamW, clipping, schedules, early stopping,
 checkpoints that resume to the same weights bit for bit.
 
 Determinism: step k seeds torch with ``(seed, k)`` before its batch and its dropout masks are drawn,

@@ -15,7 +15,7 @@ def _gate(W, k, H):
 
 
 def elman_step(cell, x, h):
-    """Seed 003: h_t = act(x_t W_ih + h_{t-1} W_hh + b_h); o_t = act_o(h_t W_ho + b_o)."""
+    """The Theano notebook: h_t = act(x_t W_ih + h_{t-1} W_hh + b_h); o_t = act_o(h_t W_ho + b_o)."""
     pre = x @ cell.weight_ih + h @ cell.weight_hh
     if cell.bias is not None:
         pre = pre + cell.bias
@@ -26,7 +26,7 @@ def elman_step(cell, x, h):
 
 
 def basic_step(cell, x, s):
-    """Seed 000: u(x, s) = f(A_u x + B_u s), v(x, s) = tanh(A_v x + B_v s) (+ biases)."""
+    """Albert's notes: u(x, s) = f(A_u x + B_u s), v(x, s) = tanh(A_v x + B_v s) (+ biases)."""
     u = x @ cell.A_u + s @ cell.B_u
     v = x @ cell.A_v + s @ cell.B_v
     if cell.b_u is not None:
@@ -42,7 +42,7 @@ def _layer_norm(v, ln):
 
 
 def lstm_step(cell, x, state):
-    """Seed 004's LSTM (u = update, i = input, o = output, f = forget) with TF1's options (seed 001)."""
+    """The RNN 1 notes' LSTM (u = update, i = input, o = output, f = forget) with TF1's options (the ML@B slides)."""
     h, c = state
     H = cell.hidden_size
     act = {"tanh": torch.tanh, "relu": torch.relu, "softsign": torch.nn.functional.softsign}[cell.activation_name]
@@ -81,7 +81,7 @@ def lstm_step(cell, x, state):
 
 
 def gru_step(cell, x, h):
-    """GRU, gate order r, z, n; seed 000's B_v(R o y) when reset_after=False."""
+    """GRU, gate order r, z, n; Albert's notes' B_v(R o y) when reset_after=False."""
     H = cell.hidden_size
     xw, hw = x @ cell.weight_ih, h @ cell.weight_hh
     if cell.layer_norm:

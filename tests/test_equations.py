@@ -54,7 +54,7 @@ def test_forward_equals_project_then_step(name):
 
 
 def test_elman_is_seed_002_concatenated_form():
-    """Seed 002: next state = act([x, h] W) with one matrix on the concatenation; W = [W_ih; W_hh]."""
+    """The Simple RNNs post: next state = act([x, h] W) with one matrix on the concatenation; W = [W_ih; W_hh]."""
     cell = build("elman", BASE)
     x, h = torch.randn(3, 3, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
     W = torch.cat([cell.weight_ih, cell.weight_hh], dim=0)
@@ -69,7 +69,7 @@ def test_lstm_cell_clip_bounds_the_memory():
 
 
 def test_lstm_without_forget_gate_accumulates():
-    """Seed 004's first LSTM: c_t = c_{t-1} + i_t u_t, so with u > 0 everywhere c only grows."""
+    """The RNN 1 notes' first LSTM: c_t = c_{t-1} + i_t u_t, so with u > 0 everywhere c only grows."""
     cell = rk.LSTMCell(1, 2, forget_gate=False, activation="relu")
     with torch.no_grad():
         cell.weight_ih.fill_(1.0), cell.weight_hh.zero_(), cell.bias.zero_()

@@ -1,4 +1,4 @@
-"""Seed 000's modes: many-to-one, one-to-many, many-to-one-to-many; Bidirectional; initialisers."""
+"""Albert's notes' modes: many-to-one, one-to-many, many-to-one-to-many; Bidirectional; initialisers."""
 import pytest
 import torch
 
@@ -18,7 +18,7 @@ def test_many_to_one_is_the_output_at_each_last_step():
 
 
 def test_bidirectional_many_to_one_joins_forward_last_and_backward_first():
-    """Seed 000's bidirectional Buzzometer: the backward run's output at position 0 is its last."""
+    """Albert's notes' bidirectional Buzzometer: the backward run's output at position 0 is its last."""
     torch.manual_seed(1)
     bi = rk.Bidirectional(rk.GRUCell(3, 4), rk.GRUCell(3, 4))
     x, lengths = torch.randn(2, 5, 3), torch.tensor([5, 3])

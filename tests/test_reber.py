@@ -1,4 +1,4 @@
-"""Seed 003's Reber grammar: generation, membership, next-symbol targets; and the demo learns it."""
+"""The Theano notebook's Reber grammar: generation, membership, next-symbol targets; and the demo learns it."""
 import torch
 
 from rnnkit.data import ReberGrammar

@@ -1,5 +1,5 @@
 """Long-range memory: the copy and adding problems (Arjovsky et al. 2016, the unitary-RNN paper family
-seed 001 cites with EUNN), for T in {50, 100, 200, 400}, Elman, GRU and LSTM with 40 units.
+the ML@B slides cites with EUNN), for T in {50, 100, 200, 400}, Elman, GRU and LSTM with 40 units.
 
 Copy: 10 symbols from {1..8}, T-1 blanks, a delimiter, 10 blanks; the model must output blanks and
 then the 10 symbols. No-memory baseline: cross-entropy 10 log(8) / (T + 20). Adding: T steps of

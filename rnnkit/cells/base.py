@@ -1,4 +1,4 @@
-"""The cell contract (seed 000: ``f : A x S -> B x S``; seed 001: ``call(inputs, state) = (output, next_state)``).
+"""The cell contract (Albert's notes: ``f : A x S -> B x S``; the ML@B slides: ``call(inputs, state) = (output, next_state)``).
 
 A cell is one step of a recurrent network::
 

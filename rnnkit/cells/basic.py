@@ -1,4 +1,4 @@
-"""Seed 000's basic recurrent node: separate output and state maps."""
+"""Albert's notes' basic recurrent node: separate output and state maps."""
 from __future__ import annotations
 
 import torch
@@ -9,13 +9,13 @@ from .base import activation as resolve_activation
 
 
 class BasicRNNCell(Cell):
-    r"""Seed 000's basic recurrent node ``f(x, s) = (u(x, s), v(x, s))``:
+    r"""Albert's notes' basic recurrent node ``f(x, s) = (u(x, s), v(x, s))``:
 
     .. math::
         u(x, s) = f(A_u x + B_u s + b_u), \qquad v(x, s) = \tanh(A_v x + B_v s + b_v)
 
     ``u`` is the output (size O), ``v`` the next state (size H); O may differ from H.
-    Seed 000's TensorFlow code has no biases; ``bias=False`` gives exactly that.
+    Albert's notes' TensorFlow code has no biases; ``bias=False`` gives exactly that.
     Weights are stored (in, out) as in the seed: ``A_u`` (D, O), ``B_u`` (H, O), ``A_v`` (D, H), ``B_v`` (H, H).
 
     >>> cell = BasicRNNCell(3, 4, output_size=6)

@@ -1,4 +1,4 @@
-"""Dropout around a cell: on its input, output and state; variational or per step (seed 001's DropoutWrapper)."""
+"""Dropout around a cell: on its input, output and state; variational or per step (the ML@B slides' DropoutWrapper)."""
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -1,4 +1,4 @@
-"""Elman cell (seed 003; seed 002 writes the same map with input and state concatenated)."""
+"""Elman cell (the Theano notebook; the Simple RNNs post writes the same map with input and state concatenated)."""
 from __future__ import annotations
 
 import torch
@@ -10,13 +10,13 @@ from .base import activation as resolve_activation
 
 
 class ElmanCell(Cell):
-    r"""Elman network step, seed 003's ``one_step``:
+    r"""Elman network step, the Theano notebook's ``one_step``:
 
     .. math::
         h_t = \mathrm{act}(x_t W_{ih} + h_{t-1} W_{hh} + b_h), \qquad
         o_t = \mathrm{act}_o(h_t W_{ho} + b_o) \ \text{(only with output_size)}
 
-    Seed 002 concatenates ``[x_t, h_{t-1}]`` and multiplies by one matrix: that matrix is
+    The Simple RNNs post concatenates ``[x_t, h_{t-1}]`` and multiplies by one matrix: that matrix is
     ``W_ih`` stacked on ``W_hh``, so it is the same map.
 
     Weights are stored (in, out), as the seeds write them: ``weight_ih`` (D, H),

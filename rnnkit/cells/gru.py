@@ -1,4 +1,4 @@
-"""Gated recurrent unit (seeds 000 and 001), with layer norm as an option."""
+"""Gated recurrent unit (Albert's notes and the ML@B slides), with layer norm as an option."""
 from __future__ import annotations
 
 import torch
@@ -17,10 +17,10 @@ class GRUCell(Cell):
         n_t &= \tanh(x_t W_{in} + b_{in} + r_t \odot (h_{t-1} W_{hn} + b_{hn}))
                \quad\text{(reset\_after=True, torch/cuDNN)} \\
         n_t &= \tanh(x_t W_{in} + b_{in} + (r_t \odot h_{t-1}) W_{hn} + b_{hn})
-               \quad\text{(reset\_after=False, seed 000's } B_v(R \circ y)\text{)} \\
+               \quad\text{(reset\_after=False, Albert's notes' } B_v(R \circ y)\text{)} \\
         h_t &= z_t \odot h_{t-1} + (1 - z_t) \odot n_t
 
-    Seed 000 names the update gate ``U`` and the reset gate ``R``:
+    Albert's notes names the update gate ``U`` and the reset gate ``R``:
     ``v = U o s + (1 - U) o tanh(A_v x + B_v (R o y) + b_v)`` (the seed prints ``(1 - s)``, a typo for
     ``(1 - U)``; its code is garbled too). ``layer_norm`` normalises the input and the recurrent
     transforms: ``LN(x W_ih) + b_ih`` and ``LN(h W_hh) + b_hh``.

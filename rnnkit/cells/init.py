@@ -1,4 +1,4 @@
-"""Initialisers for recurrent weights: uniform (seed 000), SVD-rescaled (seed 003), orthogonal.
+"""Initialisers for recurrent weights: uniform (Albert's notes), SVD-rescaled (the Theano notebook), orthogonal.
 
 Each takes any module and initialises the cells inside it (every submodule with ``weight_ih`` /
 ``weight_hh``), block by block: a weight (in, G*H) holds G gate blocks of width H.
@@ -28,7 +28,7 @@ def _blocks(weight: Tensor, width: int) -> list[Tensor]:
 
 @torch.no_grad()
 def uniform_(module: nn.Module, a: float = 0.1) -> nn.Module:
-    """Every parameter of every cell from U(-a, a), biases included (seed 000's initialiser)."""
+    """Every parameter of every cell from U(-a, a), biases included (Albert's notes' initialiser)."""
     if not a > 0:
         raise ValueError(f"uniform_ needs a > 0; received a={a!r}")
     for cell in _cells(module):
@@ -39,7 +39,7 @@ def uniform_(module: nn.Module, a: float = 0.1) -> nn.Module:
 
 @torch.no_grad()
 def svd_rescaled_(module: nn.Module) -> nn.Module:
-    """Seed 003's ``sample_weights``: U(-1, 1), then divided by its largest singular value.
+    """The Theano notebook's ``sample_weights``: U(-1, 1), then divided by its largest singular value.
 
     Applied to each gate block of ``weight_ih`` and ``weight_hh`` so each block's spectral norm is 1
     ("the vanishing and exploding gradient depends on the largest singular value"). Biases become 0.

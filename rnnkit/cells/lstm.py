@@ -1,4 +1,4 @@
-"""LSTM cell with every option of TF1's ``LSTMCell`` (seed 001), seed 004's LSTM without forget gate, and layer norm."""
+"""LSTM cell with every option of TF1's ``LSTMCell`` (the ML@B slides), the RNN 1 notes' LSTM without forget gate, and layer norm."""
 from __future__ import annotations
 
 import torch
@@ -13,7 +13,7 @@ from .base import activation as resolve_activation
 class LSTMCell(Cell):
     r"""Long short-term memory step. Gate order ``i, f, u, o`` (torch.nn.LSTM's ``i, f, g, o``).
 
-    Seed 004's equations, with the forget gate it adds and TF1's options (seed 001):
+    The RNN 1 notes' equations, with the forget gate it adds and TF1's options (the ML@B slides):
 
     .. math::
         [a_i, a_f, a_u, a_o] &= x_t W_{ih} + h_{t-1} W_{hh} + b \\
@@ -28,7 +28,7 @@ class LSTMCell(Cell):
     - ``peepholes`` adds the diagonal ``w_c*`` terms (TF1 ``use_peepholes``; ``o`` peeks at the new ``c_t``).
     - ``forget_bias`` is a constant added to the forget gate's pre-activation, as TF1 does.
     - ``proj_size`` (TF1 ``num_proj``, torch ``proj_size``) projects ``m_t`` to P; the state's ``h`` is then (B, P).
-    - ``forget_gate=False`` is seed 004's first LSTM: ``c_t = c_{t-1} + i_t \odot u_t``, gates ``i, u, o``.
+    - ``forget_gate=False`` is the RNN 1 notes' first LSTM: ``c_t = c_{t-1} + i_t \odot u_t``, gates ``i, u, o``.
     - ``layer_norm`` (Ba et al. 2016): ``a = LN(x W_{ih}) + LN(h W_{hh}) + b`` and
       ``m_t = o_t \odot act(LN(c_t))``; the carried ``c_t`` stays un-normalised.
 

@@ -1,4 +1,4 @@
-"""Composition of cells (seed 000's ``(f; g)``, seed 001's ``MultiRNNCell``)."""
+"""Composition of cells (Albert's notes' ``(f; g)``, the ML@B slides' ``MultiRNNCell``)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -13,8 +13,8 @@ from .base import Cell
 class Stack(Cell):
     r"""Feed each cell's output to the next; the state is the tuple of their states.
 
-    Seed 000: ``(f; g)(x, s_1, s_2) = (y, s_1', s_2')`` where ``f(x, s_1) = (x', s_1')`` and
-    ``g(x', s_2) = (y, s_2')``. A Stack is itself a cell (seed 001: "the composition of RNNCells
+    Albert's notes: ``(f; g)(x, s_1, s_2) = (y, s_1', s_2')`` where ``f(x, s_1) = (x', s_1')`` and
+    ``g(x', s_2) = (y, s_2')``. A Stack is itself a cell (the ML@B slides: "the composition of RNNCells
     is still an RNNCell").
 
     >>> from rnnkit import LSTMCell, GRUCell

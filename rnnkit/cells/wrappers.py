@@ -1,4 +1,4 @@
-"""Small wrappers, each a cell: Residual, Embedding, Projection, LearnedInitialState (seeds 001, 002, 003)."""
+"""Small wrappers, each a cell: Residual, Embedding, Projection, LearnedInitialState (the ML@B slides, the Simple RNNs post and the Theano notebook)."""
 from __future__ import annotations
 
 import torch
@@ -10,7 +10,7 @@ from .base import activation as resolve_activation
 
 
 class Residual(Wrapper):
-    r"""``y_t = x_t + cell(x_t, s_{t-1}).y`` (seed 001's ResidualWrapper); needs O == D.
+    r"""``y_t = x_t + cell(x_t, s_{t-1}).y`` (the ML@B slides' ResidualWrapper); needs O == D.
 
     >>> from rnnkit import GRUCell
     >>> cell = Residual(GRUCell(4, 4))
@@ -31,7 +31,7 @@ class Residual(Wrapper):
 
 
 class Embedding(Wrapper):
-    r"""Token ids in: ``cell(E[x_t], s)`` with a learned table ``E`` (V, D) (seed 001's EmbeddingWrapper).
+    r"""Token ids in: ``cell(E[x_t], s)`` with a learned table ``E`` (V, D) (the ML@B slides' EmbeddingWrapper).
 
     Reads ``x_t`` (B,) integer ids; ``unroll`` then takes (B, T) ids.
 
@@ -73,7 +73,7 @@ class Embedding(Wrapper):
 
 
 class Projection(Wrapper):
-    r"""An output map after a cell: ``y_t = act(cell(x_t, s).y W + b)`` (seed 003's ``o_t = W_ho h_t + b_o``).
+    r"""An output map after a cell: ``y_t = act(cell(x_t, s).y W + b)`` (the Theano notebook's ``o_t = W_ho h_t + b_o``).
 
     >>> from rnnkit import GRUCell
     >>> cell = Projection(GRUCell(3, 8), 5, activation="sigmoid")
@@ -95,9 +95,9 @@ class Projection(Wrapper):
 
 
 class LearnedInitialState(Wrapper):
-    r"""A cell whose initial state ``s_0`` is learned, one vector per state leaf (seeds 002, 003's ``h0``).
+    r"""A cell whose initial state ``s_0`` is learned, one vector per state leaf (the Simple RNNs post and the Theano notebook's ``h0``).
 
-    Seed 002: "This is usually the all zeros vector but you can instead learn a constant vector that
+    The Simple RNNs post: "This is usually the all zeros vector but you can instead learn a constant vector that
     gets optimized during training."
 
     >>> from rnnkit import LSTMCell

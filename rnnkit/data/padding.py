@@ -1,4 +1,4 @@
-"""Padding variable-length sequences into one batch with their lengths (seed 002's masking model)."""
+"""Padding variable-length sequences into one batch with their lengths (the Simple RNNs post's masking model)."""
 from __future__ import annotations
 
 from typing import Sequence

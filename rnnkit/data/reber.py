@@ -1,7 +1,7 @@
-"""The Reber grammar and the embedded Reber grammar (seed 003's ``reberGrammar``).
+"""The Reber grammar and the embedded Reber grammar (the Theano notebook's ``reberGrammar``).
 
 The grammar is a finite automaton over ``BTSXPVE``; every string starts with ``B`` and ends with
-``E``. Seed 003 trains an Elman network to predict the *set* of possible next symbols, one
+``E``. The Theano notebook trains an Elman network to predict the *set* of possible next symbols, one
 independent sigmoid per symbol. The embedded grammar wraps a Reber string as ``B T <reber> T E`` or
 ``B P <reber> P E``: predicting the second-to-last symbol needs a memory of the second one, which an
 Elman network lacks and an LSTM has (Hochreiter & Schmidhuber 1997, experiment 1).
@@ -98,7 +98,7 @@ class ReberGrammar:
         return x
 
     def example(self, s: str | None = None) -> tuple[Tensor, Tensor]:
-        """Seed 003's pair: inputs (T-1, 7) one-hot symbols, targets (T-1, 7) multi-hot allowed next symbols."""
+        """The Theano notebook's pair: inputs (T-1, 7) one-hot symbols, targets (T-1, 7) multi-hot allowed next symbols."""
         s = s if s is not None else self.sample()
         allowed = self.allowed_next(s)
         x = self.one_hot(s[:-1])

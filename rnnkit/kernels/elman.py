@@ -1,5 +1,5 @@
 r"""Compiled Elman recurrence (``csrc/elman.cpp``) for ElmanCells with tanh or relu, alone (with or
-without an output map) or inside variational Dropout or Zoneout: seeds 002 and 003's network,
+without an output map) or inside variational Dropout or Zoneout: the Simple RNNs post and the Theano notebook's network,
 
 .. math::
     h_t = \mathrm{act}(x_t W_{ih} + h_{t-1} W_{hh} + b), \qquad o_t = \mathrm{act}_o(h_t W_{ho} + b_o)

@@ -2,7 +2,7 @@ r"""Compiled GRU recurrence for every GRUCell option (layer norm, reset before o
 and for GRUs inside variational Dropout or Zoneout: the time loops of ``csrc/gru.cpp`` with an
 explicit backward pass through time; weight gradients here, one product over all T*B rows each.
 
-Seed 000's gated cell: ``h_t = z h_{t-1} + (1 - z) n`` with the reset gate inside ``n``; see
+Albert's notes' gated cell: ``h_t = z h_{t-1} + (1 - z) n`` with the reset gate inside ``n``; see
 ``rnnkit.GRUCell`` for the equations of both reset placements.
 
 >>> import rnnkit as rk

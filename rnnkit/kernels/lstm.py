@@ -1,9 +1,9 @@
 r"""Fused LSTM with every option (peepholes, clipping, projection, no forget gate, layer norm):
-a tight forward loop and an explicit backward pass through time (seeds 002 and 004).
+a tight forward loop and an explicit backward pass through time (the Simple RNNs post and the RNN 1 notes).
 
 The input projection ``gx = LN(x W_ih) + b`` is computed for all steps at once outside (by the
 cell's ``project_input``, under autograd); ``LSTMRecurrence`` is the recurrent part. Its backward
-walks the steps in reverse, carrying ``dh`` and ``dc`` (seed 004: "backpropagation with respect to a
+walks the steps in reverse, carrying ``dh`` and ``dc`` (the RNN 1 notes: "backpropagation with respect to a
 parameter W for one step ... from time step E to E-1"), and forms every weight gradient with one
 matrix product over all steps (``dW_hh = H_{prev}^T dZ`` with (B*T)-row operands) instead of T small ones.
 

@@ -1,4 +1,4 @@
-"""charlm: a character- or byte-level language model on any text file (seeds 000 and 001, char-rnn).
+"""charlm: a character- or byte-level language model on any text file (Albert's notes and the ML@B slides, char-rnn).
 
 Training is truncated BPTT as char-rnn does it: the training text is cut into ``batch_size``
 contiguous streams; batch k reads the k-th window of ``seq_len`` symbols of every stream, and the
@@ -137,7 +137,7 @@ class CharLM(Task):
 
     # ------------------------------------------------------------------ generation
     def printable_mask(self) -> Tensor:
-        """Seed 000's filter: only ``string.printable`` symbols may be sampled."""
+        """Albert's notes' filter: only ``string.printable`` symbols may be sampled."""
         if self.meta["level"] == "byte":
             return torch.tensor([chr(b) in string.printable for b in self.vocab.symbols])
         return torch.tensor([c in string.printable for c in self.vocab.symbols])

@@ -1,10 +1,10 @@
-"""classify: many-to-one sequence classification (seed 000's Buzzometer, seed 004's names -> language).
+"""classify: many-to-one sequence classification (Albert's notes' Buzzometer, the RNN 1 notes' names -> language).
 
 Text as CSV / TSV (header with ``text`` and ``label`` columns), JSONL, or a folder with one
 subfolder per class, read as characters or words; or numeric sequences in the UCR/UEA ``.ts``
 format (univariate or multivariate, unequal lengths). ``--data`` may also be a UCR dataset folder
 holding ``NAME_TRAIN.ts`` and ``NAME_TEST.ts``: the archive's own split is then used, the test file
-for validation. The model reads the sequence (both ways with ``--bidirectional``: seed 000 joins
+for validation. The model reads the sequence (both ways with ``--bidirectional``: Albert's notes joins
 the forward run's last output with the backward run's first) and a linear layer gives the classes.
 """
 from __future__ import annotations

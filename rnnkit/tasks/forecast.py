@@ -1,4 +1,4 @@
-"""forecast: time-series regression (seed 003's sine/cosine regression, seed 004's time series).
+"""forecast: time-series regression (the Theano notebook's sine/cosine regression, the RNN 1 notes' time series).
 
 A CSV with a header; ``--target`` names the column(s) to forecast (default: the last column) and
 ``--inputs`` extra columns to read (default: none). Windows of ``--window`` steps predict the next

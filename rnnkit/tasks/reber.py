@@ -1,9 +1,9 @@
-"""reber: next-symbol prediction on the (embedded) Reber grammar, as seed 003 trains its Elman network.
+"""reber: next-symbol prediction on the (embedded) Reber grammar, as the Theano notebook trains its Elman network.
 
 Inputs are one-hot symbols; the targets are the *sets* of symbols the grammar allows next, learned
-with one independent sigmoid per symbol (seed 003's output layer). A string is solved when every
+with one independent sigmoid per symbol (the Theano notebook's output layer). A string is solved when every
 predicted set (sigmoid > 0.5) equals the allowed set. The model then samples strings symbol by symbol
-until ``E`` (seed 003's sampling loop) and the share of them inside the grammar is reported.
+until ``E`` (the Theano notebook's sampling loop) and the share of them inside the grammar is reported.
 No data file is needed: strings come from the grammar, training batch k from seed and k alone.
 """
 from __future__ import annotations
@@ -118,7 +118,7 @@ class Reber(Task):
 
     @torch.no_grad()
     def sample(self, model: nn.Module, rng: random.Random) -> str:
-        """Seed 003's sampling: feed B, draw the next symbol from the normalised sigmoid outputs, until E."""
+        """The Theano notebook's sampling: feed B, draw the next symbol from the normalised sigmoid outputs, until E."""
         out, state = "B", None
         x = ReberGrammar.one_hot("B").unsqueeze(0)
         for _ in range(self.cfg.max_sample_len):

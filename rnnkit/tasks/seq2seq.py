@@ -1,6 +1,6 @@
-"""seq2seq: many-to-one-to-many encoder-decoder (seed 000's sorting network; translation in seeds 001, 004).
+"""seq2seq: many-to-one-to-many encoder-decoder (Albert's notes' sorting network; translation in the ML@B slides and the RNN 1 notes).
 
-``--data sort`` (or no ``--data``) generates seed 000's problem: a random sequence of symbols in, the
+``--data sort`` (or no ``--data``) generates Albert's notes' problem: a random sequence of symbols in, the
 same symbols sorted out. Any other ``--data`` is a TSV file of ``source<TAB>target`` lines, read as
 characters or as space-separated words. Training uses teacher forcing; validation decodes greedily
 (or with ``--beam N``) and reports exact-match accuracy, token accuracy and loss.

@@ -52,8 +52,9 @@ template <typename T> inline T* mptr(OptT& t) { return t.has_value() ? t->data_p
 
 // Products below this many multiply-adds are done by hand: BLAS's call overhead dominates them.
 constexpr int64_t kSmallProduct = 1 << 15;
-// Rows of gate maths are split among threads in chunks of about this many elements (measured here
-// against 2^12, 2^14 and 2^20, i.e. one thread: chunks of 2^12..2^14 were 10-35% faster with layer norm).
+// Rows of gate maths are split among threads in chunks of about this many elements: small enough that
+// both threads get work at B >= 16, large enough that a chunk outweighs the cost of handing it out
+// (the sizes compared are in benchmarks/README.md).
 constexpr int64_t kParallelWork = 1 << 13;
 
 // MKL's packed GEMM, found at run time in the torch library already loaded (absent in non-MKL builds):

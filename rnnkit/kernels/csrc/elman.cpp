@@ -1,10 +1,10 @@
-// Compiled Elman recurrence (rnnkit.ElmanCell with tanh or relu, seeds 002 and 003), and the carried-
+// Compiled Elman recurrence (rnnkit.ElmanCell with tanh or relu, the Simple RNNs post and the Theano notebook), and the carried-
 // state effects of variational Dropout and Zoneout. Python sees elman_forward and elman_backward
 // (module.cpp); rnnkit/kernels/elman.py forms W_hh's gradient in one product over all T*B rows.
 //
 // Per step, gx = x W_ih + b for all steps already (time first, (T, B, H)):
 //   h_t = act(gx_t + h_{t-1} W_hh)
-// Backward (seed 002's BPTT), with dh the gradient reaching h_t:
+// Backward (the Simple RNNs post's BPTT), with dh the gradient reaching h_t:
 //   da = dh act'(.)  (1 - h_t^2 for tanh, [h_t > 0] for relu);  dh_{t-1} = da W_hh^T
 #include "common.h"
 

@@ -1,4 +1,4 @@
-// Compiled GRU recurrence (rnnkit.GRUCell, seed 000's update/reset-gate cell) with layer norm,
+// Compiled GRU recurrence (rnnkit.GRUCell, Albert's notes' update/reset-gate cell) with layer norm,
 // either reset placement, and the carried-state effects of variational Dropout and Zoneout.
 // Python sees gru_forward and gru_backward (module.cpp); rnnkit/kernels/gru.py forms the weight
 // gradients from what they return, one product over all T*B rows each.
@@ -8,7 +8,7 @@
 //                 n = tanh(gx_n + r a_n)
 //   reset before: a_rz = h_{t-1} W_rz + b_rz          n = tanh(gx_n + (r h_{t-1}) W_n + b_n)
 //   h_t = z h_{t-1} + (1 - z) n
-// Backward (seed 004's step from E to E-1), with dh the gradient reaching h_t:
+// Backward (the RNN 1 notes' step from E to E-1), with dh the gradient reaching h_t:
 //   dn = dh (1 - z), dz = dh (h_{t-1} - n), dh_{t-1} = dh z + (the products' share)
 //   d a_n = dn (1 - n^2); dr = d a_n a_n (reset_after) or (d a_n W_n^T) h_{t-1} (before)
 #include "common.h"

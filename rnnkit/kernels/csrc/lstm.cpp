@@ -1,8 +1,8 @@
-// Compiled LSTM recurrence: the time loop of rnnkit.kernels.lstm in C++ (seeds 002 and 004).
+// Compiled LSTM recurrence: the time loop of rnnkit.kernels.lstm in C++ (the Simple RNNs post and the RNN 1 notes).
 // Python sees lstm_forward, lstm_backward and zoneout_masks (module.cpp); rnnkit/kernels/lstm.py
 // wraps them in NativeLSTMRecurrence.
 //
-// Forward walks t = 0..T-1; backward walks t = T-1..0 carrying dh and dc, as seed 004's
+// Forward walks t = 0..T-1; backward walks t = T-1..0 carrying dh and dc, as the RNN 1 notes'
 // backpropagation "from time step E to E-1". Per step there is one matrix product for the
 // recurrence (two with a projection) and one pass over each batch row for the gate maths, so
 // nothing per step goes through Python or autograd. The weight matrices' gradients are NOT formed
