@@ -5,6 +5,8 @@ A run folder::
     config.json          task, task config, train config, data meta (vocabulary, labels, scaling)
     model.safetensors    the weights to use (best on validation, else latest)
     checkpoint/          model.safetensors, optimizer.safetensors, trainer.json: the latest step, to resume
+    checkpoint.old/      the one before it, used when the latest is damaged
+    .lock                held by the process training into the folder
     metrics.csv          one row per logged step
     learning_curve.png   training and validation loss against step
 
@@ -13,12 +15,15 @@ killed run leaves either the old or the new checkpoint, never half of one.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -27,13 +32,24 @@ from safetensors.torch import save as safetensors_bytes
 from .errors import UserError
 
 
+def _test_pause() -> None:
+    """``RNNKIT_TEST_WRITE_PAUSE=SECONDS`` stretches every write, so tests can kill a run in the middle of one."""
+    pause = os.environ.get("RNNKIT_TEST_WRITE_PAUSE")
+    if pause:
+        time.sleep(float(pause))
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            half = len(data) // 2
+            f.write(data[:half])
+            f.flush()
+            _test_pause()                    # a kill here leaves half a temporary file, never half of ``path``
+            f.write(data[half:])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -100,25 +116,97 @@ def save_checkpoint(run_dir: Path, model: torch.nn.Module, opt: torch.optim.Opti
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     _save_tensors(tmp / "model.safetensors", dict(model.state_dict()))
+    _test_pause()
     opt_tensors, opt_meta = optimizer_to_tensors(opt)
     _save_tensors(tmp / "optimizer.safetensors", {**{f"opt.{k}": v for k, v in opt_tensors.items()},
                                                    **{f"extra.{k}": v for k, v in extra_tensors.items()}})
-    atomic_write_json(tmp / "trainer.json", {**trainer, "optimizer": opt_meta})
+    atomic_write_json(tmp / "trainer.json", {**trainer, "optimizer": opt_meta})   # last: marks tmp complete
+    _sync_dir(tmp)
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
+        _test_pause()                        # a kill here leaves checkpoint.old and a complete checkpoint.tmp
     os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    _sync_dir(run_dir)                       # checkpoint.old stays: the fallback if this one is ever damaged
 
 
-def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict] | None:
-    """(model tensors, optimizer+extra tensors, trainer json) of the last complete checkpoint, or None."""
+def _sync_dir(folder: Path) -> None:
+    """Make a folder's renames durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict]:
+    """One checkpoint folder read whole; any damage raises ValueError saying which file."""
+    parts = []
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        try:
+            parts.append(load_file(str(folder / name)))
+        except Exception as e:  # safetensors raises its own error types for truncated or corrupt files
+            raise ValueError(f"{folder / name} is unreadable ({type(e).__name__}: {str(e).splitlines()[0][:80]})") \
+                from None
+    try:
+        trainer = json.loads((folder / "trainer.json").read_text())
+        trainer["step"], trainer["optimizer"]["param_groups"]                 # the keys resume reads
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{folder / 'trainer.json'} is unreadable ({type(e).__name__}: {e})") from None
+    return parts[0], parts[1], trainer
+
+
+def load_checkpoint(run_dir: Path, *, warn=None) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict] | None:
+    """(model tensors, optimizer+extra tensors, trainer json) of the last complete checkpoint, or None when
+    the run has none yet.
+
+    A kill between the two renames of ``save_checkpoint`` leaves the newest complete checkpoint in
+    ``checkpoint.tmp`` (its trainer.json is written last) and the previous one in ``checkpoint.old``;
+    candidates are tried newest first. A damaged one is reported through ``warn`` (one line) and the
+    next one used; when every one present is damaged, a UserError says so."""
     run_dir = Path(run_dir)
-    for folder in (run_dir / "checkpoint", run_dir / "checkpoint.old"):
-        if (folder / "trainer.json").exists():
-            return (load_file(str(folder / "model.safetensors")), load_file(str(folder / "optimizer.safetensors")),
-                    json.loads((folder / "trainer.json").read_text()))
+    candidates = [run_dir / n for n in ("checkpoint", "checkpoint.old") if (run_dir / n).is_dir()]
+    if (run_dir / "checkpoint.tmp" / "trainer.json").exists():         # complete, not yet swapped in
+        candidates.insert(1, run_dir / "checkpoint.tmp")
+    found, damaged = [], []
+    for folder in candidates:
+        try:
+            found.append(_read_checkpoint(folder))
+        except ValueError as e:
+            damaged.append(str(e))
+            if warn is not None:
+                warn(f"rnnkit: warning: skipping a damaged checkpoint: {e}")
+    if found:
+        return max(found, key=lambda c: c[2]["step"])
+    if damaged:
+        raise UserError(f"expected a readable checkpoint in {run_dir}; every one is damaged: {damaged[0]}")
     return None
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir/.lock`` while training into it; a second ``rnnkit train`` into the same folder gets a
+    clear error. The operating system releases the lock when the process ends, however it ends."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            raise UserError(f"expected a run folder no other process is training; {run_dir} is being trained by "
+                            f"process {holder}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def read_config(run_dir: Path) -> dict:

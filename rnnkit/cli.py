@@ -16,6 +16,13 @@ from pathlib import Path
 from .errors import UserError
 
 
+class _Parser(argparse.ArgumentParser):
+    """Mistakes on the command line get one line (not the usage block) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> None:
     group = parser.add_argument_group(title)
     for f in fields(cls):
@@ -47,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .tasks import TASKS
     from .train import TrainConfig
 
-    parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
+    parser = _Parser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a task's model; writes a run folder")
@@ -109,49 +116,88 @@ def _without(cls, names: set[str]):
 # ------------------------------------------------------------------------------------ commands
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _read_settings(path: str | None) -> dict:
+    if not path:
+        return {}
+    try:
+        settings = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"expected a JSON settings file at {path}; {e}") from None
+    if not isinstance(settings, dict):
+        raise UserError(f"expected a JSON object of settings in {path}; received {type(settings).__name__}")
+    return settings
+
+
+def _configs(cls, args: argparse.Namespace):
+    """The task, model and train configs of a new run, every value checked."""
     from .models import RecurrentConfig
+    from .options import check_config
+    from .train import TrainConfig
+
+    file_cfg = _read_settings(args.config)
+    known = {f.name for c in (cls.Config, RecurrentConfig, TrainConfig) for f in fields(c)}
+    unknown = sorted(set(file_cfg) - known)
+    if unknown:
+        raise UserError(f"expected settings named like the flags in {args.config}; unknown: {unknown}")
+    configs = (_build(cls.Config, {}, file_cfg, args), _build(RecurrentConfig, cls.model_defaults, file_cfg, args),
+               _build(TrainConfig, cls.train_defaults, file_cfg, args))
+    for cfg in configs:
+        check_config(cfg)
+    try:
+        configs[1].make_cell(1)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return configs
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from .checkpoint import run_lock
     from .runs import format_metrics, open_task, write_config
     from .tasks import TASKS
-    from .train import TrainConfig, Trainer
+    from .train import Trainer, init_seed
 
     cls = TASKS[args.task]
     run_dir = Path(args.run or f"runs/{args.task}-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.resume:
         task, train_cfg = open_task(run_dir, expect=args.task)
-        if args.max_time is not None:
-            train_cfg.max_time = args.max_time
-        data = args.data or task.meta.get("data")
-        task = cls.prepare(task.cfg, task.model_cfg, data, seed=task.seed)
+        for name in ("max_time", "steps"):            # the budget may change on resume; nothing else does
+            if getattr(args, name) is not None:
+                setattr(train_cfg, name, getattr(args, name))
+        train_cfg.validate()
+        task_cfg, model_cfg, data, seed = task.cfg, task.model_cfg, args.data or task.meta.get("data"), task.seed
     else:
         if (run_dir / "config.json").exists():
             raise UserError(f"expected a new run folder; {run_dir} already holds a run (add --resume to continue "
                             f"it, or choose another --run)")
-        file_cfg = {}
-        if args.config:
-            try:
-                file_cfg = json.loads(Path(args.config).read_text())
-            except (OSError, json.JSONDecodeError) as e:
-                raise UserError(f"expected a JSON settings file at {args.config}; {e}") from None
-        task_cfg = _build(cls.Config, {}, file_cfg, args)
-        model_cfg = _build(RecurrentConfig, cls.model_defaults, file_cfg, args)
-        train_cfg = _build(TrainConfig, cls.train_defaults, file_cfg, args)
-        train_cfg.validate()
-        try:
-            model_cfg.make_cell(1)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        task = cls.prepare(task_cfg, model_cfg, args.data, seed=train_cfg.seed)
-    model = task.build_model()
-    if not args.resume:
-        write_config(run_dir, task, train_cfg)
-    trainer = Trainer(task, model, train_cfg, run_dir)
-    if args.resume and not trainer.resume():
-        print(f"no checkpoint in {run_dir} yet; starting from step 0", file=sys.stderr)
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"run {run_dir}: task {task.name}, {n_params:,} parameters, up to {train_cfg.steps} steps"
-          + (f" or {train_cfg.max_time:g} s" if train_cfg.max_time else ""), flush=True)
-    metrics = trainer.fit()
+        task_cfg, model_cfg, train_cfg = _configs(cls, args)
+        data, seed = args.data, train_cfg.seed
+    # every source of randomness comes from the seed: data splits and generated data, then the initial weights
+    torch.manual_seed(seed)
+    task = cls.prepare(task_cfg, model_cfg, data, seed=seed)
+    created = not run_dir.exists()
+    try:
+        with run_lock(run_dir):
+            if not args.resume:
+                if (run_dir / "config.json").exists():
+                    raise UserError(f"expected a new run folder; {run_dir} already holds a run")
+                write_config(run_dir, task, train_cfg)
+            torch.manual_seed(init_seed(seed))
+            model = task.build_model()
+            trainer = Trainer(task, model, train_cfg, run_dir)
+            if args.resume and not trainer.resume():
+                print(f"no checkpoint in {run_dir} yet; starting from step 0", file=sys.stderr)
+            n_params = sum(p.numel() for p in model.parameters())
+            print(f"run {run_dir}: task {task.name}, {n_params:,} parameters, up to {train_cfg.steps} steps"
+                  + (f" or {train_cfg.max_time:g} s" if train_cfg.max_time else ""), flush=True)
+            metrics = trainer.fit()
+    except Exception:
+        # a run that failed before anything was trained leaves no folder behind
+        if created and not any((run_dir / n).exists() for n in ("model.safetensors", "checkpoint", "checkpoint.old")):
+            import shutil
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     print(f"final validation ({task.name}, step {trainer.step}): {format_metrics(metrics)}")
     return 0
 
@@ -164,8 +210,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     task, model = open_run(Path(args.run), expect="charlm")
     if args.length < 0:
         raise UserError(f"--length must be >= 0; received {args.length}")
-    if args.temperature <= 0:
-        raise UserError(f"--temperature must be > 0; received {args.temperature}")
+    if not 0 < args.temperature < float("inf"):
+        raise UserError(f"--temperature must be a finite number > 0; received {args.temperature}")
+    if args.top_k < 0:
+        raise UserError(f"--top-k must be >= 0; received {args.top_k}")
+    if args.seed is not None and not 0 <= args.seed < 2 ** 63:
+        raise UserError(f"--seed must be in [0, 2**63); received {args.seed}")
     prime_ids = task.encode(args.prime) if args.prime else [int(torch.randint(len(task.vocab), (1,)))]
     generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
     allowed = task.printable_mask() if args.printable else None
@@ -250,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as e:
+        if isinstance(e, RuntimeError) and "memory" not in str(e).lower():
+            raise
+        print(f"rnnkit: error: expected settings that fit in memory; ran out ({str(e).splitlines()[0][:120]})",
+              file=sys.stderr)
+        return 2
     except BrokenPipeError:   # the reader of our output went away (`rnnkit ... | head`)
         sys.stderr.close()
         return 0

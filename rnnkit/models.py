@@ -29,10 +29,10 @@ from .state import State, leaves, map_state
 class RecurrentConfig:
     """The recurrent stack; every field is a ``rnnkit train`` flag."""
 
-    cell: str = option("lstm, gru or elman", "lstm")
-    hidden_size: int = option("units per layer (H)", 128)
-    num_layers: int = option("stacked layers", 1)
-    dropout: float = option("dropout between layers and before the output layer", 0.0)
+    cell: str = option("lstm, gru or elman", "lstm", choices=("lstm", "gru", "elman"))
+    hidden_size: int = option("units per layer (H)", 128, at_least=1, at_most=65536)
+    num_layers: int = option("stacked layers", 1, at_least=1, at_most=1000)
+    dropout: float = option("dropout between layers and before the output layer", 0.0, at_least=0.0, below=1.0)
     layer_norm: bool = option("layer-normalised LSTM / GRU", False)
     bidirectional: bool = option("read each sequence both ways (not for generation)", False)
 

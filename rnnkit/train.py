@@ -18,12 +18,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from .checkpoint import (atomic_write_bytes, load_checkpoint, optimizer_from_tensors, save_checkpoint,
                          save_model)
 from .errors import UserError
-from .options import option
-from .progress import Progress
+from .options import check_config, option
 from .state import detach_state, leaves, map_state
 
 
@@ -32,32 +32,26 @@ from .state import detach_state, leaves, map_state
 class TrainConfig:
     """How to train; every field is a ``rnnkit train`` flag."""
 
-    steps: int = option("training steps (updates); also the schedule's horizon", 2000)
-    batch_size: int = option("sequences per batch", 32)
-    optimizer: str = option("sgd, adam or adamw", "adam")
-    lr: float = option("learning rate", 2e-3)
-    momentum: float = option("SGD momentum", 0.0)
-    weight_decay: float = option("weight decay (decoupled for adamw)", 0.0)
-    clip_norm: float = option("clip the global gradient norm to this (0: off)", 5.0)
-    clip_value: float = option("clip each gradient entry to [-v, v] (0: off)", 0.0)
+    steps: int = option("training steps (updates); also the schedule's horizon", 2000, at_least=1)
+    batch_size: int = option("sequences per batch", 32, at_least=1, at_most=1_000_000)
+    optimizer: str = option("sgd, adam or adamw", "adam", choices=("sgd", "adam", "adamw"))
+    lr: float = option("learning rate", 2e-3, above=0.0)
+    momentum: float = option("SGD momentum", 0.0, at_least=0.0, below=1.0)
+    weight_decay: float = option("weight decay (decoupled for adamw)", 0.0, at_least=0.0)
+    clip_norm: float = option("clip the global gradient norm to this (0: off)", 5.0, at_least=0.0)
+    clip_value: float = option("clip each gradient entry to [-v, v] (0: off)", 0.0, at_least=0.0)
     schedule: str = option("learning-rate schedule: constant, cosine, linear or step (x0.5 every quarter)",
-                          default="constant")
-    warmup_steps: int = option("linear warm-up steps", 0)
-    eval_every: int = option("validate and checkpoint every N steps", 200)
-    patience: int = option("stop after N validations without improvement (0: never)", 0)
-    seed: int = option("random seed: same seed, same run", 0)
-    max_time: float = option("stop after this many seconds of training (0: no limit)", 0.0)
+                          default="constant", choices=("constant", "cosine", "linear", "step"))
+    warmup_steps: int = option("linear warm-up steps", 0, at_least=0)
+    eval_every: int = option("validate and checkpoint every N steps", 200, at_least=1)
+    patience: int = option("stop after N validations without improvement (0: never)", 0, at_least=0)
+    seed: int = option("random seed: same seed, same run", 0, at_least=0, below=2 ** 62)
+    max_time: float = option("stop after this many seconds of training (0: no limit)", 0.0, at_least=0.0)
+    log_every: int = option("log the training loss every N steps (0: about 50 points per run, by steps or by "
+                            "--max-time)", 0, at_least=0)
 
     def validate(self) -> None:
-        if self.optimizer not in ("sgd", "adam", "adamw"):
-            raise UserError(f"--optimizer must be sgd, adam or adamw; received {self.optimizer!r}")
-        if self.schedule not in ("constant", "cosine", "linear", "step"):
-            raise UserError(f"--schedule must be constant, cosine, linear or step; received {self.schedule!r}")
-        for name in ("steps", "batch_size", "eval_every"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"--{name.replace('_', '-')} must be > 0; received {getattr(self, name)}")
-        if not self.lr > 0:
-            raise UserError(f"--lr must be > 0; received {self.lr}")
+        check_config(self)
 
 
 def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
@@ -93,6 +87,15 @@ def step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step) % (2 ** 63)
 
 
+def init_seed(seed: int) -> int:
+    """The torch seed of a run's initial weights (apart from every step's seed)."""
+    return (seed * 1_000_003 + 2 ** 61) % (2 ** 63)
+
+
+class Diverged(UserError):
+    """A non-finite loss or gradient: the run stops with one line naming the step."""
+
+
 class SimulatedCrash(RuntimeError):
     """Raised by ``Trainer.fit(crash_after=k)``: the tests' stand-in for a killed process."""
 
@@ -122,7 +125,7 @@ class Trainer:
 
     def resume(self) -> bool:
         """Load the last checkpoint of the run folder, if any; True when one was loaded."""
-        found = load_checkpoint(self.run_dir)
+        found = load_checkpoint(self.run_dir, warn=lambda line: print(line, file=sys.stderr))
         if found is None:
             return False
         model_tensors, opt_tensors, trainer = found
@@ -157,14 +160,16 @@ class Trainer:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6, 4))
-        steps = [r["step"] for r in self.history]
-        ax.plot(steps, [r["train_loss"] for r in self.history], label="train loss")
-        if all("valid_loss" in r for r in self.history):
-            ax.plot(steps, [r["valid_loss"] for r in self.history], label="validation loss")
+        train = [(r["step"], r["train_loss"]) for r in self.history if r.get("train_loss") not in (None, "")]
+        valid = [(r["step"], r["valid_loss"]) for r in self.history if r.get("valid_loss") not in (None, "")]
+        for points, label, style in ((train, "training loss", "-"), (valid, "validation loss", "o-")):
+            if points:
+                ax.plot(*zip(*points), style, label=label, markersize=4)
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         ax.set_title(f"{self.task.name}: learning curve")
-        ax.legend()
+        if train or valid:
+            ax.legend()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
         plt.close(fig)
@@ -176,12 +181,12 @@ class Trainer:
         return value > self.best if self.task.higher_is_better else value < self.best
 
     # ------------------------------------------------------------------ loop
-    def _validate(self, train_loss: float, elapsed: float) -> bool:
+    def _validate(self, train_loss: float | None, elapsed: float) -> bool:
         """Validate, record, save the best model and a checkpoint; True when early stopping says stop."""
         metrics = self.task.evaluate(self.model)
         row = {"step": self.step, "elapsed_s": round(elapsed, 3), "lr": learning_rate(self.cfg, self.step - 1),
                "train_loss": train_loss, **{f"valid_{k}": v for k, v in metrics.items()}}
-        self.history.append(row)
+        self._record(row)
         value = metrics[self.task.primary]
         if self._improved(value):
             self.best, self.bad_evals = value, 0
@@ -192,46 +197,98 @@ class Trainer:
         self._write_metrics()
         return bool(self.cfg.patience) and self.bad_evals >= self.cfg.patience
 
+    def _record(self, row: dict) -> None:
+        """One metrics row per step: a validation at a step already logged fills in that row."""
+        if self.history and self.history[-1]["step"] == row["step"]:
+            self.history[-1].update({k: v for k, v in row.items() if v is not None})
+        else:
+            self.history.append(row)
+
+    def _log_due(self, elapsed: float, last_log: float) -> bool:
+        """Training-loss rows: every ``log_every`` steps, or about 50 per run (by steps, or by the time budget)."""
+        cfg = self.cfg
+        every = cfg.log_every or max(1, cfg.steps // 50)
+        if self.step % every == 0:
+            return True
+        return not cfg.log_every and bool(cfg.max_time) and elapsed - last_log >= cfg.max_time / 50
+
+    def _step(self) -> tuple[float, int]:
+        """One update; (loss, items). Raises ``Diverged`` without touching the weights when the loss or
+        the gradient is not finite."""
+        cfg = self.cfg
+        torch.manual_seed(step_seed(cfg.seed, self.step))
+        self.model.train()
+        batch = self.task.train_batch(self.step, cfg.batch_size)
+        if self.carry is None or self.task.starts_stream(self.step, cfg.batch_size):
+            self.carry = self.task.initial_carry(self.model, cfg.batch_size)
+        loss, carry, items = self.task.loss(self.model, batch, self.carry)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise Diverged(f"training diverged at step {self.step + 1}: the loss is {value}")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if cfg.clip_value:
+            nn.utils.clip_grad_value_(params, cfg.clip_value)
+        norm = nn.utils.clip_grad_norm_(params, cfg.clip_norm or math.inf)   # by inf: the norm, grads unchanged
+        if not math.isfinite(float(norm)):
+            raise Diverged(f"training diverged at step {self.step + 1}: the gradient norm is {float(norm)}")
+        for group in self.opt.param_groups:
+            group["lr"] = learning_rate(cfg, self.step)
+        self.opt.step()
+        self.carry = detach_state(carry)
+        self.step += 1
+        return value, items
+
     def fit(self, *, crash_after: int | None = None) -> dict[str, float]:
-        """Train to ``cfg.steps`` (or the time budget, or early stopping); returns the final validation metrics."""
+        """Train to ``cfg.steps`` (or the time budget, or early stopping); returns the final validation metrics.
+
+        A non-finite loss or gradient stops the run with ``Diverged`` before the update, so the weights
+        stay the last finite ones; they are written as the result when no validation has saved one."""
         cfg, start = self.cfg, time.perf_counter()
-        progress = Progress(cfg.steps, max_time=cfg.max_time or None, unit=self.task.unit, start_step=self.step)
-        losses: list[float] = []
+        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", file=sys.stderr, dynamic_ncols=True,
+                   mininterval=0.5 if sys.stderr.isatty() else 10.0, leave=False)
+        losses: list[float] = []          # since the last validation
+        logged: list[float] = []          # since the last training-loss row
+        last_log, items_done = 0.0, 0
         stopped_early = False
-        while self.step < cfg.steps:
-            if cfg.max_time and time.perf_counter() - start >= cfg.max_time:
-                break
-            torch.manual_seed(step_seed(cfg.seed, self.step))
-            self.model.train()
-            batch = self.task.train_batch(self.step, cfg.batch_size)
-            if self.carry is None or self.task.starts_stream(self.step, cfg.batch_size):
-                self.carry = self.task.initial_carry(self.model, cfg.batch_size)
-            loss, carry, items = self.task.loss(self.model, batch, self.carry)
-            self.carry = detach_state(carry)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip_value:
-                nn.utils.clip_grad_value_(self.model.parameters(), cfg.clip_value)
-            if cfg.clip_norm:
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm)
-            for group in self.opt.param_groups:
-                group["lr"] = learning_rate(cfg, self.step)
-            self.opt.step()
-            self.step += 1
-            losses.append(loss.item())
-            progress.update(self.step, loss=losses[-1], items=items)
-            if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                if self._validate(sum(losses) / len(losses), time.perf_counter() - start):
-                    stopped_early = True
+        try:
+            while self.step < cfg.steps:
+                elapsed = time.perf_counter() - start
+                if cfg.max_time and elapsed >= cfg.max_time:
                     break
-                losses = []
-            if crash_after is not None and self.step >= crash_after:
-                raise SimulatedCrash(f"simulated crash after step {self.step}")
-        progress.close()
+                try:
+                    value, items = self._step()
+                except Diverged:
+                    if not (self.run_dir / "model.safetensors").exists():
+                        save_model(self.run_dir / "model.safetensors", self.model)
+                    raise
+                losses.append(value)
+                logged.append(value)
+                items_done += items
+                elapsed = time.perf_counter() - start
+                bar.update(1)
+                bar.set_postfix_str(f"loss {value:.4f}  {items_done / max(elapsed, 1e-9):,.0f} {self.task.unit}/s",
+                                    refresh=False)
+                logged_now = self._log_due(elapsed, last_log)
+                if logged_now:
+                    self._record({"step": self.step, "elapsed_s": round(elapsed, 3),
+                                  "lr": learning_rate(cfg, self.step - 1), "train_loss": sum(logged) / len(logged)})
+                    logged, last_log = [], elapsed
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    # the row just logged keeps its own window's training loss
+                    stop = self._validate(None if logged_now else sum(losses) / len(losses), elapsed)
+                    losses = []
+                    if stop:
+                        stopped_early = True
+                        break
+                if crash_after is not None and self.step >= crash_after:
+                    raise SimulatedCrash(f"simulated crash after step {self.step}")
+        finally:
+            bar.close()
         if losses:  # stopped by the time budget between validations
             self._validate(sum(losses) / len(losses), time.perf_counter() - start)
         if stopped_early:
             print(f"early stopping: no improvement in {cfg.patience} validations", file=sys.stderr)
-        final = self.history[-1] if self.history else {}
+        final = next((r for r in reversed(self.history) if any(k.startswith("valid_") for k in r)), {})
         return {k[len("valid_"):]: v for k, v in final.items() if k.startswith("valid_")}
-

@@ -8,10 +8,13 @@ from pathlib import Path
 from ..errors import UserError
 
 
-def check_file(path: str | Path, what: str = "a file") -> Path:
+def check_file(path: str | Path, what: str = "a file", *, folder_ok: bool = False) -> Path:
+    """``path`` if it holds what a reader expects: an existing, non-empty file (or a folder where allowed)."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"expected {what} at {path}; it does not exist")
+    if path.is_dir() and not folder_ok:
+        raise UserError(f"expected {what} at {path}; it is a folder")
     if path.is_file() and path.stat().st_size == 0:
         raise UserError(f"expected {what} at {path}; it is empty")
     return path
@@ -26,7 +29,7 @@ def read_text(path: str | Path, level: str) -> tuple[str | bytes, str]:
     if level == "byte":
         return raw, "byte"
     try:
-        return raw.decode("utf-8"), "char"
+        return raw.decode("utf-8-sig"), "char"                     # a byte-order mark is not text
     except UnicodeDecodeError as e:
         if level == "auto":
             return raw, "byte"
@@ -36,7 +39,7 @@ def read_text(path: str | Path, level: str) -> tuple[str | bytes, str]:
 
 def read_labelled(path: str | Path, *, text_column: str = "text", label_column: str = "label") -> list[tuple[str, str]]:
     """(text, label) pairs from a CSV / TSV (with a header), JSONL, or a folder with one subfolder per class."""
-    path = check_file(path, "labelled data (CSV, TSV, JSONL or a folder per class)")
+    path = check_file(path, "labelled data (CSV, TSV, JSONL or a folder per class)", folder_ok=True)
     if path.is_dir():
         pairs = []
         for class_dir in sorted(p for p in path.iterdir() if p.is_dir()):
@@ -45,8 +48,8 @@ def read_labelled(path: str | Path, *, text_column: str = "text", label_column: 
         if not pairs:
             raise UserError(f"expected one subfolder of text files per class in {path}; found no files")
         return pairs
-    text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix in (".jsonl", ".json"):
+        text = path.read_text(encoding="utf-8-sig", errors="replace")      # a byte-order mark is not data
         pairs = []
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
@@ -60,14 +63,38 @@ def read_labelled(path: str | Path, *, text_column: str = "text", label_column: 
                                 f"received {sorted(obj) if isinstance(obj, dict) else type(obj).__name__}")
             pairs.append((str(obj[text_column]), str(obj[label_column])))
     else:
-        delimiter = "\t" if path.suffix in (".tsv", ".tab") else ","
-        reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
-        columns = reader.fieldnames or []
-        missing = [c for c in (text_column, label_column) if c not in columns]
-        if missing:
-            raise UserError(f"expected columns {text_column!r} and {label_column!r} in {path}; it has {columns}, "
-                            f"missing {missing} (set --text-column / --label-column)")
-        pairs = [(row[text_column] or "", row[label_column] or "") for row in reader]
+        pairs = _read_table(path, text_column, label_column)
     if not pairs:
         raise UserError(f"expected at least one labelled example in {path}; found none")
+    return pairs
+
+
+def _read_table(path: Path, text_column: str, label_column: str) -> list[tuple[str, str]]:
+    """(text, label) rows of a CSV (or TSV, by suffix) with a header, as real files hold them: a UTF-8
+    byte-order mark, CRLF line ends, quoted fields holding commas or newlines, blank lines. A row
+    without its label, or with more fields than the header, is an error naming its line."""
+    delimiter = "\t" if path.suffix in (".tsv", ".tab") else ","
+    pairs = []
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        try:
+            columns = reader.fieldnames or []
+            missing = [c for c in (text_column, label_column) if c not in columns]
+            if missing:
+                raise UserError(f"expected columns {text_column!r} and {label_column!r} in {path}; it has "
+                                f"{columns}, missing {missing} (set --text-column / --label-column)")
+            for row in reader:
+                line = reader.line_num
+                if None in row:
+                    raise UserError(f"expected {len(columns)} fields on line {line} of {path} (quote fields that "
+                                    f"hold a {'tab' if delimiter == chr(9) else 'comma'}); received "
+                                    f"{len(columns) + len(row[None])}")
+                label = row[label_column]
+                if label is None or not label.strip():
+                    raise UserError(f"expected a {label_column!r} value on line {line} of {path}; received "
+                                    f"{'no such field' if label is None else 'an empty one'}")
+                pairs.append((row[text_column] or "", label.strip()))
+        except csv.Error as e:
+            raise UserError(f"expected a well-formed {'TSV' if delimiter == chr(9) else 'CSV'} file at {path}; "
+                            f"line {reader.line_num}: {e}") from None
     return pairs

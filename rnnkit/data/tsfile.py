@@ -53,6 +53,8 @@ def parse_ts(text: str, where: str = "the .ts data") -> tuple[list[Tensor], list
         raise UserError(f"expected an @data line ending the header of {where}; found none")
     if "classlabel" not in header:
         raise UserError(f"expected @classLabel in the header of {where}; found keys {sorted(header)}")
+    if not header["classlabel"].split():
+        raise UserError(f"expected @classLabel true|false followed by the labels in {where}; received nothing")
     has_labels, *declared = header["classlabel"].split()
     if not _bool(has_labels, "classLabel", where):
         raise UserError(f"expected a classification .ts file (@classLabel true ...) in {where}")
@@ -65,6 +67,10 @@ def parse_ts(text: str, where: str = "the .ts data") -> tuple[list[Tensor], list
         if not line or line.startswith("#"):
             continue
         *parts, label = line.split(":")
+        label = label.strip()
+        if not parts or not label:
+            raise UserError(f"expected dimensions and a label separated by ':' on line {n} of {where}; received "
+                            f"{line[:40]!r}")
         if dims is not None and len(parts) != dims:
             raise UserError(f"expected {dims} dimensions and a label on line {n} of {where}; received {len(parts)}")
         if declared and label not in declared:
@@ -85,4 +91,6 @@ def parse_ts(text: str, where: str = "the .ts data") -> tuple[list[Tensor], list
 
 def read_ts(path: str | Path) -> tuple[list[Tensor], list[str], dict]:
     path = check_file(path, "a .ts file")
-    return parse_ts(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    if path.is_dir():
+        raise UserError(f"expected a .ts file; {path} is a folder")
+    return parse_ts(path.read_text(encoding="utf-8-sig", errors="replace"), str(path))

@@ -29,11 +29,11 @@ from .base import Batch, Task, data_path
 
 @dataclass
 class CharLMConfig:
-    level: str = option("char (UTF-8 characters), byte, or auto (char when the file is UTF-8)", "auto")
-    seq_len: int = option("BPTT window length (T)", 100)
-    valid_fraction: float = option("share of the text, from its end, held out for validation", 0.1)
-    embed_size: int = option("symbol embedding size", 64)
-    eval_chars: int = option("validate on at most this many held-out symbols (0: all)", 100_000)
+    level: str = option("char (UTF-8 characters), byte, or auto (char when the file is UTF-8)", "auto", choices=("char", "byte", "auto"))
+    seq_len: int = option("BPTT window length (T)", 100, at_least=1, at_most=10_000_000)
+    valid_fraction: float = option("share of the text, from its end, held out for validation", 0.1, above=0.0, below=1.0)
+    embed_size: int = option("symbol embedding size", 64, at_least=1, at_most=65536)
+    eval_chars: int = option("validate on at most this many held-out symbols (0: all)", 100_000, at_least=0)
 
 
 class CharLM(Task):

@@ -34,12 +34,12 @@ PAD, UNK = "<pad>", "<unk>"
 @dataclass
 class ClassifyConfig:
     valid: str = option("validation data in the same format (default: split off --valid-fraction)", "")
-    valid_fraction: float = option("share of the data held out when --valid is not given", 0.1)
-    tokens: str = option("char or word (text data)", "char")
+    valid_fraction: float = option("share of the data held out when --valid is not given", 0.1, above=0.0, below=1.0)
+    tokens: str = option("char or word (text data)", "char", choices=("char", "word"))
     lowercase: bool = option("lowercase text first", False)
-    max_len: int = option("keep at most this many tokens / steps per example (0: all)", 0)
-    min_count: int = option("tokens seen fewer times in training become <unk>", 1)
-    embed_size: int = option("token embedding size (text data)", 64)
+    max_len: int = option("keep at most this many tokens / steps per example (0: all)", 0, at_least=0)
+    min_count: int = option("tokens seen fewer times in training become <unk>", 1, at_least=1)
+    embed_size: int = option("token embedding size (text data)", 64, at_least=1, at_most=65536)
     text_column: str = option("CSV/TSV/JSONL text column", "text")
     label_column: str = option("CSV/TSV/JSONL label column", "label")
 

@@ -10,6 +10,7 @@ units, next to the naive last-value forecast on the same windows.
 from __future__ import annotations
 
 import csv
+import math
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +32,15 @@ from .base import Batch, Task, data_path, epoch_indices
 class ForecastConfig:
     target: str = option("column(s) to forecast, comma-separated (default: the last column)", "")
     inputs: str = option("extra input columns, comma-separated (default: none)", "")
-    window: int = option("steps the model reads before forecasting", 24)
-    mode: str = option("one (many-to-one) or many (many-to-many)", "one")
-    valid_fraction: float = option("share of the series, from its end, held out", 0.2)
+    window: int = option("steps the model reads before forecasting", 24, at_least=1, at_most=10_000_000)
+    mode: str = option("one (many-to-one) or many (many-to-many)", "one", choices=("one", "many"))
+    valid_fraction: float = option("share of the series, from its end, held out", 0.2, above=0.0, below=1.0)
 
 
 def read_columns(path: Path, names: list[str]) -> tuple[Tensor, list[str]]:
     """The named numeric columns of a CSV as (N, len(names)); the last column when ``names`` is empty."""
     path = check_file(path, "a CSV time series with a header")
-    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8", errors="replace"))))
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig", errors="replace"))))
     if len(rows) < 2:
         raise UserError(f"expected a header and at least one row in {path}; received {len(rows)} line(s)")
     header = [h.strip() for h in rows[0]]
@@ -53,7 +54,10 @@ def read_columns(path: Path, names: list[str]) -> tuple[Tensor, list[str]]:
         if not any(cell.strip() for cell in row):
             continue
         try:
-            values.append([float(row[c]) for c in cols])
+            row_values = [float(row[c]) for c in cols]
+            if not all(math.isfinite(v) for v in row_values):
+                raise ValueError
+            values.append(row_values)
         except (ValueError, IndexError):
             raise UserError(f"expected numbers in columns {names} on line {k} of {path}; received "
                             f"{[row[c] if c < len(row) else None for c in cols]}") from None

@@ -28,9 +28,9 @@ from .base import Batch, Task
 @dataclass
 class ReberConfig:
     embedded: bool = option("the embedded Reber grammar (long-range dependency)", True)
-    valid_strings: int = option("held-out strings for validation", 1000)
-    samples: int = option("strings sampled from the model to check against the grammar (0: none)", 200)
-    max_sample_len: int = option("give up on a sampled string after this many symbols", 60)
+    valid_strings: int = option("held-out strings for validation", 1000, at_least=1, at_most=10_000_000)
+    samples: int = option("strings sampled from the model to check against the grammar (0: none)", 200, at_least=0, at_most=10_000_000)
+    max_sample_len: int = option("give up on a sampled string after this many symbols", 60, at_least=1, at_most=100_000)
 
 
 class Reber(Task):

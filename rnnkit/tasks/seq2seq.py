@@ -31,16 +31,16 @@ SPECIALS = [PAD, BOS, EOS, UNK]
 
 @dataclass
 class Seq2SeqConfig:
-    attention: str = option("none, additive (Bahdanau) or dot (Luong)", "additive")
-    beam: int = option("beam width for validation decoding (1: greedy)", 1)
-    tokens: str = option("char or word (TSV data)", "char")
-    sort_symbols: int = option("sort data: size of the alphabet (digits 0..N-1)", 10)
-    sort_min_len: int = option("sort data: shortest sequence", 2)
-    sort_max_len: int = option("sort data: longest sequence", 8)
-    valid_size: int = option("sort data: held-out sequences", 500)
-    valid_fraction: float = option("TSV data: share held out for validation", 0.1)
-    embed_size: int = option("token embedding size", 32)
-    max_decode_len: int = option("longest output to decode (0: twice the longest training target + 2)", 0)
+    attention: str = option("none, additive (Bahdanau) or dot (Luong)", "additive", choices=("none", "additive", "dot"))
+    beam: int = option("beam width for validation decoding (1: greedy)", 1, at_least=1, at_most=1000)
+    tokens: str = option("char or word (TSV data)", "char", choices=("char", "word"))
+    sort_symbols: int = option("sort data: size of the alphabet (digits 0..N-1)", 10, at_least=2, at_most=1000)
+    sort_min_len: int = option("sort data: shortest sequence", 2, at_least=1)
+    sort_max_len: int = option("sort data: longest sequence", 8, at_least=1, at_most=100_000)
+    valid_size: int = option("sort data: held-out sequences", 500, at_least=1, at_most=10_000_000)
+    valid_fraction: float = option("TSV data: share held out for validation", 0.1, above=0.0, below=1.0)
+    embed_size: int = option("token embedding size", 32, at_least=1, at_most=65536)
+    max_decode_len: int = option("longest output to decode (0: twice the longest training target + 2)", 0, at_least=0, at_most=100_000)
 
 
 class Seq2SeqTask(Task):
@@ -86,7 +86,7 @@ class Seq2SeqTask(Task):
     def _read_tsv(cls, data, cfg: Seq2SeqConfig) -> list[tuple[list[str], list[str]]]:
         path = check_file(data, "a TSV file of source<TAB>target lines")
         pairs = []
-        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        for n, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
             if not line.strip():
                 continue
             parts = line.split("\t")
