@@ -247,7 +247,7 @@ class Trainer:
         stay the last finite ones; they are written as the result when no validation has saved one."""
         cfg, start = self.cfg, time.perf_counter()
         bar = tqdm(total=cfg.steps, initial=self.step, unit="step", file=sys.stderr, dynamic_ncols=True,
-                   mininterval=0.5 if sys.stderr.isatty() else 10.0, leave=False)
+                   mininterval=0.5 if sys.stderr.isatty() else 10.0, delay=1.0, leave=False)
         losses: list[float] = []          # since the last validation
         logged: list[float] = []          # since the last training-loss row
         last_log, items_done = 0.0, 0
