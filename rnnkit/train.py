@@ -20,9 +20,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .batches import shard_batch, to_device
 from .checkpoint import (atomic_write_bytes, load_checkpoint, optimizer_from_tensors, save_checkpoint,
                          save_model)
 from .errors import UserError
+from .distributed import Placement
 from .options import check_config, option
 from .state import detach_state, leaves, map_state
 
@@ -108,36 +110,52 @@ class Trainer:
     ``primary`` (the metric early stopping watches) and ``higher_is_better``.
     """
 
-    def __init__(self, task, model: nn.Module, cfg: TrainConfig, run_dir: Path, *, stream=None):
+    def __init__(self, task, model: nn.Module, cfg: TrainConfig, run_dir: Path, *, placement: Placement | None = None):
         cfg.validate()
-        self.task, self.model, self.cfg, self.run_dir = task, model, cfg, Path(run_dir)
-        self.opt = make_optimizer(cfg, model.parameters())
-        self.stream = stream or sys.stdout
+        self.place = placement or Placement(torch.device("cpu"))
+        self.place.check_batch(cfg.batch_size)
+        self.task, self.cfg, self.run_dir = task, cfg, Path(run_dir)
+        self.model = model.to(self.place.device)             # the model itself: evaluation, checkpoints
+        self.net = self.model                                # what the loss calls: DDP across processes
+        if self.place.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+            self.net = DistributedDataParallel(self.model)
+        self.opt = make_optimizer(cfg, self.model.parameters())
+        self.scaler = self.place.grad_scaler()
         self.step, self.best, self.bad_evals, self.history = 0, None, 0, []
-        self.carry = None
+        self.carry = None                                    # this rank's streams' state (truncated BPTT)
+
+    @property
+    def local_batch(self) -> int:
+        return self.cfg.batch_size // self.place.world_size
 
     # ------------------------------------------------------------------ checkpoint
     def _save(self) -> None:
-        carry = {f"carry.{i}": t for i, t in enumerate(leaves(self.carry))}
-        save_checkpoint(self.run_dir, self.model, self.opt, carry,
-                        {"step": self.step, "best": self.best, "bad_evals": self.bad_evals, "history": self.history,
-                         "has_carry": self.carry is not None})
+        """Every rank takes part (the carried state is gathered from all ranks' streams); rank 0 writes."""
+        carry = [self.place.gather_rows(t) for t in leaves(self.carry)]
+        if self.place.is_main:
+            save_checkpoint(self.run_dir, self.model, self.opt, {f"carry.{i}": t for i, t in enumerate(carry)},
+                            {"step": self.step, "best": self.best, "bad_evals": self.bad_evals,
+                             "history": self.history, "has_carry": self.carry is not None})
 
     def resume(self) -> bool:
-        """Load the last checkpoint of the run folder, if any; True when one was loaded."""
-        found = load_checkpoint(self.run_dir, warn=lambda line: print(line, file=sys.stderr))
+        """Load the last checkpoint of the run folder, if any (every rank the same one); True when one was loaded."""
+        warn = (lambda line: print(line, file=sys.stderr)) if self.place.is_main else None
+        found = load_checkpoint(self.run_dir, warn=warn)
         if found is None:
             return False
         model_tensors, opt_tensors, trainer = found
         self.model.load_state_dict(model_tensors)
-        optimizer_from_tensors(self.opt, {k[4:]: v for k, v in opt_tensors.items() if k.startswith("opt.")},
-                               trainer["optimizer"])
+        optimizer_from_tensors(self.opt, {k[4:]: v.to(self.place.device) for k, v in opt_tensors.items()
+                                          if k.startswith("opt.")}, trainer["optimizer"])
         self.step, self.best, self.bad_evals = trainer["step"], trainer["best"], trainer["bad_evals"]
         self.history = trainer["history"]
         if trainer["has_carry"]:
-            saved = iter(opt_tensors[k] for k in sorted((k for k in opt_tensors if k.startswith("extra.carry.")),
-                                                         key=lambda k: int(k.rsplit(".", 1)[1])))
-            template = self.task.initial_carry(self.model, self.cfg.batch_size)
+            rows = self.place.shard(self.cfg.batch_size)
+            saved = iter(opt_tensors[k][rows].to(self.place.device)
+                         for k in sorted((k for k in opt_tensors if k.startswith("extra.carry.")),
+                                         key=lambda k: int(k.rsplit(".", 1)[1])))
+            template = self.task.initial_carry(self.model, self.local_batch)
             self.carry = map_state(lambda _: next(saved), template)
         return True
 
@@ -182,7 +200,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def _validate(self, train_loss: float | None, elapsed: float) -> bool:
-        """Validate, record, save the best model and a checkpoint; True when early stopping says stop."""
+        """Validate, record, save the best model and a checkpoint; True when early stopping says stop.
+        Rank 0 validates and writes; every rank gets its decision."""
+        if not self.place.is_main:
+            self._save()
+            return self.place.broadcast_flag(False)
         metrics = self.task.evaluate(self.model)
         row = {"step": self.step, "elapsed_s": round(elapsed, 3), "lr": learning_rate(self.cfg, self.step - 1),
                "train_loss": train_loss, **{f"valid_{k}": v for k, v in metrics.items()}}
@@ -195,7 +217,7 @@ class Trainer:
             self.bad_evals += 1
         self._save()
         self._write_metrics()
-        return bool(self.cfg.patience) and self.bad_evals >= self.cfg.patience
+        return self.place.broadcast_flag(bool(self.cfg.patience) and self.bad_evals >= self.cfg.patience)
 
     def _record(self, row: dict) -> None:
         """One metrics row per step: a validation at a step already logged fills in that row."""
@@ -215,30 +237,39 @@ class Trainer:
     def _step(self) -> tuple[float, int]:
         """One update; (loss, items). Raises ``Diverged`` without touching the weights when the loss or
         the gradient is not finite."""
-        cfg = self.cfg
-        torch.manual_seed(step_seed(cfg.seed, self.step))
+        cfg, place = self.cfg, self.place
+        # dropout and zoneout masks come from (seed, step, rank): rank 0's are those of a single process
+        torch.manual_seed(step_seed(cfg.seed, self.step) + place.rank * 7_919)
         self.model.train()
-        batch = self.task.train_batch(self.step, cfg.batch_size)
+        batch = to_device(shard_batch(self.task.train_batch(self.step, cfg.batch_size), place.shard(cfg.batch_size),
+                                      cfg.batch_size), place.device)
         if self.carry is None or self.task.starts_stream(self.step, cfg.batch_size):
-            self.carry = self.task.initial_carry(self.model, cfg.batch_size)
-        loss, carry, items = self.task.loss(self.model, batch, self.carry)
-        value = loss.item()
+            self.carry = self.task.initial_carry(self.model, self.local_batch)
+        with place.autocast():
+            loss, carry, items = self.task.loss(self.net, batch, self.carry)
+        value = place.mean(loss.item())                          # every rank takes the same decision
         if not math.isfinite(value):
             raise Diverged(f"training diverged at step {self.step + 1}: the loss is {value}")
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
+        if self.scaler:
+            self.scaler.unscale_(self.opt)
         params = [p for p in self.model.parameters() if p.grad is not None]
         if cfg.clip_value:
             nn.utils.clip_grad_value_(params, cfg.clip_value)
         norm = nn.utils.clip_grad_norm_(params, cfg.clip_norm or math.inf)   # by inf: the norm, grads unchanged
-        if not math.isfinite(float(norm)):
+        if not math.isfinite(float(norm)) and not self.scaler:    # fp16's scaler skips such a step itself
             raise Diverged(f"training diverged at step {self.step + 1}: the gradient norm is {float(norm)}")
         for group in self.opt.param_groups:
             group["lr"] = learning_rate(cfg, self.step)
-        self.opt.step()
+        if self.scaler:
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            self.opt.step()
         self.carry = detach_state(carry)
         self.step += 1
-        return value, items
+        return value, items * place.world_size
 
     def fit(self, *, crash_after: int | None = None) -> dict[str, float]:
         """Train to ``cfg.steps`` (or the time budget, or early stopping); returns the final validation metrics.
@@ -247,7 +278,8 @@ class Trainer:
         stay the last finite ones; they are written as the result when no validation has saved one."""
         cfg, start = self.cfg, time.perf_counter()
         bar = tqdm(total=cfg.steps, initial=self.step, unit="step", file=sys.stderr, dynamic_ncols=True,
-                   mininterval=0.5 if sys.stderr.isatty() else 10.0, delay=1.0, leave=False)
+                   mininterval=0.5 if sys.stderr.isatty() else 10.0, delay=1.0, leave=False,
+                   disable=not self.place.is_main)
         losses: list[float] = []          # since the last validation
         logged: list[float] = []          # since the last training-loss row
         last_log, items_done = 0.0, 0
@@ -255,12 +287,12 @@ class Trainer:
         try:
             while self.step < cfg.steps:
                 elapsed = time.perf_counter() - start
-                if cfg.max_time and elapsed >= cfg.max_time:
+                if cfg.max_time and self.place.broadcast_flag(elapsed >= cfg.max_time):   # rank 0's clock
                     break
                 try:
                     value, items = self._step()
                 except Diverged:
-                    if not (self.run_dir / "model.safetensors").exists():
+                    if self.place.is_main and not (self.run_dir / "model.safetensors").exists():
                         save_model(self.run_dir / "model.safetensors", self.model)
                     raise
                 losses.append(value)
@@ -270,7 +302,7 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix_str(f"loss {value:.4f}  {items_done / max(elapsed, 1e-9):,.0f} {self.task.unit}/s",
                                     refresh=False)
-                logged_now = self._log_due(elapsed, last_log)
+                logged_now = self.place.is_main and self._log_due(elapsed, last_log)
                 if logged_now:
                     self._record({"step": self.step, "elapsed_s": round(elapsed, 3),
                                   "lr": learning_rate(cfg, self.step - 1), "train_loss": sum(logged) / len(logged)})
@@ -288,7 +320,7 @@ class Trainer:
             bar.close()
         if losses:  # stopped by the time budget between validations
             self._validate(sum(losses) / len(losses), time.perf_counter() - start)
-        if stopped_early:
+        if stopped_early and self.place.is_main:
             print(f"early stopping: no improvement in {cfg.patience} validations", file=sys.stderr)
         final = next((r for r in reversed(self.history) if any(k.startswith("valid_") for k in r)), {})
         return {k[len("valid_"):]: v for k, v in final.items() if k.startswith("valid_")}

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from ..batches import Batch
 from ..models import RecurrentConfig
 from ..state import State
 
@@ -36,13 +37,6 @@ def split_off(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 104729))
     k = min(max(1, round(n * fraction)), n - 1) if n > 1 else 0
     return perm[k:], perm[:k]
-
-
-@dataclass
-class Batch:
-    x: Tensor
-    lengths: Tensor | None
-    y: Any
 
 
 class Task:

@@ -124,8 +124,8 @@ class CharLM(Task):
         ids = self.valid_ids[: self.cfg.eval_chars + 1] if self.cfg.eval_chars else self.valid_ids
         batch_size = max(1, min(batch_size, (len(ids) - 1) // 2))
         L = (len(ids) - 1) // batch_size
-        x = ids[: L * batch_size].view(batch_size, L)
-        y = ids[1: L * batch_size + 1].view(batch_size, L)                       # stream b's next symbols
+        x = ids[: L * batch_size].view(batch_size, L).to(model.device)
+        y = ids[1: L * batch_size + 1].view(batch_size, L).to(model.device)      # stream b's next symbols
         state, total, count = None, 0.0, 0
         for a in range(0, L, 512):
             logits, state = model(x[:, a:a + 512], state=state)

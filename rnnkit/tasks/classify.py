@@ -164,7 +164,7 @@ class Classify(Task):
         out = []
         for a in range(0, len(xs), chunk):
             x, lengths = pad_sequences(xs[a:a + chunk])
-            out.append(model(x, lengths)[0])
+            out.append(model(x, lengths)[0].cpu())
         return torch.cat(out)
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:

@@ -138,6 +138,7 @@ class Forecast(Task):
 
     def _predict_next(self, model: nn.Module, batch: Batch) -> tuple[Tensor, Tensor]:
         out, _ = model(batch.x)
+        out = out.to(batch.x.device)                                              # training: already there
         return out, (out if self.cfg.mode == "one" else out[:, -1])               # all outputs, next-step (B, K)
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:

@@ -95,6 +95,7 @@ class Reber(Task):
         model.eval()
         batch = self._batch(self.valid)
         logits, _ = model(batch.x, batch.lengths)
+        logits = logits.cpu()
         mask = torch.arange(batch.x.shape[1]).unsqueeze(0) < batch.lengths.unsqueeze(1)
         right = ((logits > 0) == (batch.y > 0.5)).all(-1)
         return batch, logits, right, mask

@@ -22,6 +22,7 @@ from ..errors import UserError
 from ..models import RecurrentConfig, Seq2Seq
 from ..options import option
 from ..state import State
+from ..batches import to_device
 from .base import Batch, Task, epoch_indices, split_off
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -150,7 +151,7 @@ class Seq2SeqTask(Task):
         tgt, tgt_len = batch.y
         logits = model(batch.x, batch.lengths, tgt[:, :-1])                      # (B, T'-1, V)
         gold = tgt[:, 1:]
-        mask = torch.arange(gold.shape[1]).unsqueeze(0) < (tgt_len - 1).unsqueeze(1)
+        mask = torch.arange(gold.shape[1], device=gold.device).unsqueeze(0) < (tgt_len - 1).unsqueeze(1)
         ce = F.cross_entropy(logits.transpose(1, 2), gold, reduction="none")
         return (ce * mask).sum() / mask.sum(), logits, mask
 
@@ -173,7 +174,7 @@ class Seq2SeqTask(Task):
         exact, tok_right, tok_total, loss_sum = 0, 0, 0, 0.0
         for a in range(0, len(self.valid_pairs), 256):
             pairs = self.valid_pairs[a:a + 256]
-            batch = self._batch(pairs)
+            batch = to_device(self._batch(pairs), model.device)
             loss, logits, mask = self._loss(model, batch)
             loss_sum += loss.item() * len(pairs)
             gold = batch.y[0][:, 1:]
