@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = tsub.add_parser(name, help=(task.__module__ and sys.modules[task.__module__].__doc__ or "").split("\n")[0])
         p.add_argument("--data", help="the training data (see the task's help)" +
                        ("" if task.needs_data else "; optional, generated when absent"))
-        p.add_argument("--run", help="run folder (default runs/TASK-YYYYmmdd-HHMMSS)")
+        p.add_argument("--run", "--run-dir", dest="run", help="run folder (default runs/TASK-YYYYmmdd-HHMMSS); "
+                       "under torchrun write --run-dir, since torchrun takes --run for its own --run-path")
         p.add_argument("--config", help="JSON file of settings (any flag name, with underscores)")
         p.add_argument("--resume", action="store_true", help="continue the run folder's last checkpoint")
         _add_placement_flags(p, precision=True)
@@ -304,6 +305,13 @@ def cmd_kernels(args: argparse.Namespace) -> int:
     return 0 if native.status() == "built" or args.action == "status" else 1
 
 
+def _lost_peer(e: BaseException) -> bool:
+    """An error from torch.distributed because another process of the job went away."""
+    text = str(e).lower()
+    return type(e).__name__ in ("DistBackendError", "DistNetworkError", "DistError") or \
+        any(s in text for s in ("connection closed by peer", "connection reset by peer", "gloo", "broken pipe"))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
@@ -325,6 +333,11 @@ def main(argv: list[str] | None = None) -> int:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
     except (MemoryError, RuntimeError) as e:
+        if _lost_peer(e):
+            print(f"rnnkit: error: expected every process of the job to stay up; another one ended "
+                  f"({str(e).strip().splitlines()[0][:120]}); the last checkpoint is intact: rerun with --resume",
+                  file=sys.stderr)
+            return 1
         if isinstance(e, RuntimeError) and "memory" not in str(e).lower():
             raise
         print(f"rnnkit: error: expected settings that fit in memory; ran out ({str(e).splitlines()[0][:120]})",

@@ -85,6 +85,12 @@ class Task:
         raise NotImplementedError
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """Where a model's weights are (any module, not only rnnkit's)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
 def data_path(data: str | None, task: str) -> Path:
     from ..errors import UserError
     if not data:

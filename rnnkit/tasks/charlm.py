@@ -13,17 +13,19 @@ import string
 from functools import cached_property
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.text import read_text
+from ..data.tokens import token_file
 from ..data.vocab import Vocab
 from ..errors import UserError
 from ..models import LanguageModel, RecurrentConfig
 from ..options import option
 from ..state import State
-from .base import Batch, Task, data_path
+from .base import device_of, Batch, Task, data_path
 
 
 
@@ -52,10 +54,8 @@ class CharLM(Task):
             raise UserError(f"--level must be char, byte or auto; received {cfg.level!r}")
         if not 0 < cfg.valid_fraction < 1:
             raise UserError(f"--valid-fraction must be in (0, 1); received {cfg.valid_fraction}")
-        text, level = read_text(data_path(data, cls.name), cfg.level)
-        symbols = list(range(256)) if level == "byte" else sorted(set(text))
+        ids, symbols, level = token_file(data_path(data, cls.name), cfg.level)   # memory-mapped, encoded once
         task = cls(cfg, model_cfg, {"level": level, "vocab": symbols, "data": str(data)}, seed=seed)
-        ids = torch.tensor(task.vocab.encode(text), dtype=torch.long)
         cut = int(len(ids) * (1 - cfg.valid_fraction))
         task.train_ids, task.valid_ids = ids[:cut], ids[cut:]
         if len(task.valid_ids) < 2:
@@ -78,21 +78,25 @@ class CharLM(Task):
         return "".join(self.vocab.symbols[i] for i in ids)
 
     def load_eval_data(self, data) -> None:
-        """A new text to score, or (None) the run's own held-out tail."""
-        text, _ = read_text(data_path(data or self.meta["data"], self.name), self.meta["level"])
-        ids = torch.tensor(self.vocab.encode(text), dtype=torch.long)
-        self.valid_ids = ids if data else ids[int(len(ids) * (1 - self.cfg.valid_fraction)):]
+        """A new text to score (in the run's vocabulary), or (None) the run's own held-out tail."""
+        if data is None:
+            ids, _, _ = token_file(data_path(self.meta["data"], self.name), self.meta["level"])
+            self.valid_ids = ids[int(len(ids) * (1 - self.cfg.valid_fraction)):]
+            return
+        text, _ = read_text(data_path(data, self.name), self.meta["level"])
+        self.valid_ids = np.asarray(self.vocab.encode(text), dtype=np.int64)
 
     def build_model(self) -> LanguageModel:
         return LanguageModel(self.model_cfg, len(self.meta["vocab"]), embed_size=self.cfg.embed_size)
 
     # ------------------------------------------------------------------ training
-    def _streams(self, ids: Tensor, batch_size: int) -> Tensor:
+    def _streams(self, ids: np.ndarray, batch_size: int) -> np.ndarray:
+        """The token stream cut into ``batch_size`` streams, (B, L): a view of the map, nothing read."""
         per_stream = len(ids) // batch_size
         if per_stream < self.cfg.seq_len + 1:
             raise UserError(f"expected at least batch_size x (seq_len + 1) = {batch_size * (self.cfg.seq_len + 1)} "
                             f"training symbols; the text has {len(ids)} (lower --batch-size or --seq-len)")
-        return ids[: per_stream * batch_size].view(batch_size, per_stream)   # (B, L)
+        return ids[: per_stream * batch_size].reshape(batch_size, per_stream)
 
     def windows(self, batch_size: int) -> int:
         L = len(self.train_ids) // batch_size
@@ -102,9 +106,8 @@ class CharLM(Task):
         streams = self._streams(self.train_ids, batch_size)
         j = step % self.windows(batch_size)
         T = self.cfg.seq_len
-        x = streams[:, j * T:(j + 1) * T]
-        y = streams[:, j * T + 1:(j + 1) * T + 1]
-        return Batch(x, None, y)
+        window = _long(streams[:, j * T:(j + 1) * T + 1])                          # (B, T+1) read from the map
+        return Batch(window[:, :-1], None, window[:, 1:])
 
     def starts_stream(self, step: int, batch_size: int) -> bool:
         return step % self.windows(batch_size) == 0
@@ -124,14 +127,14 @@ class CharLM(Task):
         ids = self.valid_ids[: self.cfg.eval_chars + 1] if self.cfg.eval_chars else self.valid_ids
         batch_size = max(1, min(batch_size, (len(ids) - 1) // 2))
         L = (len(ids) - 1) // batch_size
-        x = ids[: L * batch_size].view(batch_size, L).to(model.device)
-        y = ids[1: L * batch_size + 1].view(batch_size, L).to(model.device)      # stream b's next symbols
+        x = ids[: L * batch_size].reshape(batch_size, L)                          # views of the map
+        y = ids[1: L * batch_size + 1].reshape(batch_size, L)                     # stream b's next symbols
         state, total, count = None, 0.0, 0
-        for a in range(0, L, 512):
-            logits, state = model(x[:, a:a + 512], state=state)
-            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, a:a + 512].reshape(-1),
-                                     reduction="sum").item()
-            count += y[:, a:a + 512].numel()
+        for a in range(0, L, 512):                                                # read 512 columns at a time
+            xa, ya = _long(x[:, a:a + 512]).to(device_of(model)), _long(y[:, a:a + 512]).to(device_of(model))
+            logits, state = model(xa, state=state)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ya.reshape(-1), reduction="sum").item()
+            count += ya.numel()
         nats = total / count
         return {"bpc": nats / math.log(2), "loss": nats}
 
@@ -141,3 +144,8 @@ class CharLM(Task):
         if self.meta["level"] == "byte":
             return torch.tensor([chr(b) in string.printable for b in self.vocab.symbols])
         return torch.tensor([c in string.printable for c in self.vocab.symbols])
+
+
+def _long(ids: np.ndarray) -> Tensor:
+    """Token ids read from the map as an int64 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))

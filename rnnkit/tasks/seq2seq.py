@@ -23,7 +23,7 @@ from ..models import RecurrentConfig, Seq2Seq
 from ..options import option
 from ..state import State
 from ..batches import to_device
-from .base import Batch, Task, epoch_indices, split_off
+from .base import device_of, Batch, Task, epoch_indices, split_off
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = [PAD, BOS, EOS, UNK]
@@ -174,7 +174,7 @@ class Seq2SeqTask(Task):
         exact, tok_right, tok_total, loss_sum = 0, 0, 0, 0.0
         for a in range(0, len(self.valid_pairs), 256):
             pairs = self.valid_pairs[a:a + 256]
-            batch = to_device(self._batch(pairs), model.device)
+            batch = to_device(self._batch(pairs), device_of(model))
             loss, logits, mask = self._loss(model, batch)
             loss_sum += loss.item() * len(pairs)
             gold = batch.y[0][:, 1:]
