@@ -294,6 +294,24 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def path_table() -> list[tuple[str, str, str]]:
+    """(cell, device, path) for the built-in cells on every device torch sees here."""
+    import torch
+
+    import rnnkit as rk
+    from .kernels import path_for
+
+    cells = {"LSTMCell": lambda: rk.LSTMCell(64, 64), "LSTMCell(layer_norm)": lambda: rk.LSTMCell(64, 64, layer_norm=True),
+             "LSTMCell(peepholes)": lambda: rk.LSTMCell(64, 64, peepholes=True), "GRUCell": lambda: rk.GRUCell(64, 64),
+             "GRUCell(reset_after=False)": lambda: rk.GRUCell(64, 64, reset_after=False),
+             "ElmanCell": lambda: rk.ElmanCell(64, 64),
+             "Dropout(LSTMCell, variational)": lambda: rk.Dropout(rk.LSTMCell(64, 64), state_p=0.2, variational=True)}
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + \
+        (["mps"] if torch.backends.mps.is_available() else [])
+    return [(name, d, path_for(make().to(d), torch.zeros(32, 100, 64, device=d))) for name, make in cells.items()
+            for d in devices]
+
+
 def cmd_kernels(args: argparse.Namespace) -> int:
     from .kernels import native, paths
 
@@ -302,6 +320,9 @@ def cmd_kernels(args: argparse.Namespace) -> int:
     print(f"compiled kernels: {native.status()}")
     for path in paths():
         print(f"  {path.name:13s} serves {', '.join(t.__name__ for t in path.types)}")
+    print("path each cell takes over a (32, 100, 64) float32 batch, by device:")
+    for name, device, path in path_table():
+        print(f"  {name:34s} {device:6s} {path}")
     return 0 if native.status() == "built" or args.action == "status" else 1
 
 

@@ -29,3 +29,13 @@ def test_bench_quick(tmp_path):
     result = json.loads(out.read_text())
     assert {r["path"] for r in result["training"]} == {"torch", "native-lstm"}
     assert result["generation"]["tokens_per_s"]["rnnkit"] > 0
+
+
+def test_ddp_bench_smoke(tmp_path):
+    out = tmp_path / "ddp.json"
+    script = Path(__file__).parent.parent / "benchmarks" / "ddp.py"
+    proc = subprocess.run([sys.executable, str(script), "--smoke", "--out", str(out)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["memory"]["1MB"]["peak_rss_kB"] > 0 and set(result["throughput"]) == {"1_process", "2_process"}

@@ -12,8 +12,8 @@
   and without an output map inside those wrappers (``csrc/elman.cpp``, ``elman.py``).
 - ``"torch"``: cells whose ``spec().fused_op`` names torch's fused recurrence (oneDNN on CPU, cuDNN on
   CUDA), on any device (``torch_rnn.py``).
-- ``"fused-lstm"``: where the compiled kernels are not available, tanh LSTMCells without layer norm
-  through the same recurrence in PyTorch ops (``lstm.py``).
+- ``"fused-lstm"``: on the CPU where the compiled kernels are not available, tanh LSTMCells without
+  layer norm through the same recurrence in PyTorch ops (``lstm.py``).
 
 Every path serves sequences of two or more steps and at least one sequence; single steps
 (generation) stay on the generic loop, whose (in, out) weight layout suits batch-1 products.
@@ -68,7 +68,8 @@ def _torch(cell: nn.Module, x: Tensor) -> bool:
 
 
 def _fused_lstm(cell: nn.Module, x: Tensor) -> bool:
-    return _sequence(x) and _lstm_python(cell)
+    # measured on the CPU only; elsewhere the variants take the generic loop until a kernel exists there
+    return _sequence(x) and x.device.type == "cpu" and _lstm_python(cell)
 
 
 # registered last-tried first: the registry tries the newest first
