@@ -140,23 +140,29 @@ def lstm_backward(dy: Tensor, dh_T: Tensor, dc_T: Tensor, mask: Optional[Tensor]
                   hp_raw: Optional[Tensor], z_hat: Optional[Tensor], z_rstd: Optional[Tensor],
                   n_hat: Optional[Tensor], n_rstd: Optional[Tensor], W_hh: Tensor, w_ci: Optional[Tensor],
                   w_cf: Optional[Tensor], w_co: Optional[Tensor], g_hh: Optional[Tensor], g_c: Optional[Tensor],
-                  W_proj: Optional[Tensor], h_scale: Optional[Tensor], *, forget_gate: bool, forget_bias: float,
+                  W_proj: Optional[Tensor], h_scale: Optional[Tensor], x_hat: Optional[Tensor],
+                  x_rstd: Optional[Tensor], g_ih: Optional[Tensor], *, forget_gate: bool, forget_bias: float,
                   cell_clip: float, proj_clip: float, eps: float, zone_on: bool, zone_train: bool, zone_p: float,
                   zone_pc: float, zone_seed: int
-                  ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """d gx, d (h W_hh) [layer norm], d h_proj [projection], d h0, d c0, d h_scale, d g_hh, d (g_c, b_c),
-    d (w_ci, w_cf, w_co); empty where an option is not taken."""
-    out = _module().lstm_backward(
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """d gx (through the input layer norm when ``g_ih`` is given: d xw), d (h W_hh) [layer norm], d h_proj
+    [projection], d h0, d c0, d h_scale, d g_hh, d (g_c, b_c), d (w_ci, w_cf, w_co), d g_ih, d b_ih; empty
+    where an option is not taken."""
+    m = _module()
+    out = m.lstm_backward(
         dy.contiguous(), dh_T.contiguous(), dc_T.contiguous(), _c(mask), _c(y), gates, h_all, c_all, k_all, c_new,
         c_raw, hp_raw, z_hat, z_rstd, n_hat, n_rstd, W_hh.contiguous(), _c(w_ci), _c(w_cf), _c(w_co), _c(g_hh),
         _c(g_c), _c(W_proj), _c(h_scale), forget_gate, forget_bias, cell_clip, proj_clip, eps, zone_on, zone_train,
         zone_p, zone_pc, zone_seed)
-    return tuple(_out(t, gates) for t in out)
+    d_gih = d_bih = None
+    if g_ih is not None:       # the kernel's own d gx, overwritten in place with d xw
+        out[0], d_gih, d_bih = m.input_norm_backward(out[0], x_hat, x_rstd, g_ih.contiguous())
+    return (*(_out(t, gates) for t in out), _out(d_gih, gates), _out(d_bih, gates))
 
 
 @lstm_backward.register_fake
 def _(dy, dh_T, dc_T, mask, y, gates, h_all, c_all, k_all, c_new, c_raw, hp_raw, z_hat, z_rstd, n_hat, n_rstd, W_hh,
-      w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, **_):
+      w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, x_hat, x_rstd, g_ih, **_):
     T, B, GH = gates.shape
     P, H = h_all.shape[2], c_all.shape[2]
     ln, e = g_hh is not None, gates.new_empty(0)
@@ -166,7 +172,7 @@ def _(dy, dh_T, dc_T, mask, y, gates, h_all, c_all, k_all, c_new, c_raw, hp_raw,
 
     return (gates.new_empty(T, B, GH), maybe(ln, T, B, GH), maybe(W_proj is not None, T, B, P), gates.new_empty(B, P),
             gates.new_empty(B, H), maybe(h_scale is not None, B, P), maybe(ln, GH), maybe(ln, 2, H),
-            maybe(w_ci is not None, 3, H))
+            maybe(w_ci is not None, 3, H), maybe(g_ih is not None, GH), maybe(g_ih is not None, GH))
 
 
 _LSTM_INPUTS = ("gx", "h0", "c0", "mask", "W_hh", "w_ci", "w_cf", "w_co", "g_hh", "g_c", "b_c", "W_proj", "h_scale",
@@ -186,16 +192,17 @@ def _lstm_grad(ctx, dy, dh_T, dc_T, *_):
     (y, h_all, c_all, gates, k_all, c_new, c_raw, m_all, hp_raw, z_hat, z_rstd, n_hat, n_rstd, x_hat, x_rstd,
      mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, g_ih) = ctx.saved_tensors
     T = gates.shape[0]
-    dgx, dz_all, dhp_all, dh0, dc0, d_scale, d_ghh, d_ln_c, d_peep = torch.ops.rnnkit.lstm_backward(
+    dgx, dz_all, dhp_all, dh0, dc0, d_scale, d_ghh, d_ln_c, d_peep, d_gih, d_bih = torch.ops.rnnkit.lstm_backward(
         _incoming(dy, h_all[1:]), _incoming(dh_T, h_all[0]), _incoming(dc_T, c_all[0]), mask, y, gates, h_all, c_all,
         k_all, _opt(c_new), _opt(c_raw), _opt(hp_raw), _opt(z_hat), _opt(z_rstd), _opt(n_hat), _opt(n_rstd), W_hh,
-        w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, **ctx.kw)
+        w_ci, w_cf, w_co, g_hh, g_c, W_proj, h_scale, _opt(x_hat), _opt(x_rstd), g_ih, **ctx.kw)
     ln, peep, proj = g_hh is not None, w_ci is not None, W_proj is not None
     dW_hh = _rows_product(h_all[:T], dz_all if ln else dgx)                            # H_{prev}^T dZ
     dW_proj = _rows_product(m_all, dhp_all) if proj else None
     d_ci, d_cf, d_co = d_peep.unbind(0) if peep else (None, None, None)
     d_gc, d_bc = d_ln_c.unbind(0) if ln else (None, None)
-    dgx, d_gih, d_bih = _input_norm_backward(dgx, _opt(x_hat), _opt(x_rstd), g_ih, ctx.has_b_ih)
+    d_gih = d_gih if g_ih is not None else None
+    d_bih = d_bih if (g_ih is not None and ctx.has_b_ih) else None
     return (dgx, dh0, dc0, None, dW_hh, d_ci, d_cf if w_cf is not None else None, d_co, d_ghh if ln else None, d_gc,
             d_bc, dW_proj, d_scale if h_scale is not None else None, d_gih, d_bih)
 
