@@ -232,7 +232,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from .runs import open_run
 
-    task, model = open_run(Path(args.run), expect="charlm")
+    task, model = open_run(Path(args.run), expect="charlm", device=args.device)
     if args.length < 0:
         raise UserError(f"--length must be >= 0; received {args.length}")
     if not 0 < args.temperature < float("inf"):
@@ -262,7 +262,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .runs import format_metrics, open_run
 
-    task, model = open_run(Path(args.run))
+    task, model = open_run(Path(args.run), device=args.device)
     task.load_eval_data(args.data)
     metrics = task.evaluate(model)
     for line in getattr(task, "report", lambda m: [])(metrics):
@@ -274,7 +274,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .runs import open_run
 
-    task, model = open_run(Path(args.run))
+    task, model = open_run(Path(args.run), device=args.device)
     if not hasattr(task, "predict"):
         raise UserError(f"expected a run of a task with predictions (classify, seq2seq, forecast, reber); "
                         f"{args.run} is a {task.name} run: use `rnnkit generate`")

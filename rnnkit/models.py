@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import ElmanCell, GRUCell, LSTMCell, Stack
+from .cells import ElmanCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, Stack
 from .options import option
 from .runners import RNN, Bidirectional, Layers, many_to_one
 from .state import State, leaves, map_state
@@ -29,7 +29,8 @@ from .state import State, leaves, map_state
 class RecurrentConfig:
     """The recurrent stack; every field is a ``rnnkit train`` flag."""
 
-    cell: str = option("lstm, gru or elman", "lstm", choices=("lstm", "gru", "elman"))
+    cell: str = option("lstm, gru, elman, mingru or minlstm (the last two train by a parallel scan over time)", "lstm",
+                       choices=("lstm", "gru", "elman", "mingru", "minlstm"))
     hidden_size: int = option("units per layer (H)", 128, at_least=1, at_most=65536)
     num_layers: int = option("stacked layers", 1, at_least=1, at_most=1000)
     dropout: float = option("dropout between layers and before the output layer", 0.0, at_least=0.0, below=1.0)
@@ -43,7 +44,11 @@ class RecurrentConfig:
             return GRUCell(input_size, self.hidden_size, layer_norm=self.layer_norm)
         if self.cell == "elman":
             return ElmanCell(input_size, self.hidden_size)
-        raise ValueError(f"cell must be lstm, gru or elman; received {self.cell!r}")
+        if self.cell in ("mingru", "minlstm"):
+            if self.layer_norm:
+                raise ValueError(f"--layer-norm is for lstm and gru cells; received --cell {self.cell}")
+            return (MinGRUCell if self.cell == "mingru" else MinLSTMCell)(input_size, self.hidden_size)
+        raise ValueError(f"cell must be lstm, gru, elman, mingru or minlstm; received {self.cell!r}")
 
 
 def build_runner(cfg: RecurrentConfig, input_size: int) -> Layers:

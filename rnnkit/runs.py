@@ -40,12 +40,15 @@ def open_task(run_dir: Path, *, expect: str | tuple[str, ...] | None = None):
     return task, train_cfg
 
 
-def open_run(run_dir: Path, *, expect=None):
-    """(task, model with its trained weights) from a run folder."""
+def open_run(run_dir: Path, *, expect=None, device: str = "cpu"):
+    """(task, model with its trained weights, on ``device``: auto, cpu, cuda[:N] or mps) from a run folder."""
+    from .distributed import resolve_device
+
+    target = resolve_device(device)
     task, _ = open_task(run_dir, expect=expect)
     model = task.build_model()
     load_model(Path(run_dir) / "model.safetensors", model)
-    model.eval()
+    model.to(target).eval()
     return task, model
 
 

@@ -29,7 +29,31 @@ BASE = {
     "gru": lambda: rk.GRUCell(D, 4),
     "gru_layer_norm": lambda: rk.GRUCell(D, 4, layer_norm=True),
     "gru_reset_before": lambda: rk.GRUCell(D, 4, reset_after=False),
+    "mingru": lambda: rk.MinGRUCell(D, 4),
+    "mingru_identity": lambda: rk.MinGRUCell(D, 4, activation="identity"),
+    "minlstm": lambda: rk.MinLSTMCell(D, 5),
 }
+
+
+class UserLinear(rk.Cell):
+    """A user's cell that declares its step linear in the state: h = decay h + x W (decay in (0, 1))."""
+
+    def __init__(self, d, h):
+        super().__init__()
+        self.input_size, self.output_size = d, h
+        self.W, self.k = torch.nn.Parameter(torch.randn(d, h)), torch.nn.Parameter(torch.randn(h))
+
+    def initial_state(self, batch_size, *, device=None, dtype=None):
+        return torch.zeros(batch_size, self.output_size, dtype=dtype or self.W.dtype)
+
+    def linear_recurrence(self, x):
+        a = torch.sigmoid(self.k).expand(*x.shape[:-1], -1)
+        return a, x @ self.W
+
+    def forward(self, x, h):
+        a, b = self.linear_recurrence(x)
+        h = a * h + b
+        return h, h
 
 WRAPPED = {
     "stack": lambda: rk.Stack([rk.LSTMCell(D, 4, peepholes=True), rk.GRUCell(4, 5), rk.ElmanCell(5, 3)]),
@@ -41,6 +65,8 @@ WRAPPED = {
     "projection": lambda: rk.Projection(rk.LSTMCell(D, 5, proj_size=4), 2, activation="tanh"),
     "learned_initial_state": lambda: rk.LearnedInitialState(rk.LSTMCell(D, 4, layer_norm=True)),
     "embedding": lambda: rk.Embedding(rk.Stack([rk.LSTMCell(4, 5), rk.GRUCell(5, 3)]), num_embeddings=7),
+    "stack_scan": lambda: rk.Stack([rk.MinGRUCell(D, 4), rk.MinLSTMCell(4, 5), rk.GRUCell(5, 3)]),
+    "user_linear": lambda: UserLinear(D, 4),
 }
 
 # Randomness at every step: checked with a fixed seed (gradcheck) rather than for invariants.

@@ -108,3 +108,31 @@ def run_sequence(step, cell, x, s0, reverse=False):
         y, s = step(cell, x[t:t + 1], s)
         ys[t] = y[0]
     return (torch.stack(ys) if ys else None), s
+
+
+def _positive(v):
+    return torch.where(v >= 0, v + 0.5, 1 / (1 + torch.exp(-v)))
+
+
+_G = {"positive": _positive, "identity": lambda v: v, "tanh": torch.tanh}
+
+
+def mingru_step(cell, x, h):
+    """Feng et al. 2024, minGRU: z = sigma(x W_z + b_z), h~ = g(x W_h + b_h), h = (1 - z) h + z h~."""
+    H = cell.hidden_size
+    W, b = cell.weight_ih, cell.bias
+    z = 1 / (1 + torch.exp(-(x @ W[:, :H] + b[:H])))
+    cand = _G[cell.activation_name](x @ W[:, H:] + b[H:])
+    h = (1 - z) * h + z * cand
+    return h, h
+
+
+def minlstm_step(cell, x, h):
+    """Feng et al. 2024, minLSTM: f, i = sigma(.), normalised by f + i; h = f' h + i' g(x W_h + b_h)."""
+    H = cell.hidden_size
+    W, b = cell.weight_ih, cell.bias
+    f = 1 / (1 + torch.exp(-(x @ W[:, :H] + b[:H])))
+    i = 1 / (1 + torch.exp(-(x @ W[:, H:2 * H] + b[H:2 * H])))
+    cand = _G[cell.activation_name](x @ W[:, 2 * H:] + b[2 * H:])
+    h = f / (f + i) * h + i / (f + i) * cand
+    return h, h

@@ -6,10 +6,11 @@ from .elman import ElmanCell
 from .gru import GRUCell
 from .init import orthogonal_recurrent_, svd_rescaled_, uniform_
 from .lstm import LSTMCell
+from .minimal import MinGRUCell, MinLSTMCell
 from .stack import Stack
 from .wrappers import Embedding, LearnedInitialState, Projection, Residual
 from .zoneout import Zoneout
 
-__all__ = ["Cell", "activation", "BasicRNNCell", "Dropout", "DropoutState", "ElmanCell", "GRUCell", "LSTMCell",
+__all__ = ["Cell", "activation", "BasicRNNCell", "MinGRUCell", "MinLSTMCell", "Dropout", "DropoutState", "ElmanCell", "GRUCell", "LSTMCell",
            "Stack", "Embedding", "LearnedInitialState", "Projection", "Residual", "Zoneout",
            "orthogonal_recurrent_", "svd_rescaled_", "uniform_"]

@@ -12,6 +12,9 @@
   and without an output map inside those wrappers (``csrc/elman.cpp``, ``elman.py``).
 - ``"torch"``: cells whose ``spec().fused_op`` names torch's fused recurrence (oneDNN on CPU, cuDNN on
   CUDA), on any device (``torch_rnn.py``).
+- ``"scan"``: any cell that declares its step linear in the state, ``h_t = a_t h_{t-1} + b_t``
+  (``linear_recurrence``: ``MinGRUCell``, ``MinLSTMCell``, a user's cell), by a parallel prefix scan
+  over time on any device (``scan.py``).
 - ``"fused-lstm"``: on the CPU where the compiled kernels are not available, tanh LSTMCells without
   layer norm through the same recurrence in PyTorch ops (``lstm.py``).
 
@@ -38,6 +41,7 @@ from .lstm import native_computes as _lstm_computes
 from .lstm import python_computes as _lstm_python
 from .native import without_native
 from .registry import FastPath, find, only_generic, path_for, paths, register, registered, unregister
+from .scan import declares_linear, scan_unroll
 from .torch_rnn import torch_unroll
 
 __all__ = ["path_for", "run", "find", "paths", "register", "registered", "unregister", "FastPath", "only_generic",
@@ -72,7 +76,12 @@ def _fused_lstm(cell: nn.Module, x: Tensor) -> bool:
     return _sequence(x) and x.device.type == "cpu" and _lstm_python(cell)
 
 
+def _scan(cell: nn.Module, x: Tensor) -> bool:
+    return x.dim() == 3 and x.shape[0] >= 1 and x.shape[1] >= 2 and declares_linear(cell)
+
+
 # registered last-tried first: the registry tries the newest first
+register("scan", (), _scan, scan_unroll)
 register("fused-lstm", (LSTMCell,), _fused_lstm, lambda *a: lstm_unroll(*a, compiled=False))
 register("torch", (LSTMCell, GRUCell, ElmanCell), _torch, torch_unroll)
 register("native-elman", (ElmanCell, *_WRAPPERS), _native(_elman_computes), elman_unroll)

@@ -3,7 +3,8 @@
 A fast path is ``(name, types, supports, run)``:
 
 - ``types``: the cell classes it serves, matched **exactly** (``type(cell) in types``), never by name
-  and never by subclass, since a subclass may change what a step does;
+  and never by subclass, since a subclass may change what a step does; an empty tuple serves any
+  class, for a path chosen by a capability the cell declares (``supports`` checks it);
 - ``supports(cell, x) -> bool``: whether it computes this cell (its options) for this input (its
   device, dtype and shape) exactly as the generic loop would;
 - ``run(cell, x, lengths, state, reverse) -> (outputs, final_state)``: the whole sequence, with the
@@ -51,7 +52,7 @@ class FastPath:
     run: Callable
 
     def serves(self, cell: nn.Module, x: Tensor) -> bool:
-        return type(cell) in self.types and bool(self.supports(cell, x))
+        return (not self.types or type(cell) in self.types) and bool(self.supports(cell, x))
 
 
 _PATHS: list[FastPath] = []                 # newest first
@@ -62,7 +63,7 @@ def register(name: str, types, supports: Callable[[nn.Module, Tensor], bool], ru
     """Add a fast path for the cell classes ``types`` (a class or a tuple of them); a path of the same
     name is replaced. Returns the registered path."""
     types = tuple(types) if isinstance(types, (tuple, list)) else (types,)
-    if not types or not all(isinstance(t, type) for t in types):
+    if not all(isinstance(t, type) for t in types):
         raise TypeError(f"register: types must be a class or a tuple of classes; received {types!r}")
     if not (callable(supports) and callable(run)):
         raise TypeError("register: supports and run must be callables")

@@ -175,6 +175,7 @@ class Forecast(Task):
             raise UserError(f"expected at least --window = {self.cfg.window} values; received {len(values)}")
         x = ((values[-self.cfg.window:] - torch.tensor(self.meta["mean"])) / torch.tensor(self.meta["std"]))
         out, _ = model.eval()(x.unsqueeze(0))
+        out = out.cpu()
         out = out if self.cfg.mode == "one" else out[:, -1]
         K = len(self.meta["targets"])
         pred = out[0] * torch.tensor(self.meta["std"][:K]) + torch.tensor(self.meta["mean"][:K])

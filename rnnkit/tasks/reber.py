@@ -143,6 +143,7 @@ class Reber(Task):
         if not text or bad:
             raise UserError(f"expected a string over {SYMBOLS!r}; received {text!r}")
         logits, _ = model(ReberGrammar.one_hot(text).unsqueeze(0))
+        logits = logits.cpu()
         lines = []
         for t, row in enumerate(torch.sigmoid(logits[0])):
             chosen = "".join(c for c, p in zip(SYMBOLS, row) if p > 0.5)
