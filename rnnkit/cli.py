@@ -305,7 +305,8 @@ def path_table() -> list[tuple[str, str, str]]:
              "LSTMCell(peepholes)": lambda: rk.LSTMCell(64, 64, peepholes=True), "GRUCell": lambda: rk.GRUCell(64, 64),
              "GRUCell(reset_after=False)": lambda: rk.GRUCell(64, 64, reset_after=False),
              "ElmanCell": lambda: rk.ElmanCell(64, 64),
-             "Dropout(LSTMCell, variational)": lambda: rk.Dropout(rk.LSTMCell(64, 64), state_p=0.2, variational=True)}
+             "Dropout(LSTMCell, variational)": lambda: rk.Dropout(rk.LSTMCell(64, 64), state_p=0.2, variational=True),
+             "MinGRUCell": lambda: rk.MinGRUCell(64, 64), "MinLSTMCell": lambda: rk.MinLSTMCell(64, 64)}
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + \
         (["mps"] if torch.backends.mps.is_available() else [])
     return [(name, d, path_for(make().to(d), torch.zeros(32, 100, 64, device=d))) for name, make in cells.items()
@@ -319,7 +320,8 @@ def cmd_kernels(args: argparse.Namespace) -> int:
         native.build()
     print(f"compiled kernels: {native.status()}")
     for path in paths():
-        print(f"  {path.name:13s} serves {', '.join(t.__name__ for t in path.types)}")
+        served = ", ".join(t.__name__ for t in path.types) or "any cell that declares what it needs"
+        print(f"  {path.name:13s} serves {served}")
     print("path each cell takes over a (32, 100, 64) float32 batch, by device:")
     for name, device, path in path_table():
         print(f"  {name:34s} {device:6s} {path}")

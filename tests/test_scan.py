@@ -1,4 +1,6 @@
 """Cells linear in their state train by a parallel scan that equals the step-by-step loop."""
+import contextlib
+
 import pytest
 import torch
 
@@ -11,13 +13,19 @@ from rnnkit.state import leaves
 SCAN_CELLS = ["mingru", "mingru_identity", "minlstm", "user_linear"]
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("name", SCAN_CELLS)
-def test_scan_equals_the_step_loop_in_values_and_gradients(name, reverse):
+def test_scan_equals_the_step_loop_in_values_and_gradients(name, reverse, compiled):
+    if compiled and kernels.native.load() is None:
+        pytest.skip(kernels.native.status())
     cell = build(name)
     x = torch.randn(4, 9, 3, dtype=torch.float64)
     lengths, h0 = torch.tensor([9, 4, 0, 1]), torch.randn(4, cell.output_size, dtype=torch.float64)
-    assert kernels.path_for(cell, x) == "scan"
+    switch = contextlib.nullcontext if compiled else kernels.without_native
+    with switch():
+        fused = "native-min" if type(cell) in (rk.MinGRUCell, rk.MinLSTMCell) else "native-scan"
+        assert kernels.path_for(cell, x) == (fused if compiled else "scan")
 
     def run():
         for p in cell.parameters():
@@ -26,7 +34,8 @@ def test_scan_equals_the_step_loop_in_values_and_gradients(name, reverse):
         (y.square().sum() + h.sum()).backward()
         return [y, h, *[p.grad for p in cell.parameters()]]
 
-    scanned = run()
+    with switch():
+        scanned = run()
     with kernels.only_generic():
         looped = run()
     for a, b in zip(scanned, looped):
@@ -88,4 +97,26 @@ def test_cli_trains_scan_cells(tmp_path, capsys):
 
 
 def test_user_linear_cell_is_served_by_capability_not_by_name():
-    assert kernels.path_for(UserLinear(3, 4), torch.randn(2, 5, 3)) == "scan"
+    with kernels.without_native():
+        assert kernels.path_for(UserLinear(3, 4), torch.randn(2, 5, 3)) == "scan"
+
+
+def test_gradcheck_of_the_compiled_scan_operator():
+    if kernels.native.load() is None:
+        pytest.skip(kernels.native.status())
+    a = torch.rand(2, 7, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 7, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(torch.ops.rnnkit.linear_scan, (a, b, h0))
+    torch.testing.assert_close(torch.ops.rnnkit.linear_scan(a, b, h0), linear_scan(a, b, h0))
+
+
+@pytest.mark.parametrize("kind, act", [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)])
+def test_gradcheck_of_the_compiled_min_rnn_operator(kind, act):
+    if kernels.native.load() is None:
+        pytest.skip(kernels.native.status())
+    B, T, H = 2, 6, 3
+    gx = torch.randn(B, T, (2 + kind) * H, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[1.0] * T, [1.0] * 3 + [0.0] * 3], dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda g, h: torch.ops.rnnkit.min_rnn(g, h, mask, kind=kind, act=act), (gx, h0))

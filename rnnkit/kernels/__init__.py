@@ -12,9 +12,14 @@
   and without an output map inside those wrappers (``csrc/elman.cpp``, ``elman.py``).
 - ``"torch"``: cells whose ``spec().fused_op`` names torch's fused recurrence (oneDNN on CPU, cuDNN on
   CUDA), on any device (``torch_rnn.py``).
-- ``"scan"``: any cell that declares its step linear in the state, ``h_t = a_t h_{t-1} + b_t``
-  (``linear_recurrence``: ``MinGRUCell``, ``MinLSTMCell``, a user's cell), by a parallel prefix scan
-  over time on any device (``scan.py``).
+- ``"native-min"``: ``MinGRUCell`` and ``MinLSTMCell``: the input map for all steps in one product,
+  then their gates and the scan in one compiled pass (``csrc/scan.cpp``); the backward pass
+  recomputes the gates instead of storing them.
+- ``"native-scan"``: any cell that declares its step linear in the state, ``h_t = a_t h_{t-1} + b_t``
+  (``linear_recurrence``: ``MinGRUCell``, ``MinLSTMCell``, a user's cell): its gates for all steps at
+  once, then one fused multiply-add per unit and step (``csrc/scan.cpp``), with lengths and reverse.
+- ``"scan"``: the same cells elsewhere (other devices, no compiled kernels), by a parallel prefix
+  scan over time in PyTorch ops (``scan.py``), ``O(log T)`` passes.
 - ``"fused-lstm"``: on the CPU where the compiled kernels are not available, tanh LSTMCells without
   layer norm through the same recurrence in PyTorch ops (``lstm.py``).
 
@@ -30,7 +35,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..cells import Dropout, ElmanCell, GRUCell, LSTMCell, Zoneout
+from ..cells import Dropout, ElmanCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, Zoneout
 from . import native
 from .elman import elman_unroll
 from .elman import native_computes as _elman_computes
@@ -41,7 +46,7 @@ from .lstm import native_computes as _lstm_computes
 from .lstm import python_computes as _lstm_python
 from .native import without_native
 from .registry import FastPath, find, only_generic, path_for, paths, register, registered, unregister
-from .scan import declares_linear, scan_unroll
+from .scan import declares_linear, min_rnn_unroll, scan_unroll
 from .torch_rnn import torch_unroll
 
 __all__ = ["path_for", "run", "find", "paths", "register", "registered", "unregister", "FastPath", "only_generic",
@@ -82,6 +87,9 @@ def _scan(cell: nn.Module, x: Tensor) -> bool:
 
 # registered last-tried first: the registry tries the newest first
 register("scan", (), _scan, scan_unroll)
+register("native-scan", (), lambda cell, x: _scan(cell, x) and native.usable(x),
+         lambda *a: scan_unroll(*a, compiled=True))
+register("native-min", (MinGRUCell, MinLSTMCell), lambda cell, x: _scan(cell, x) and native.usable(x), min_rnn_unroll)
 register("fused-lstm", (LSTMCell,), _fused_lstm, lambda *a: lstm_unroll(*a, compiled=False))
 register("torch", (LSTMCell, GRUCell, ElmanCell), _torch, torch_unroll)
 register("native-elman", (ElmanCell, *_WRAPPERS), _native(_elman_computes), elman_unroll)

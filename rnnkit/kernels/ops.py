@@ -36,7 +36,7 @@ from torch import Tensor
 from . import native
 from .wrapped import rows_product as _rows_product
 
-__all__ = ["lstm_recurrence", "gru_recurrence", "elman_recurrence"]
+__all__ = ["lstm_recurrence", "gru_recurrence", "elman_recurrence", "linear_scan"]
 
 _ZONE = dict(zone_on=bool, zone_train=bool, zone_p=float, zone_pc=float, zone_seed=int)
 
@@ -377,3 +377,82 @@ def elman_recurrence(gx: Tensor, h0: Tensor, mask: Tensor | None, W_hh: Tensor, 
     """y (T, B, H) and h_T of the compiled Elman recurrence."""
     out = torch.ops.rnnkit.elman_forward(gx, h0, mask, W_hh, h_scale, relu=relu, **zone_kwargs(zone))
     return out[0], out[1]
+
+
+# ------------------------------------------------------------------------- linear recurrences (scan)
+
+@torch.library.custom_op("rnnkit::linear_scan", mutates_args=())
+def linear_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
+    """Every h_t (B, T, H) of h_t = a_t h_{t-1} + b_t, batch-first, one fused multiply-add per unit and step."""
+    return _module().linear_scan_forward(a.contiguous(), b.contiguous(), h0.contiguous())
+
+
+@linear_scan.register_fake
+def _(a, b, h0):
+    return torch.empty_like(a, memory_format=torch.contiguous_format)
+
+
+@torch.library.custom_op("rnnkit::linear_scan_backward", mutates_args=())
+def linear_scan_backward(dh: Tensor, a: Tensor, h: Tensor, h0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """d a, d b, d h0 of ``linear_scan``: g_t = dh_t + a_{t+1} g_{t+1}; d b = g; d a_t = g_t h_{t-1}."""
+    return tuple(_module().linear_scan_backward(dh.contiguous(), a.contiguous(), h, h0.contiguous()))
+
+
+@linear_scan_backward.register_fake
+def _(dh, a, h, h0):
+    return torch.empty_like(a), torch.empty_like(a), torch.empty_like(h0)
+
+
+def _scan_setup(ctx, inputs, output):
+    a, _, h0 = inputs
+    ctx.save_for_backward(a, output, h0)
+
+
+def _scan_grad(ctx, dh):
+    a, h, h0 = ctx.saved_tensors
+    return torch.ops.rnnkit.linear_scan_backward(dh, a, h, h0)
+
+
+linear_scan.register_autograd(_scan_grad, setup_context=_scan_setup)
+
+
+# ------------------------------------------------------------------------------- minGRU / minLSTM
+
+@torch.library.custom_op("rnnkit::min_rnn", mutates_args=())
+def min_rnn(gx: Tensor, h0: Tensor, mask: Optional[Tensor], *, kind: int, act: int) -> Tensor:
+    """Every carried h_t (B, T, H) of minGRU (kind 0, gx = [k, v]) or minLSTM (kind 1, gx = [k_f, k_i, v]):
+    the gates of each step and the scan in one pass; ``act``: 0 the paper's positive g, 1 identity, 2 tanh."""
+    return _module().min_rnn_forward(gx.contiguous(), h0.contiguous(), _c(mask), kind, act)
+
+
+@min_rnn.register_fake
+def _(gx, h0, mask, *, kind, act):
+    return gx.new_empty(gx.shape[0], gx.shape[1], h0.shape[1])
+
+
+@torch.library.custom_op("rnnkit::min_rnn_backward", mutates_args=())
+def min_rnn_backward(dh: Tensor, gx: Tensor, h: Tensor, h0: Tensor, mask: Optional[Tensor], *, kind: int,
+                     act: int) -> tuple[Tensor, Tensor]:
+    """d gx and d h0 of ``min_rnn`` (the gates recomputed from gx)."""
+    return tuple(_module().min_rnn_backward(dh.contiguous(), gx.contiguous(), h, h0.contiguous(), _c(mask), kind,
+                                            act))
+
+
+@min_rnn_backward.register_fake
+def _(dh, gx, h, h0, mask, *, kind, act):
+    return torch.empty_like(gx), torch.empty_like(h0)
+
+
+def _min_setup(ctx, inputs, keyword_only_inputs, output):
+    gx, h0, mask = inputs
+    ctx.save_for_backward(gx, output, h0, mask)
+    ctx.kw = keyword_only_inputs
+
+
+def _min_grad(ctx, dh):
+    gx, h, h0, mask = ctx.saved_tensors
+    dgx, dh0 = torch.ops.rnnkit.min_rnn_backward(dh, gx, h, h0, mask, **ctx.kw)
+    return dgx, dh0, None
+
+
+min_rnn.register_autograd(_min_grad, setup_context=_min_setup)

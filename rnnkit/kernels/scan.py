@@ -21,8 +21,9 @@ import torch
 from torch import Tensor, nn
 
 from ..sequence import all_full, reverse_padded, step_mask
+from . import ops  # noqa: F401  (registers torch.ops.rnnkit.linear_scan)
 
-__all__ = ["linear_scan", "scan_unroll", "declares_linear"]
+__all__ = ["linear_scan", "scan_unroll", "declares_linear", "min_rnn_unroll"]
 
 
 def linear_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
@@ -47,9 +48,11 @@ def declares_linear(cell: nn.Module) -> bool:
     return callable(getattr(cell, "linear_recurrence", None))
 
 
-def scan_unroll(cell: nn.Module, x: Tensor, lengths: Tensor | None, state: Tensor, reverse: bool):
-    """``unroll`` through ``linear_scan``: outputs (B, T, H) (the states, zero past each length) and the
-    final state."""
+def scan_unroll(cell: nn.Module, x: Tensor, lengths: Tensor | None, state: Tensor, reverse: bool, *,
+                compiled: bool = False):
+    """``unroll`` through ``linear_scan`` (``compiled``: the operator ``torch.ops.rnnkit.linear_scan``, one
+    fused multiply-add per unit and step): outputs (B, T, H) (the states, zero past each length) and
+    the final state."""
     B, T = x.shape[:2]
     if reverse:
         x = reverse_padded(x, lengths)
@@ -59,9 +62,32 @@ def scan_unroll(cell: nn.Module, x: Tensor, lengths: Tensor | None, state: Tenso
         live = step_mask(lengths, T).unsqueeze(-1)                               # (B, T, 1)
         a = torch.where(live, a, torch.ones_like(a))                             # padding: the state passes
         b = torch.where(live, b, torch.zeros_like(b))
-    h = linear_scan(a, b, state)
+    h = torch.ops.rnnkit.linear_scan(a, b, state) if compiled else linear_scan(a, b, state)
     final = h[:, -1]                                                             # padding carried it there
     y = h if live is None else h * live.to(h.dtype)
+    if reverse:
+        y = reverse_padded(y, lengths)
+    return y, final
+
+
+_ACT = {"positive": 0, "identity": 1, "tanh": 2}
+
+
+def min_rnn_unroll(cell: nn.Module, x: Tensor, lengths: Tensor | None, state: Tensor, reverse: bool):
+    """``unroll`` for a MinGRUCell or MinLSTMCell through ``torch.ops.rnnkit.min_rnn``: the input map for
+    all steps is one product; the gates and the scan are one compiled pass."""
+    B, T = x.shape[:2]
+    if reverse:
+        x = reverse_padded(x, lengths)
+    gx = x @ cell.weight_ih                                                      # (B, T, G*H)
+    if cell.bias is not None:
+        gx = gx + cell.bias
+    live = None if all_full(lengths, T) else step_mask(lengths, T)               # (B, T)
+    mask = None if live is None else live.to(gx.dtype)
+    h = torch.ops.rnnkit.min_rnn(gx, state, mask, kind=0 if cell.num_maps == 2 else 1,
+                                 act=_ACT[cell.activation_name])
+    final = h[:, -1]                                                             # padding carried it there
+    y = h if live is None else h * live.unsqueeze(-1).to(h.dtype)
     if reverse:
         y = reverse_padded(y, lengths)
     return y, final

@@ -1,4 +1,4 @@
-// The Python module: the entry points of lstm.cpp, gru.cpp, elman.cpp and input_norm.cpp (rnnkit/kernels/native.py builds it).
+// The Python module: the entry points of lstm.cpp, gru.cpp, elman.cpp, input_norm.cpp and scan.cpp (rnnkit/kernels/native.py builds it).
 #include <torch/extension.h>
 
 #include <optional>
@@ -34,6 +34,10 @@ std::vector<Tensor> elman_forward(Tensor gx, Tensor h0, OptT mask, Tensor W_hh, 
 std::vector<Tensor> elman_backward(Tensor dy, Tensor dh_T, OptT mask, Tensor h_new, Tensor W_hh, OptT h_scale,
                                    bool relu, bool zone, bool zone_train, double zone_p, double zone_pc,
                                    int64_t zone_seed);
+Tensor linear_scan_forward(Tensor a, Tensor b, Tensor h0);
+std::vector<Tensor> linear_scan_backward(Tensor dh, Tensor a, Tensor h, Tensor h0);
+Tensor min_rnn_forward(Tensor gx, Tensor h0, OptT mask, int64_t kind, int64_t act);
+std::vector<Tensor> min_rnn_backward(Tensor dh, Tensor gx, Tensor h, Tensor h0, OptT mask, int64_t kind, int64_t act);
 }  // namespace rnnkit
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -45,5 +49,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("elman_backward", &rnnkit::elman_backward, "Elman recurrence backward through time");
   m.def("input_norm_forward", &rnnkit::input_norm_forward, "LN(x W_ih) g + b for all rows");
   m.def("input_norm_backward", &rnnkit::input_norm_backward, "input_norm_forward backwards (dgx overwritten)");
+  m.def("linear_scan_forward", &rnnkit::linear_scan_forward, "h_t = a_t h_{t-1} + b_t for all t (batch-first)");
+  m.def("linear_scan_backward", &rnnkit::linear_scan_backward, "linear_scan_forward backwards: d a, d b, d h0");
+  m.def("min_rnn_forward", &rnnkit::min_rnn_forward, "minGRU / minLSTM gates and scan, batch-first");
+  m.def("min_rnn_backward", &rnnkit::min_rnn_backward, "min_rnn_forward backwards: d gx, d h0");
   m.def("zoneout_masks", &rnnkit::zoneout_masks, "zoneout masks drawn by the kernels, for tests");
 }
