@@ -93,34 +93,118 @@ std::vector<Tensor> linear_scan_backward(Tensor dh, Tensor a, Tensor h, Tensor h
 
 // minGRU and minLSTM whole: the gates of every step from gx = x W + b (computed before, one product),
 // then the scan, in one pass per row; the backward pass recomputes the gates from gx instead of
-// storing them. kind 0: minGRU (gx = [k, v]: a = 1 - sigmoid(k), b = sigmoid(k) g(v)); kind 1: minLSTM
-// (gx = [k_f, k_i, v]: a = f / (f + i), b = i / (f + i) g(v)). act 0: g(v) = v + 1/2 (v >= 0) or
-// sigmoid(v); 1: identity; 2: tanh. mask (B, T) or none: a padding step is a = 1, b = 0.
+// storing them. KIND 0: minGRU (gx = [k, v]: a = 1 - sigmoid(k), b = sigmoid(k) g(v)); KIND 1: minLSTM
+// (gx = [k_f, k_i, v]: a = f / (f + i), b = i / (f + i) g(v)). ACT 0: g(v) = v + 1/2 (v >= 0) or
+// sigmoid(v); 1: identity; 2: tanh. mask (B, T) or none: a padding step is a = 1, b = 0. KIND and ACT
+// are template parameters so that each unit loop is branch-free and vectorises.
 namespace rnnkit {
 namespace {
 
-template <typename T> inline T g_act(T v, int act) {
-  if (act == 0) return v >= T(0) ? v + T(0.5) : sigm(v);
-  if (act == 1) return v;
-  return std::tanh(v);
+template <int ACT, typename T> inline T g_act(T v) {
+  if constexpr (ACT == 0) return v >= T(0) ? v + T(0.5) : sigm(v);
+  else if constexpr (ACT == 1) return v;
+  else return std::tanh(v);
 }
-template <typename T> inline T g_grad(T v, T gv, int act) {
-  if (act == 0) { if (v >= T(0)) return T(1); const T s = gv; return s * (T(1) - s); }
-  if (act == 1) return T(1);
-  return T(1) - gv * gv;
+template <int ACT, typename T> inline T g_grad(T v, T gv) {
+  if constexpr (ACT == 0) return v >= T(0) ? T(1) : gv * (T(1) - gv);
+  else if constexpr (ACT == 1) return T(1);
+  else return T(1) - gv * gv;
 }
 
-// a and b of one unit from its pre-activations; also what the backward pass needs.
-template <typename T> struct Gate {
-  T a, b;
-};
-template <typename T> inline Gate<T> gate(const T* gx, int64_t j, int64_t H, int kind, int act) {
-  if (kind == 0) {
-    const T z = sigm(gx[j]), gv = g_act(gx[H + j], act);
-    return {T(1) - z, z * gv};
+template <int KIND, int ACT, typename T>
+void min_forward_row(const T* __restrict g, const T* __restrict prev, T* __restrict out, int64_t H) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    T a, b;
+    if constexpr (KIND == 0) {
+      const T z = sigm(g[j]);
+      a = T(1) - z;
+      b = z * g_act<ACT>(g[H + j]);
+    } else {
+      const T f = sigm(g[j]), i = sigm(g[H + j]), s = T(1) / (f + i);
+      a = f * s;
+      b = i * s * g_act<ACT>(g[2 * H + j]);
+    }
+    out[j] = a * prev[j] + b;
   }
-  const T f = sigm(gx[j]), i = sigm(gx[H + j]), gv = g_act(gx[2 * H + j], act), s = f + i;
-  return {f / s, i / s * gv};
+}
+
+// One step back: gt = dh + a_next * carry; d gx of the step; a_next <- this step's a.
+template <int KIND, int ACT, typename T>
+void min_backward_row(const T* __restrict g, const T* __restrict dh, const T* __restrict prev, T* __restrict carry,
+                      T* __restrict a_next, T* __restrict d, int64_t H) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T gt = dh[j] + a_next[j] * carry[j];
+    carry[j] = gt;
+    const T da = gt * prev[j], db = gt;
+    if constexpr (KIND == 0) {
+      const T z = sigm(g[j]), v = g[H + j], gv = g_act<ACT>(v);
+      a_next[j] = T(1) - z;
+      d[j] = (db * gv - da) * z * (T(1) - z);
+      d[H + j] = db * z * g_grad<ACT>(v, gv);
+    } else {
+      const T f = sigm(g[j]), i = sigm(g[H + j]), v = g[2 * H + j], gv = g_act<ACT>(v), s = T(1) / (f + i);
+      a_next[j] = f * s;
+      const T w = (da - db * gv) * s * s;                                 // d/df = w i, d/di = -w f
+      d[j] = w * i * f * (T(1) - f);
+      d[H + j] = -w * f * i * (T(1) - i);
+      d[2 * H + j] = db * i * s * g_grad<ACT>(v, gv);
+    }
+  }
+}
+
+template <int KIND, int ACT, typename T>
+void min_forward(const T* GX, const T* H0, const T* M, T* HO, int64_t B, int64_t T_, int64_t H) {
+  constexpr int64_t G = KIND == 0 ? 2 : 3;
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* prev = H0 + b * H;
+      for (int64_t t = 0; t < T_; ++t) {
+        T* out = HO + (b * T_ + t) * H;
+        if (M && M[b * T_ + t] == T(0)) std::copy(prev, prev + H, out);
+        else min_forward_row<KIND, ACT>(GX + (b * T_ + t) * G * H, prev, out, H);
+        prev = out;
+      }
+    }
+  });
+}
+
+template <int KIND, int ACT, typename T>
+void min_backward(const T* DH, const T* GX, const T* HS, const T* H0, const T* M, T* DGX, T* DH0, int64_t B,
+                  int64_t T_, int64_t H) {
+  constexpr int64_t G = KIND == 0 ? 2 : 3;
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<T> carry(H), a_next(H);
+    for (int64_t b = b0; b < b1; ++b) {
+      std::fill(carry.begin(), carry.end(), T(0));
+      std::fill(a_next.begin(), a_next.end(), T(0));            // no step after the last
+      for (int64_t t = T_ - 1; t >= 0; --t) {
+        const int64_t r = b * T_ + t;
+        const T* prev = t ? HS + (r - 1) * H : H0 + b * H;
+        T* d = DGX + r * G * H;
+        if (M && M[r] == T(0)) {                                  // padding: the state passed through, a = 1
+          for (int64_t j = 0; j < H; ++j) { carry[j] = DH[r * H + j] + a_next[j] * carry[j]; a_next[j] = T(1); }
+          std::fill(d, d + G * H, T(0));
+          continue;
+        }
+        min_backward_row<KIND, ACT>(GX + r * G * H, DH + r * H, prev, carry.data(), a_next.data(), d, H);
+      }
+      for (int64_t j = 0; j < H; ++j) DH0[b * H + j] = a_next[j] * carry[j];
+    }
+  });
+}
+
+template <typename F> void with_kind_act(int64_t kind, int64_t act, F&& f) {
+  if (kind == 0) {
+    if (act == 0) f(std::integral_constant<int, 0>{}, std::integral_constant<int, 0>{});
+    else if (act == 1) f(std::integral_constant<int, 0>{}, std::integral_constant<int, 1>{});
+    else f(std::integral_constant<int, 0>{}, std::integral_constant<int, 2>{});
+  } else {
+    if (act == 0) f(std::integral_constant<int, 1>{}, std::integral_constant<int, 0>{});
+    else if (act == 1) f(std::integral_constant<int, 1>{}, std::integral_constant<int, 1>{});
+    else f(std::integral_constant<int, 1>{}, std::integral_constant<int, 2>{});
+  }
 }
 
 }  // namespace
@@ -128,6 +212,8 @@ template <typename T> inline Gate<T> gate(const T* gx, int64_t j, int64_t H, int
 Tensor min_rnn_forward(Tensor gx, Tensor h0, std::optional<Tensor> mask, int64_t kind, int64_t act) {
   const char* op = "rnnkit::min_rnn_forward";
   for (auto [name, t] : {std::pair{"gx", OptT(gx)}, {"h0", OptT(h0)}, {"mask", mask}}) check_arg(op, name, t, gx);
+  TORCH_CHECK((kind == 0 || kind == 1) && act >= 0 && act <= 2, op, ": expected kind 0|1 and act 0..2; received ",
+              kind, ", ", act);
   RNNKIT_SHAPE(op, gx, -1, -1, -1);
   const int64_t B = gx.size(0), T_ = gx.size(1), H = h0.size(-1), G = kind == 0 ? 2 : 3;
   RNNKIT_SHAPE(op, gx, B, T_, G * H);
@@ -135,23 +221,9 @@ Tensor min_rnn_forward(Tensor gx, Tensor h0, std::optional<Tensor> mask, int64_t
   RNNKIT_SHAPE(op, mask, B, T_);
   Tensor h = at::empty({B, T_, H}, gx.options());
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_min_rnn_forward", [&] {
-    using T = scalar_t;
-    const T *GX = gx.data_ptr<T>(), *H0 = h0.data_ptr<T>(), *M = ptr<T>(mask);
-    T* HO = h.data_ptr<T>();
-    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        const T* prev = H0 + b * H;
-        for (int64_t t = 0; t < T_; ++t) {
-          T* out = HO + (b * T_ + t) * H;
-          const T* g = GX + (b * T_ + t) * G * H;
-          if (M && M[b * T_ + t] == T(0)) {
-            for (int64_t j = 0; j < H; ++j) out[j] = prev[j];
-          } else {  // (no pragma: this loop sits inside AT_DISPATCH's macro argument)
-            for (int64_t j = 0; j < H; ++j) { const Gate<T> q = gate(g, j, H, int(kind), int(act)); out[j] = q.a * prev[j] + q.b; }
-          }
-          prev = out;
-        }
-      }
+    with_kind_act(kind, act, [&](auto K, auto A) {
+      min_forward<decltype(K)::value, decltype(A)::value, scalar_t>(
+          gx.data_ptr<scalar_t>(), h0.data_ptr<scalar_t>(), ptr<scalar_t>(mask), h.data_ptr<scalar_t>(), B, T_, H);
     });
   });
   return h;
@@ -164,48 +236,15 @@ std::vector<Tensor> min_rnn_backward(Tensor dh, Tensor gx, Tensor h, Tensor h0, 
   for (auto [name, t] : {std::pair{"dh", OptT(dh)}, {"gx", OptT(gx)}, {"h", OptT(h)}, {"h0", OptT(h0)},
                          {"mask", mask}})
     check_arg(op, name, t, gx);
-  const int64_t B = gx.size(0), T_ = gx.size(1), H = h0.size(-1), G = kind == 0 ? 2 : 3;
+  const int64_t B = gx.size(0), T_ = gx.size(1), H = h0.size(-1);
   RNNKIT_SHAPE(op, dh, B, T_, H);
   RNNKIT_SHAPE(op, h, B, T_, H);
   Tensor dgx = at::empty_like(gx), dh0 = at::empty_like(h0);
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_min_rnn_backward", [&] {
-    using T = scalar_t;
-    const T *DH = dh.data_ptr<T>(), *GX = gx.data_ptr<T>(), *HS = h.data_ptr<T>(), *H0 = h0.data_ptr<T>();
-    const T* M = ptr<T>(mask);
-    T *DGX = dgx.data_ptr<T>(), *DH0 = dh0.data_ptr<T>();
-    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-      std::vector<T> carry(H), a_next(H);
-      for (int64_t b = b0; b < b1; ++b) {
-        std::fill(carry.begin(), carry.end(), T(0));
-        std::fill(a_next.begin(), a_next.end(), T(0));          // no step after the last
-        for (int64_t t = T_ - 1; t >= 0; --t) {
-          const int64_t r = b * T_ + t;
-          const T* g = GX + r * G * H;
-          T* d = DGX + r * G * H;
-          const T* prev = t ? HS + (r - 1) * H : H0 + b * H;
-          const bool live = !M || M[r] != T(0);
-          for (int64_t j = 0; j < H; ++j) {
-            const T gt = DH[r * H + j] + a_next[j] * carry[j];
-            carry[j] = gt;
-            if (!live) { a_next[j] = T(1); for (int64_t q = 0; q < G; ++q) d[q * H + j] = T(0); continue; }
-            const T da = gt * prev[j], db = gt;
-            if (kind == 0) {
-              const T z = sigm(g[j]), v = g[H + j], gv = g_act(v, int(act));
-              a_next[j] = T(1) - z;
-              d[j] = (-da + db * gv) * z * (T(1) - z);
-              d[H + j] = db * z * g_grad(v, gv, int(act));
-            } else {
-              const T f = sigm(g[j]), i = sigm(g[H + j]), v = g[2 * H + j], gv = g_act(v, int(act)), s = f + i;
-              a_next[j] = f / s;
-              const T s2 = s * s;
-              d[j] = (da * i / s2 - db * gv * i / s2) * f * (T(1) - f);
-              d[H + j] = (-da * f / s2 + db * gv * f / s2) * i * (T(1) - i);
-              d[2 * H + j] = db * i / s * g_grad(v, gv, int(act));
-            }
-          }
-        }
-        for (int64_t j = 0; j < H; ++j) DH0[b * H + j] = a_next[j] * carry[j];
-      }
+    with_kind_act(kind, act, [&](auto K, auto A) {
+      min_backward<decltype(K)::value, decltype(A)::value, scalar_t>(
+          dh.data_ptr<scalar_t>(), gx.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(), h0.data_ptr<scalar_t>(),
+          ptr<scalar_t>(mask), dgx.data_ptr<scalar_t>(), dh0.data_ptr<scalar_t>(), B, T_, H);
     });
   });
   return {dgx, dh0};
