@@ -239,7 +239,8 @@ def _broken_files(draw, tmp: Path, task: str) -> Path:
     return path
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_flags_and_files_exit_0_or_2_with_one_line(tmp_path_factory, data):
     tmp = tmp_path_factory.mktemp("fuzz")
