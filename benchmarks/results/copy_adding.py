@@ -23,27 +23,16 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from common import parser, write  # noqa: E402
 
+from rnnkit.data import memory  # noqa: E402
 from rnnkit.models import RecurrentConfig, build_runner  # noqa: E402
 
 
 def copy_batch(B: int, T: int, g: torch.Generator):
-    data = torch.randint(1, 9, (B, 10), generator=g)
-    x = torch.zeros(B, T + 20, dtype=torch.long)
-    x[:, :10] = data
-    x[:, T + 9] = 9                                           # delimiter
-    y = torch.zeros(B, T + 20, dtype=torch.long)
-    y[:, T + 10:] = data
+    x, y = memory.copy_batch(B, T, g)
     return F.one_hot(x, 10).float(), y
 
 
-def adding_batch(B: int, T: int, g: torch.Generator):
-    values = torch.rand(B, T, generator=g)
-    marks = torch.zeros(B, T)
-    first = torch.randint(0, T // 2, (B,), generator=g)
-    second = torch.randint(T // 2, T, (B,), generator=g)
-    marks[torch.arange(B), first] = 1
-    marks[torch.arange(B), second] = 1
-    return torch.stack([values, marks], -1), (values * marks).sum(1, keepdim=True)
+adding_batch = memory.adding_batch
 
 
 class Net(nn.Module):

@@ -14,10 +14,10 @@ Per step, with ``z = h_{t-1} W_hh`` (layer-normalised when asked) and masks ``m_
 
 Time runs on the first axis inside (T, B, .) so every per-step slice is contiguous.
 
-Two implementations of that recurrence: ``NativeLSTMRecurrence`` runs the loops in C++
-(``csrc/lstm.cpp``; also the carried-state effects of variational Dropout and Zoneout, and the input
-layer norm inside its node) and is what ``unroll`` uses; ``LSTMRecurrence`` is the same in PyTorch
-ops, the fallback where the compiled kernels cannot be built.
+Two implementations of that recurrence: the custom operator ``torch.ops.rnnkit.lstm_forward``
+(``ops.py``) runs the loops in C++ (``csrc/lstm.cpp``; also the carried-state effects of variational
+Dropout and Zoneout, and the input layer norm inside its node) and is what ``unroll`` uses;
+``LSTMRecurrence`` is the same in PyTorch ops, the fallback where the compiled kernels cannot be built.
 
 >>> import rnnkit as rk
 >>> from rnnkit import kernels

@@ -2,9 +2,10 @@
 from .charlm import CharLM
 from .classify import Classify
 from .forecast import Forecast
+from .memory import Memory
 from .reber import Reber
 from .seq2seq import Seq2SeqTask
 
-TASKS = {t.name: t for t in (CharLM, Classify, Seq2SeqTask, Reber, Forecast)}
+TASKS = {t.name: t for t in (CharLM, Classify, Seq2SeqTask, Reber, Forecast, Memory)}
 
 __all__ = ["TASKS"]

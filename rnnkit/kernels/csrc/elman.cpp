@@ -1,6 +1,6 @@
 // Compiled Elman recurrence (rnnkit.ElmanCell with tanh or relu, the Simple RNNs post and the Theano notebook), and the carried-
 // state effects of variational Dropout and Zoneout. Python sees elman_forward and elman_backward
-// (module.cpp); rnnkit/kernels/elman.py forms W_hh's gradient in one product over all T*B rows.
+// (module.cpp); rnnkit/kernels/ops.py forms W_hh's gradient in one product over all T*B rows.
 //
 // Per step, gx = x W_ih + b for all steps already (time first, (T, B, H)):
 //   h_t = act(gx_t + h_{t-1} W_hh)

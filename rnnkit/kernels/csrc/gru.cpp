@@ -1,6 +1,6 @@
 // Compiled GRU recurrence (rnnkit.GRUCell, Albert's notes' update/reset-gate cell) with layer norm,
 // either reset placement, and the carried-state effects of variational Dropout and Zoneout.
-// Python sees gru_forward and gru_backward (module.cpp); rnnkit/kernels/gru.py forms the weight
+// Python sees gru_forward and gru_backward (module.cpp); rnnkit/kernels/ops.py forms the weight
 // gradients from what they return, one product over all T*B rows each.
 //
 // Per step, gx = LN(x W_ih) + b_ih for all steps already (time first, (T, B, 3H), gates r, z, n):

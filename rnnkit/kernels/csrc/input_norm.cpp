@@ -1,5 +1,5 @@
 // Layer norm of the input's share of the gates, LN(x W_ih) g + b, for all T*B rows at once: the
-// compiled LSTM and GRU calls run it inside their own autograd node (rnnkit/kernels/lstm.py, gru.py)
+// compiled LSTM and GRU operators run it inside their own autograd node (rnnkit/kernels/ops.py)
 // instead of three separate ones (matmul output -> LayerNorm -> + bias) under autograd.
 #include "common.h"
 

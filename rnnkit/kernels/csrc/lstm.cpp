@@ -1,6 +1,6 @@
 // Compiled LSTM recurrence: the time loop of rnnkit.kernels.lstm in C++ (the Simple RNNs post and the RNN 1 notes).
-// Python sees lstm_forward, lstm_backward and zoneout_masks (module.cpp); rnnkit/kernels/lstm.py
-// wraps them in NativeLSTMRecurrence.
+// Python sees lstm_forward, lstm_backward and zoneout_masks (module.cpp); rnnkit/kernels/ops.py
+// declares them as the custom operators torch.ops.rnnkit.lstm_forward / lstm_backward.
 //
 // Forward walks t = 0..T-1; backward walks t = T-1..0 carrying dh and dc, as the RNN 1 notes'
 // backpropagation "from time step E to E-1". Per step there is one matrix product for the
