@@ -48,7 +48,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             raise UserError(f"expected --device {name} to name one of {torch.cuda.device_count()} GPU(s)")
         device = torch.device("cuda", index)
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"expected an Apple GPU for --device mps; torch sees none here (use --device cpu)")
+        raise UserError("expected an Apple GPU for --device mps; torch sees none here (use --device cpu)")
     return device
 
 

@@ -2,7 +2,6 @@
 registered from outside, re-entrant switches, and the compiled operators under ``torch.compile``."""
 import ast
 import importlib
-import pkgutil
 from pathlib import Path
 
 import pytest

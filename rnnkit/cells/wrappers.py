@@ -5,7 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from ..state import State, leaves, map_state
-from .base import Cell, Wrapper, check_size
+from .base import Wrapper, check_size
 from .base import activation as resolve_activation
 
 

@@ -82,7 +82,7 @@ def _fused_lstm(cell: nn.Module, x: Tensor) -> bool:
 
 
 def _scan(cell: nn.Module, x: Tensor) -> bool:
-    return x.dim() == 3 and x.shape[0] >= 1 and x.shape[1] >= 2 and declares_linear(cell)
+    return _sequence(x) and declares_linear(cell)
 
 
 # registered last-tried first: the registry tries the newest first

@@ -7,9 +7,8 @@ so ``from_run`` rebuilds the task, and its model, from a run folder alone.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
