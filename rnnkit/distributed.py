@@ -60,7 +60,10 @@ class Placement:
     world_size: int = 1
 
     @classmethod
-    def create(cls, device: str = "auto", precision: str = "fp32", *, timeout_s: float = 300.0) -> "Placement":
+    def create(cls, device: str = "auto", precision: str = "fp32", *, timeout_s: float = 1800.0) -> "Placement":
+        """``timeout_s`` bounds a collective: the other ranks wait in one while rank 0 validates, so it must
+        outlast a long validation; a rank that dies is noticed at once (its connections close) and torchrun
+        stops the job, so the timeout is not what prevents a hang."""
         if precision not in PRECISIONS:
             raise UserError(f"--precision must be fp32, bf16 or fp16; received {precision!r}")
         world = int(os.environ.get("WORLD_SIZE", "1"))
