@@ -7,7 +7,7 @@ round (A B C A B C ...), after a warm-up; the median of the rounds is reported. 
 same rnnkit cell stepped by the generic autograd loop (``kernels.only_generic``), i.e. what a user
 gets writing the loop by hand. Peak memory is the growth of the resident-set high-water mark
 (``VmHWM``) of a fresh subprocess running one forward+backward, at the largest size only (Linux).
-The generation limit is issue 3's: weight bytes per token over the measured copy bandwidth.
+The generation limit: weight bytes per token over the measured copy bandwidth.
 """
 from __future__ import annotations
 
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rnnkit bench", description=__doc__.split("\n")[0])
     parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from {CELLS}")
     parser.add_argument("--sizes", default=";".join(",".join(map(str, s)) for s in SIZES),
-                        help="B,T,D,H;B,T,D,H;... (default: the four sizes of issue 3)")
+                        help="B,T,D,H;B,T,D,H;... (default: the four sizes of benchmarks/README.md)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per configuration (median)")
     parser.add_argument("--no-generation", action="store_true", help="skip the batch-1 generation benchmark")
     parser.add_argument("--memory", action="store_true", help="measure peak memory at the largest size (subprocesses)")

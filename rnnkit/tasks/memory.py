@@ -45,7 +45,7 @@ class Memory(Task):
         if model_cfg.bidirectional:
             raise UserError("the memory problems read left to right; received --bidirectional")
         task = cls(cfg, model_cfg, {"problem": cfg.problem, "lag": cfg.lag}, seed=seed)
-        task.valid = task._generate(cfg.valid_size, torch.Generator().manual_seed(seed * 7_919 + 1))
+        task.load_eval_data(None)
         return task
 
     def _generate(self, n: int, g: torch.Generator) -> Batch:
