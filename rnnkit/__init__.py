@@ -10,15 +10,15 @@ stacks of cells are cells; runners unroll a cell over padded, variable-length ba
 (4, 10, 16)
 """
 from .cells import (BasicRNNCell, Cell, Dropout, DropoutState, ElmanCell, Embedding, GRUCell, LearnedInitialState,
-                    LSTMCell, MinGRUCell, MinLSTMCell, Projection, Residual, Stack, Zoneout, orthogonal_recurrent_, svd_rescaled_, uniform_)
+                    LSTMCell, EUNNCell, MinGRUCell, MinLSTMCell, Projection, Residual, Stack, Zoneout, chrono_, orthogonal_recurrent_, svd_rescaled_, uniform_)
 from .interop import from_torch, load_from_torch, to_torch
 from .runners import (RNN, Bidirectional, BidirectionalState, EncoderDecoder, Layers, last_output, many_to_one,
                       one_to_many, reverse_padded, unroll)
 from .state import LSTMState, detach_state, map_state
 
 __version__ = "0.1.0"
-__all__ = ["BasicRNNCell", "Cell", "MinGRUCell", "MinLSTMCell", "Dropout", "DropoutState", "ElmanCell", "Embedding", "GRUCell",
-           "LearnedInitialState", "LSTMCell", "Projection", "Residual", "Stack", "Zoneout", "orthogonal_recurrent_",
+__all__ = ["BasicRNNCell", "Cell", "MinGRUCell", "MinLSTMCell", "Dropout", "DropoutState", "ElmanCell", "EUNNCell", "Embedding", "GRUCell",
+           "LearnedInitialState", "LSTMCell", "Projection", "Residual", "Stack", "Zoneout", "chrono_", "orthogonal_recurrent_",
            "svd_rescaled_", "uniform_", "from_torch", "load_from_torch", "to_torch", "RNN", "Bidirectional",
            "BidirectionalState", "EncoderDecoder", "Layers", "last_output", "many_to_one", "one_to_many",
            "reverse_padded", "unroll", "LSTMState", "detach_state", "map_state"]

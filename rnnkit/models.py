@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import ElmanCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, Stack
+from .cells import ElmanCell, EUNNCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, Stack, chrono_
 from .options import option
 from .runners import RNN, Bidirectional, Layers, many_to_one
 from .state import State, leaves, map_state
@@ -29,26 +29,39 @@ from .state import State, leaves, map_state
 class RecurrentConfig:
     """The recurrent stack; every field is a ``rnnkit train`` flag."""
 
-    cell: str = option("lstm, gru, elman, mingru or minlstm (the last two train by a parallel scan over time)", "lstm",
-                       choices=("lstm", "gru", "elman", "mingru", "minlstm"))
-    hidden_size: int = option("units per layer (H)", 128, at_least=1, at_most=65536)
+    cell: str = option("lstm, gru, elman, mingru, minlstm (these two train by a parallel scan over time) or eunn "
+                       "(unitary, complex state)", "lstm", choices=("lstm", "gru", "elman", "mingru", "minlstm", "eunn"))
+    hidden_size: int = option("units per layer (H; complex units for eunn, whose output has 2H)", 128,
+                              at_least=1, at_most=65536)
     num_layers: int = option("stacked layers", 1, at_least=1, at_most=1000)
     dropout: float = option("dropout between layers and before the output layer", 0.0, at_least=0.0, below=1.0)
     layer_norm: bool = option("layer-normalised LSTM / GRU", False)
     bidirectional: bool = option("read each sequence both ways (not for generation)", False)
+    capacity: int = option("eunn: layers of rotations in the tunable layout (L)", 2, at_least=1, at_most=65536)
+    fft: bool = option("eunn: the FFT-style layout, log2 H layers (H a power of two) instead of --capacity", False)
+    chrono: int = option("lstm / gru: chrono initialisation of the gates for dependencies up to this many steps "
+                         "(0: off)", 0, at_least=0, at_most=100_000_000)
 
     def make_cell(self, input_size: int) -> nn.Module:
+        if self.layer_norm and self.cell not in ("lstm", "gru"):
+            raise ValueError(f"--layer-norm is for lstm and gru cells; received --cell {self.cell}")
+        if self.chrono and self.cell not in ("lstm", "gru"):
+            raise ValueError(f"--chrono is for lstm and gru cells; received --cell {self.cell}")
+        if self.chrono and self.chrono < 3:
+            raise ValueError(f"--chrono is the longest dependency in steps, at least 3 (or 0: off); received {self.chrono}")
         if self.cell == "lstm":
-            return LSTMCell(input_size, self.hidden_size, layer_norm=self.layer_norm)
-        if self.cell == "gru":
-            return GRUCell(input_size, self.hidden_size, layer_norm=self.layer_norm)
-        if self.cell == "elman":
+            cell = LSTMCell(input_size, self.hidden_size, layer_norm=self.layer_norm)
+        elif self.cell == "gru":
+            cell = GRUCell(input_size, self.hidden_size, layer_norm=self.layer_norm)
+        elif self.cell == "elman":
             return ElmanCell(input_size, self.hidden_size)
-        if self.cell in ("mingru", "minlstm"):
-            if self.layer_norm:
-                raise ValueError(f"--layer-norm is for lstm and gru cells; received --cell {self.cell}")
+        elif self.cell in ("mingru", "minlstm"):
             return (MinGRUCell if self.cell == "mingru" else MinLSTMCell)(input_size, self.hidden_size)
-        raise ValueError(f"cell must be lstm, gru, elman, mingru or minlstm; received {self.cell!r}")
+        elif self.cell == "eunn":
+            return EUNNCell(input_size, self.hidden_size, capacity=self.capacity, fft=self.fft)
+        else:
+            raise ValueError(f"cell must be lstm, gru, elman, mingru, minlstm or eunn; received {self.cell!r}")
+        return chrono_(cell, self.chrono) if self.chrono else cell
 
 
 def build_runner(cfg: RecurrentConfig, input_size: int) -> Layers:
@@ -196,10 +209,13 @@ class Seq2Seq(nn.Module):
         self.encoder = build_runner(rnn, embed_size)
         H, M = rnn.hidden_size, self.encoder.output_size
         self.context_size = M if attention != "none" else 0
-        dec_cfg = RecurrentConfig(cell=rnn.cell, hidden_size=H, layer_norm=rnn.layer_norm)
-        cells = [dec_cfg.make_cell(embed_size + self.context_size)] + [dec_cfg.make_cell(H)
-                                                                        for _ in range(rnn.num_layers - 1)]
+        dec_cfg = RecurrentConfig(cell=rnn.cell, hidden_size=H, layer_norm=rnn.layer_norm, capacity=rnn.capacity,
+                                  fft=rnn.fft, chrono=rnn.chrono)
+        cells = [dec_cfg.make_cell(embed_size + self.context_size)]
+        for _ in range(rnn.num_layers - 1):
+            cells.append(dec_cfg.make_cell(cells[-1].output_size))
         self.decoder = Stack(cells)
+        H = self.decoder.output_size                                        # 2H for a complex (eunn) state
         template = self.decoder.initial_state(1)
         enc_summary = sum(t.shape[-1] for t in leaves(self.encoder.layers[-1].initial_state(1)))
         self.bridge = nn.Linear(enc_summary, sum(t.shape[-1] for t in leaves(template)))

@@ -32,6 +32,8 @@ BASE = {
     "mingru": lambda: rk.MinGRUCell(D, 4),
     "mingru_identity": lambda: rk.MinGRUCell(D, 4, activation="identity"),
     "minlstm": lambda: rk.MinLSTMCell(D, 5),
+    "eunn": lambda: rk.EUNNCell(D, 5, capacity=3),
+    "eunn_fft_output_map": lambda: rk.EUNNCell(D, 4, fft=True, output_size=3),
 }
 
 
@@ -67,6 +69,7 @@ WRAPPED = {
     "embedding": lambda: rk.Embedding(rk.Stack([rk.LSTMCell(4, 5), rk.GRUCell(5, 3)]), num_embeddings=7),
     "stack_scan": lambda: rk.Stack([rk.MinGRUCell(D, 4), rk.MinLSTMCell(4, 5), rk.GRUCell(5, 3)]),
     "user_linear": lambda: UserLinear(D, 4),
+    "stack_eunn": lambda: rk.Stack([rk.EUNNCell(D, 4, capacity=4), rk.GRUCell(8, 3)]),
 }
 
 # Randomness at every step: checked with a fixed seed (gradcheck) rather than for invariants.

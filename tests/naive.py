@@ -136,3 +136,35 @@ def minlstm_step(cell, x, h):
     cand = _G[cell.activation_name](x @ W[:, 2 * H:] + b[2 * H:])
     h = f / (f + i) * h + i / (f + i) * cand
     return h, h
+
+
+def rotation_matrix(n, a, b, theta, phi):
+    """The N×N identity with the 2×2 rotation R(theta, phi) of Jing et al. 2017 on units (a, b)."""
+    R = torch.eye(n, dtype=torch.complex128)
+    e = torch.exp(1j * phi.to(torch.complex128))
+    c, s = torch.cos(theta).to(torch.complex128), torch.sin(theta).to(torch.complex128)
+    R[a, a], R[a, b], R[b, a], R[b, b] = e * c, -e * s, s, c
+    return R
+
+
+def eunn_matrix(cell):
+    """W = D F_L ... F_1 as a dense product of one N×N matrix per rotation, in complex128."""
+    n = cell.hidden_size
+    W = torch.eye(n, dtype=torch.complex128)
+    for l, pairs in enumerate(cell.layers):
+        for k, (a, b) in enumerate(pairs):
+            W = rotation_matrix(n, a, b, cell.theta[l][k], cell.phi[l][k]) @ W
+    return torch.diag(torch.exp(1j * cell.omega.to(torch.complex128))) @ W
+
+
+def eunn_step(cell, x, h):
+    """Jing et al. 2017: h = modReLU(W h + U x) with W the dense product above, complex arithmetic;
+    |z| is taken as sqrt(|z|^2 + 1e-10), the cell's guard against dividing by zero."""
+    n = cell.hidden_size
+    z_prev = torch.complex(h[:, :n], h[:, n:])
+    u = x @ cell.weight_ih
+    z = z_prev @ eunn_matrix(cell).T + torch.complex(u[:, :n], u[:, n:])
+    modulus = torch.sqrt(z.abs() ** 2 + 1e-10)
+    z = z / modulus * torch.relu(modulus + cell.bias)
+    h = torch.cat([z.real, z.imag], dim=-1)
+    return (cell.out(h) if cell.out is not None else h), h

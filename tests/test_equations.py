@@ -9,7 +9,8 @@ from cases import BASE, build, inputs
 from rnnkit.state import map_state
 
 STEPS = {rk.ElmanCell: naive.elman_step, rk.BasicRNNCell: naive.basic_step, rk.LSTMCell: naive.lstm_step,
-         rk.GRUCell: naive.gru_step, rk.MinGRUCell: naive.mingru_step, rk.MinLSTMCell: naive.minlstm_step}
+         rk.GRUCell: naive.gru_step, rk.MinGRUCell: naive.mingru_step, rk.MinLSTMCell: naive.minlstm_step,
+         rk.EUNNCell: naive.eunn_step}
 
 
 def _random_state(cell, B):

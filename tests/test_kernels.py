@@ -45,6 +45,11 @@ ELMAN_OPTIONS = [
     lambda: rk.Dropout(rk.ElmanCell(D, 4), input_p=0.2, output_p=0.3, state_p=0.4, variational=True),
     lambda: rk.Zoneout(rk.ElmanCell(D, 4, activation="relu"), p=0.3).eval(),
 ]
+EUNN_OPTIONS = [
+    lambda: rk.EUNNCell(D, 5, capacity=3),
+    lambda: rk.EUNNCell(D, 8, fft=True, output_size=3),
+    lambda: rk.EUNNCell(D, 6, capacity=6),
+]
 FAST = {
     "torch": [
         lambda: rk.LSTMCell(D, 5),
@@ -62,6 +67,8 @@ FAST = {
     "native-elman": ELMAN_OPTIONS,
     # the pure-PyTorch kernel, where the compiled one cannot be built
     "fused-lstm": LSTM_OPTIONS + LAYER_NORM,
+    "native-eunn": EUNN_OPTIONS,
+    "eunn": EUNN_OPTIONS,
 }
 CASES = [(path, i) for path, makers in FAST.items() for i in range(len(makers))]
 
@@ -91,6 +98,11 @@ def test_configuration_takes_its_fast_path(path, i):
             expected = "generic" if cell.layer_norm else "fused-lstm"   # layer norm: measured faster generic
             assert kernels.path_for(cell, x) == expected
         return
+    if path == "eunn":                                            # the PyTorch-ops loop, without the compiled
+        assert kernels.path_for(cell, x) == "native-eunn"
+        with kernels.without_native():
+            assert kernels.path_for(cell, x) == "eunn"
+        return
     if path == "torch" and isinstance(cell, (rk.GRUCell, rk.ElmanCell)):   # torch's only without the compiled
         with kernels.without_native():
             assert kernels.path_for(cell, x) == "torch"
@@ -110,7 +122,7 @@ def test_configuration_takes_its_fast_path(path, i):
     if path.startswith("native"):
         y, _ = rk.unroll(cell, x.requires_grad_(), initial_state=cell.initial_state(2, dtype=torch.float64))
         node = {"native-lstm": "rnnkit_lstm_forward", "native-gru": "rnnkit_gru_forward",
-                "native-elman": "rnnkit_elman_forward"}[path]          # the custom operators' autograd nodes
+                "native-elman": "rnnkit_elman_forward", "native-eunn": "rnnkit_eunn"}[path]          # the custom operators' autograd nodes
         assert any(node in type(fn).__name__ for fn in _graph(y.grad_fn))
 
 

@@ -3,14 +3,15 @@ from .base import Cell, activation
 from .basic import BasicRNNCell
 from .dropout import Dropout, DropoutState
 from .elman import ElmanCell
+from .eunn import EUNNCell
 from .gru import GRUCell
-from .init import orthogonal_recurrent_, svd_rescaled_, uniform_
+from .init import chrono_, orthogonal_recurrent_, svd_rescaled_, uniform_
 from .lstm import LSTMCell
 from .minimal import MinGRUCell, MinLSTMCell
 from .stack import Stack
 from .wrappers import Embedding, LearnedInitialState, Projection, Residual
 from .zoneout import Zoneout
 
-__all__ = ["Cell", "activation", "BasicRNNCell", "MinGRUCell", "MinLSTMCell", "Dropout", "DropoutState", "ElmanCell", "GRUCell", "LSTMCell",
+__all__ = ["Cell", "activation", "BasicRNNCell", "MinGRUCell", "MinLSTMCell", "Dropout", "DropoutState", "ElmanCell", "EUNNCell", "GRUCell", "LSTMCell",
            "Stack", "Embedding", "LearnedInitialState", "Projection", "Residual", "Zoneout",
-           "orthogonal_recurrent_", "svd_rescaled_", "uniform_"]
+           "chrono_", "orthogonal_recurrent_", "svd_rescaled_", "uniform_"]

@@ -1,4 +1,5 @@
-"""Initialisers for recurrent weights: uniform (Albert's notes), SVD-rescaled (the Theano notebook), orthogonal.
+"""Initialisers for recurrent weights: uniform (Albert's notes), SVD-rescaled (the Theano notebook), orthogonal,
+and chrono initialisation of the gates (Tallec & Ollivier 2018).
 
 Each takes any module and initialises the cells inside it (every submodule with ``weight_ih`` /
 ``weight_hh``), block by block: a weight (in, G*H) holds G gate blocks of width H.
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from .gru import GRUCell
+from .lstm import LSTMCell
 
 
 def _cells(module: nn.Module):
@@ -64,4 +68,37 @@ def orthogonal_recurrent_(module: nn.Module, gain: float = 1.0) -> nn.Module:
             q = torch.empty(block.shape, dtype=block.dtype)
             nn.init.orthogonal_(q, gain=gain)
             block.copy_(q)
+    return module
+
+
+@torch.no_grad()
+def chrono_(module: nn.Module, max_lag: int, *, generator: torch.Generator | None = None) -> nn.Module:
+    r"""Chrono initialisation (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?") of
+    every LSTMCell and GRUCell inside ``module``, for dependencies up to ``max_lag`` steps.
+
+    A gate that keeps a fraction ``f`` of the state per step forgets on a time scale ``1 / (1 - f)``;
+    drawing the keep gate's bias as ``log(u)``, ``u ~ U(1, max_lag - 1)``, spreads the units' time
+    scales over 1 .. ``max_lag``. LSTM: forget bias ``log(u)`` (net of the constant ``forget_bias``),
+    input bias ``-log(u)``; GRU: the update gate ``z`` (which keeps ``h_{t-1}``) ``log(u)``.
+
+    >>> from rnnkit import LSTMCell
+    >>> cell = chrono_(LSTMCell(3, 4, forget_bias=0.0), 100)
+    >>> f_bias = cell.bias[4:8]
+    >>> bool((f_bias >= 0).all() and (f_bias <= torch.log(torch.tensor(99.0))).all())
+    True
+    """
+    if isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 3:
+        raise ValueError(f"chrono_ needs max_lag an int >= 3 (the longest dependency in steps); received {max_lag!r}")
+    for cell in module.modules():
+        if type(cell) is LSTMCell and cell.bias is not None:
+            H = cell.hidden_size
+            log_u = torch.empty(H, dtype=cell.bias.dtype).uniform_(1, max_lag - 1, generator=generator).log_()
+            if cell.forget_gate:
+                cell.bias[H:2 * H] = log_u - cell.forget_bias            # blocks i, f, u, o
+            cell.bias[:H] = -log_u
+        elif type(cell) is GRUCell and cell.bias_ih is not None:
+            H = cell.hidden_size
+            log_u = torch.empty(H, dtype=cell.bias_ih.dtype).uniform_(1, max_lag - 1, generator=generator).log_()
+            cell.bias_ih[H:2 * H] = log_u                                 # blocks r, z, n
+            cell.bias_hh[H:2 * H] = 0.0
     return module

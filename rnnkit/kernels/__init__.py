@@ -20,6 +20,9 @@
   once, then one fused multiply-add per unit and step (``csrc/scan.cpp``), with lengths and reverse.
 - ``"scan"``: the same cells elsewhere (other devices, no compiled kernels), by a parallel prefix
   scan over time in PyTorch ops (``scan.py``), ``O(log T)`` passes.
+- ``"native-eunn"``: ``EUNNCell``: the input map for all steps in one product, the rotations' vectors
+  built once per sequence, then the time loop and its backward pass compiled (``csrc/eunn.cpp``).
+- ``"eunn"``: the same in PyTorch ops where the compiled kernels are not available (``eunn.py``).
 - ``"fused-lstm"``: on the CPU where the compiled kernels are not available, tanh LSTMCells without
   layer norm through the same recurrence in PyTorch ops (``lstm.py``).
 
@@ -35,9 +38,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..cells import Dropout, ElmanCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, Zoneout
+from ..cells import Dropout, ElmanCell, EUNNCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, Zoneout
 from . import native
 from .elman import elman_unroll
+from .eunn import eunn_unroll
 from .elman import native_computes as _elman_computes
 from .gru import gru_unroll
 from .gru import native_computes as _gru_computes
@@ -86,6 +90,9 @@ def _scan(cell: nn.Module, x: Tensor) -> bool:
 
 
 # registered last-tried first: the registry tries the newest first
+register("eunn", (EUNNCell,), lambda cell, x: _sequence(x), eunn_unroll)
+register("native-eunn", (EUNNCell,), lambda cell, x: _sequence(x) and native.usable(x),
+         lambda *a: eunn_unroll(*a, compiled=True))
 register("scan", (), _scan, scan_unroll)
 register("native-scan", (), lambda cell, x: _scan(cell, x) and native.usable(x),
          lambda *a: scan_unroll(*a, compiled=True))

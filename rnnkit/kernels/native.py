@@ -34,7 +34,7 @@ from torch import Tensor
 __all__ = ["load", "build", "status", "build_dir", "usable", "without_native", "NOT_BUILT"]
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = [CSRC / name for name in ("module.cpp", "lstm.cpp", "gru.cpp", "elman.cpp", "input_norm.cpp", "scan.cpp")]
+SOURCES = [CSRC / name for name in ("module.cpp", "lstm.cpp", "gru.cpp", "elman.cpp", "input_norm.cpp", "scan.cpp", "eunn.cpp")]
 CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
 NOT_BUILT = "not built: run `rnnkit kernels build` (or `make install`) once"
 LIBRARY = "rnnkit_native.so"

@@ -456,3 +456,51 @@ def _min_grad(ctx, dh):
 
 
 min_rnn.register_autograd(_min_grad, setup_context=_min_setup)
+
+
+# ------------------------------------------------------------------------------- EUNN
+
+@torch.library.custom_op("rnnkit::eunn", mutates_args=())
+def eunn(gx: Tensor, h0: Tensor, mask: Optional[Tensor], v: Tensor, w: Tensor, d: Tensor, bias: Tensor,
+         partner: Tensor, *, eps: float) -> Tensor:
+    """Every carried state h_t (B, T, 2N) of the EUNN recurrence from the projected inputs gx (B, T, 2N):
+    complex vectors as [re | im]; ``v``, ``w`` (L, 2N) the rotation layers, ``d`` (2N,) the phases,
+    ``bias`` (N,) modReLU's, ``partner`` (L, N) int64 each unit's pair."""
+    return _module().eunn_forward(gx.contiguous(), h0.contiguous(), _c(mask), v.contiguous(), w.contiguous(),
+                                  d.contiguous(), bias.contiguous(), partner.contiguous(), eps)
+
+
+@eunn.register_fake
+def _(gx, h0, mask, v, w, d, bias, partner, *, eps):
+    return torch.empty_like(gx)
+
+
+@torch.library.custom_op("rnnkit::eunn_backward", mutates_args=())
+def eunn_backward(dh: Tensor, gx: Tensor, h: Tensor, h0: Tensor, mask: Optional[Tensor], v: Tensor, w: Tensor,
+                  d: Tensor, bias: Tensor, partner: Tensor, *, eps: float
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """d gx, d h0, d v, d w, d d, d bias of ``eunn`` (each step's rotations recomputed from h_{t-1})."""
+    return tuple(_module().eunn_backward(dh.contiguous(), gx.contiguous(), h, h0.contiguous(), _c(mask),
+                                         v.contiguous(), w.contiguous(), d.contiguous(), bias.contiguous(),
+                                         partner.contiguous(), eps))
+
+
+@eunn_backward.register_fake
+def _(dh, gx, h, h0, mask, v, w, d, bias, partner, *, eps):
+    return (torch.empty_like(gx), torch.empty_like(h0), torch.empty_like(v), torch.empty_like(w),
+            torch.empty_like(d), torch.empty_like(bias))
+
+
+def _eunn_setup(ctx, inputs, keyword_only_inputs, output):
+    ctx.save_for_backward(*inputs, output)
+    ctx.kw = keyword_only_inputs
+
+
+def _eunn_grad(ctx, dh):
+    gx, h0, mask, v, w, d, bias, partner, h = ctx.saved_tensors
+    dgx, dh0, dv, dw, dd, dbias = torch.ops.rnnkit.eunn_backward(dh, gx, h, h0, mask, v, w, d, bias, partner,
+                                                                 **ctx.kw)
+    return dgx, dh0, None, dv, dw, dd, dbias, None
+
+
+eunn.register_autograd(_eunn_grad, setup_context=_eunn_setup)

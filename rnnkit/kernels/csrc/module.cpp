@@ -38,6 +38,10 @@ Tensor linear_scan_forward(Tensor a, Tensor b, Tensor h0);
 std::vector<Tensor> linear_scan_backward(Tensor dh, Tensor a, Tensor h, Tensor h0);
 Tensor min_rnn_forward(Tensor gx, Tensor h0, OptT mask, int64_t kind, int64_t act);
 std::vector<Tensor> min_rnn_backward(Tensor dh, Tensor gx, Tensor h, Tensor h0, OptT mask, int64_t kind, int64_t act);
+Tensor eunn_forward(Tensor gx, Tensor h0, OptT mask, Tensor v, Tensor w, Tensor d, Tensor bias, Tensor partner,
+                    double eps);
+std::vector<Tensor> eunn_backward(Tensor dH, Tensor gx, Tensor H, Tensor h0, OptT mask, Tensor v, Tensor w, Tensor d,
+                                  Tensor bias, Tensor partner, double eps);
 }  // namespace rnnkit
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -53,5 +57,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("linear_scan_backward", &rnnkit::linear_scan_backward, "linear_scan_forward backwards: d a, d b, d h0");
   m.def("min_rnn_forward", &rnnkit::min_rnn_forward, "minGRU / minLSTM gates and scan, batch-first");
   m.def("min_rnn_backward", &rnnkit::min_rnn_backward, "min_rnn_forward backwards: d gx, d h0");
+  m.def("eunn_forward", &rnnkit::eunn_forward, "EUNN: rotations, phases and modReLU over time, batch-first");
+  m.def("eunn_backward", &rnnkit::eunn_backward, "eunn_forward backwards: d gx, d h0, d v, d w, d d, d bias");
   m.def("zoneout_masks", &rnnkit::zoneout_masks, "zoneout masks drawn by the kernels, for tests");
 }
