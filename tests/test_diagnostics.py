@@ -1,0 +1,71 @@
+"""The vanishing-gradient diagnostic: ||dL_T/ds_{T-k}|| equals autograd's gradient for the initial
+state, is flat for a unitary step and shrinks for a contracting one; `rnnkit diagnose` writes its
+figure from a run folder and refuses other tasks with one line."""
+import json
+
+import torch
+
+import rnnkit as rk
+from rnnkit.cli import main
+from rnnkit.diagnostics import state_gradient_norms, stepping_cell
+
+
+def test_the_far_end_equals_autograds_gradient_of_the_initial_state():
+    torch.manual_seed(0)
+    cell = rk.LSTMCell(3, 5).double()
+    x = torch.randn(4, 9, 3, dtype=torch.float64)
+    s0 = rk.LSTMState(torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64))
+    w = torch.randn(5, dtype=torch.float64)
+    norms = state_gradient_norms(cell, x, lambda y: (y @ w).sum(), initial_state=s0)
+    h0, c0 = (t.clone().requires_grad_() for t in s0)
+    y, _ = rk.unroll(cell, x, initial_state=rk.LSTMState(h0, c0))
+    gh, gc = torch.autograd.grad((y[:, -1] @ w).sum(), [h0, c0])
+    expected = torch.cat([gh, gc], dim=1).norm(dim=1).mean()
+    assert norms.shape == (10,)
+    torch.testing.assert_close(norms[-1], expected)
+
+
+def test_unitary_step_keeps_the_gradient_and_a_contracting_one_loses_it():
+    torch.manual_seed(1)
+    eunn = rk.EUNNCell(2, 8, capacity=4)
+    with torch.no_grad():
+        eunn.bias.zero_()                                   # modReLU is then the identity but at |z| ~ 0
+        for p in [*eunn.theta, *eunn.phi]:
+            p.uniform_(-3, 3)
+    x = torch.zeros(3, 200, 2)
+    s0 = torch.randn(3, 16)
+    flat = state_gradient_norms(eunn, x, lambda y: y.sum(), initial_state=s0)
+    torch.testing.assert_close(flat, flat[0].expand_as(flat), rtol=1e-3, atol=0)
+    elman = rk.ElmanCell(2, 8)
+    with torch.no_grad():
+        elman.weight_hh.mul_(0.5)
+    falling = state_gradient_norms(elman, x, lambda y: y.sum(), initial_state=torch.randn(3, 8))
+    assert falling[50] < 1e-6 * falling[0]
+
+
+def test_stepping_cell_of_a_stack_of_layers():
+    from rnnkit.models import RecurrentConfig, build_runner
+    runner = build_runner(RecurrentConfig(cell="gru", hidden_size=4, num_layers=2), 3)
+    cell = stepping_cell(runner)
+    x = torch.randn(2, 5, 3)
+    torch.testing.assert_close(rk.unroll(cell, x)[0], runner(x)[0])
+
+
+def test_cli_diagnose_writes_the_figure_and_refuses_other_tasks(tmp_path, capsys):
+    run = tmp_path / "copy"
+    assert main(["train", "memory", "--cell", "gru", "--hidden-size", "8", "--lag", "12", "--max-steps", "3",
+                 "--run", str(run)]) == 0
+    out = tmp_path / "curve.png"
+    assert main(["diagnose", str(run), "--out", str(out), "--sequences", "8"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figures = json.loads(out.with_suffix(".json").read_text())
+    assert len(figures["trained"]) == len(figures["initialisation"]) == 12 + 20 + 1
+    assert all(v > 0 for v in figures["trained"])
+    capsys.readouterr()
+    (tmp_path / "text.txt").write_text("abcabcabc " * 2000)
+    assert main(["train", "charlm", "--data", str(tmp_path / "text.txt"), "--hidden-size", "8", "--max-steps", "2",
+                 "--run", str(tmp_path / "lm")]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(tmp_path / "lm"), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "expected a run of the memory task" in err[0]
