@@ -19,7 +19,8 @@ import torch
 import rnnkit as rk
 from rnnkit import kernels
 
-CELLS = {"mingru": rk.MinGRUCell, "minlstm": rk.MinLSTMCell, "gru": rk.GRUCell, "lstm": rk.LSTMCell}
+CELLS = {"mingru": rk.MinGRUCell, "minlstm": rk.MinLSTMCell, "gru": rk.GRUCell, "lstm": rk.LSTMCell,
+         "eunn": rk.EUNNCell}          # EUNN: H complex units (2H real numbers of state), capacity 2
 
 
 def step(cell, x):

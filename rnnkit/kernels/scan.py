@@ -79,9 +79,9 @@ def min_rnn_unroll(cell: nn.Module, x: Tensor, lengths: Tensor | None, state: Te
     B, T = x.shape[:2]
     if reverse:
         x = reverse_padded(x, lengths)
-    gx = x @ cell.weight_ih                                                      # (B, T, G*H)
-    if cell.bias is not None:
-        gx = gx + cell.bias
+    flat = x.reshape(B * T, x.shape[-1])
+    gx = (torch.addmm(cell.bias, flat, cell.weight_ih) if cell.bias is not None    # bias inside the product
+          else flat @ cell.weight_ih).view(B, T, -1)                             # (B, T, G*H)
     live = None if all_full(lengths, T) else step_mask(lengths, T)               # (B, T)
     mask = None if live is None else live.to(gx.dtype)
     h = torch.ops.rnnkit.min_rnn(gx, state, mask, kind=0 if cell.num_maps == 2 else 1,
