@@ -230,7 +230,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not place.is_main:
         return 0
     print(f"final validation ({task.name}, step {trainer.step}): {format_metrics(metrics)}")
+    _report_test(run_dir)
     return 0
+
+
+def _report_test(run_dir: Path) -> None:
+    """A task with a held-out test set (a UCR/UEA folder's test file) scores it once, with the weights
+    that validation selected, and writes ``test_metrics.json``; nothing before looked at it."""
+    from .checkpoint import atomic_write_json
+    from .runs import format_metrics, open_run
+
+    task, best = open_run(run_dir)
+    scored = getattr(task, "test_metrics", lambda model: None)(best)
+    if scored is not None:
+        where, metrics = scored
+        atomic_write_json(run_dir / "test_metrics.json", {"test": where, **metrics})
+        print(f"test ({task.name}, {where}, the weights selected on validation): {format_metrics(metrics)}")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import torch
 
 from datasets import sentiment_csv, series_csv, text_file, ts_file
 from rnnkit.cli import main
@@ -62,10 +63,35 @@ def test_classify_ts_folder_uses_the_archive_split(tmp_path, capsys):
     ts_file(folder / "Toy_TEST.ts", n=30, seed=3)
     run = train(tmp_path, "classify", "--data", str(folder))
     meta = json.loads((run / "config.json").read_text())["meta"]
-    assert meta["valid"].endswith("Toy_TEST.ts") and meta["input_size"] == 2
-    capsys.readouterr()
+    assert meta["valid"] is None and meta["test"].endswith("Toy_TEST.ts") and meta["input_size"] == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-2].startswith("final validation") and out[-1].startswith("test (classify, ")
+    test = json.loads((run / "test_metrics.json").read_text())
+    assert test["test"].endswith("Toy_TEST.ts") and 0 <= test["accuracy"] <= 1
     assert main(["predict", str(run), "0.1,0.2,0.3:0,0.5,0.9"]) == 0
     assert capsys.readouterr().out.split("\t")[0] in ("up", "down")
+
+
+def test_ucr_validation_is_a_stratified_share_of_the_training_file_never_the_test_file(tmp_path):
+    from rnnkit.models import RecurrentConfig
+    from rnnkit.tasks.classify import Classify, ClassifyConfig
+    folder = tmp_path / "Toy"
+    folder.mkdir()
+    ts_file(folder / "Toy_TRAIN.ts", n=40, seed=2)
+    ts_file(folder / "Toy_TEST.ts", n=30, seed=3)
+    task = Classify.prepare(ClassifyConfig(valid_fraction=0.25), RecurrentConfig(hidden_size=4), str(folder), seed=5)
+    train_rows = {tuple(x.flatten().tolist()) for x in task.train_x}
+    valid_rows = [tuple(x.flatten().tolist()) for x in task.valid_x]
+    assert len(valid_rows) + len(train_rows) == 40 and not train_rows & set(valid_rows)
+    labels = torch.cat([task.train_y, task.valid_y])
+    for c in (0, 1):                                            # a quarter of each class held out
+        assert int((task.valid_y == c).sum()) == round(int((labels == c).sum()) * 0.25)
+    test = Classify.prepare(ClassifyConfig(), RecurrentConfig(hidden_size=4), str(folder / "Toy_TEST.ts"), seed=5)
+    test_rows = {tuple(x.flatten().tolist()) for x in test.train_x + test.valid_x}
+    assert not test_rows & set(valid_rows)                     # nothing of the test file is validated on
+    again = Classify.prepare(ClassifyConfig(valid_fraction=0.25), RecurrentConfig(hidden_size=4), str(folder), seed=5)
+    again.load_eval_data(None)                                  # `rnnkit eval RUN` rebuilds the same split
+    assert [tuple(x.flatten().tolist()) for x in again.valid_x] == valid_rows
 
 
 def test_seq2seq_reber_forecast(tmp_path, capsys):

@@ -18,7 +18,7 @@ from common import parser, write  # noqa: E402
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.data.text import read_labelled  # noqa: E402
 from rnnkit.models import RecurrentConfig  # noqa: E402
-from rnnkit.tasks.base import split_off  # noqa: E402
+from rnnkit.tasks.classify import stratified_split  # noqa: E402
 from rnnkit.tasks.classify import Classify, ClassifyConfig  # noqa: E402
 from rnnkit.train import TrainConfig, Trainer  # noqa: E402
 
@@ -41,8 +41,9 @@ def bag_of_words(path: Path, seed: int, fraction: float) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
 
     pairs = read_labelled(path)
-    tr, va = split_off(len(pairs), fraction, seed)            # the same split the classify task makes
     texts, labels = [t for t, _ in pairs], [l for _, l in pairs]
+    ids = {l: i for i, l in enumerate(sorted(set(labels)))}   # the classify task's label order
+    tr, va = stratified_split(torch.tensor([ids[l] for l in labels]), fraction, seed)   # the task's own split
     vec = CountVectorizer(ngram_range=(1, 2), min_df=2)
     X_tr = vec.fit_transform([texts[i] for i in tr])
     X_va = vec.transform([texts[i] for i in va])

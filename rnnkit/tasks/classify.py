@@ -3,8 +3,10 @@
 Text as CSV / TSV (header with ``text`` and ``label`` columns), JSONL, or a folder with one
 subfolder per class, read as characters or words; or numeric sequences in the UCR/UEA ``.ts``
 format (univariate or multivariate, unequal lengths). ``--data`` may also be a UCR dataset folder
-holding ``NAME_TRAIN.ts`` and ``NAME_TEST.ts``: the archive's own split is then used, the test file
-for validation. The model reads the sequence (both ways with ``--bidirectional``: Albert's notes joins
+holding ``NAME_TRAIN.ts`` and ``NAME_TEST.ts``: the archive's own split is then used. Model selection
+never looks at the test file: validation (early stopping, the best checkpoint) is a stratified share
+of the training file, and the test file is scored once, with the selected weights, at the end. The
+model reads the sequence (both ways with ``--bidirectional``: Albert's notes joins
 the forward run's last output with the backward run's first) and a linear layer gives the classes.
 """
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..errors import UserError
 from ..models import RecurrentConfig, SequenceModel
 from ..options import option
 from ..state import State
-from .base import Batch, Task, data_path, epoch_indices, split_off
+from .base import Batch, Task, data_path, epoch_indices
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -51,6 +53,27 @@ def _tokenize(text: str, cfg: ClassifyConfig) -> list[str]:
     return tokens[: cfg.max_len] if cfg.max_len else tokens
 
 
+def stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """A seeded (train, valid) split of ``range(len(y))`` holding out ``fraction`` of each class (at least
+    one example of every class with two or more), so a small training file keeps every class on both sides.
+
+    >>> tr, va = stratified_split(torch.tensor([0] * 8 + [1] * 2), 0.25, seed=0)
+    >>> sorted(torch.tensor([0] * 8 + [1] * 2)[va].tolist()), len(tr)
+    ([0, 0, 1], 7)
+    """
+    g = torch.Generator().manual_seed(seed + 104729)
+    held = []
+    for c in torch.unique(y).tolist():
+        members = (y == c).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=g)]
+        k = min(max(1, round(len(members) * fraction)), len(members) - 1) if len(members) > 1 else 0
+        held.append(members[:k])
+    valid = torch.cat(held).sort().values if held else torch.zeros(0, dtype=torch.long)
+    keep = torch.ones(len(y), dtype=torch.bool)
+    keep[valid] = False
+    return keep.nonzero().flatten(), valid
+
+
 def _is_series(path: Path) -> bool:
     return path.suffix == ".ts" or (path.is_dir() and any(path.glob("*_TRAIN.ts")))
 
@@ -69,18 +92,19 @@ class Classify(Task):
         if cfg.tokens not in ("char", "word"):
             raise UserError(f"--tokens must be char or word; received {cfg.tokens!r}")
         path = data_path(data, cls.name)
-        valid_path = cfg.valid or None
+        valid_path, test_path = cfg.valid or None, None
         if path.is_dir() and any(path.glob("*_TRAIN.ts")):
             own = path / f"{path.name}_TRAIN.ts"
             train_file = own if own.exists() else sorted(path.glob("*_TRAIN.ts"))[0]
-            valid_path = valid_path or str(train_file.with_name(train_file.name.replace("_TRAIN", "_TEST")))
+            test_file = train_file.with_name(train_file.name.replace("_TRAIN", "_TEST"))
+            test_path = str(test_file) if test_file.exists() else None
             path = train_file
         kind = "series" if _is_series(path) else "text"
         raw_x, raw_y = cls._read(path, kind, cfg)
         labels = sorted(set(raw_y))
         if len(labels) < 2:
             raise UserError(f"expected at least two classes in {path}; received {labels}")
-        meta = {"kind": kind, "labels": labels, "data": str(path), "valid": valid_path}
+        meta = {"kind": kind, "labels": labels, "data": str(path), "valid": valid_path, "test": test_path}
         if kind == "text":
             meta["vocab"] = Vocab.build([_tokenize(t, cfg) for t in raw_x], specials=[PAD, UNK],
                                         min_count=cfg.min_count).symbols
@@ -99,7 +123,7 @@ class Classify(Task):
             task.train_x, task.train_y = x, y
             task.load_eval_data(valid_path)
         else:
-            tr, va = split_off(len(y), cfg.valid_fraction, seed)
+            tr, va = stratified_split(y, cfg.valid_fraction, seed)
             task.train_x, task.train_y = [x[i] for i in tr], y[tr]
             task.valid_x, task.valid_y = [x[i] for i in va], y[va]
         return task
@@ -138,7 +162,7 @@ class Classify(Task):
         raw_x, raw_y = self._read(path, self.meta["kind"], self.cfg)
         self.valid_x, self.valid_y = self.encode_all(raw_x, raw_y, str(path))
         if not data and not self.meta.get("valid"):  # the run's own split of its training file
-            _, va = split_off(len(self.valid_y), self.cfg.valid_fraction, self.seed)
+            _, va = stratified_split(self.valid_y, self.cfg.valid_fraction, self.seed)
             self.valid_x, self.valid_y = [self.valid_x[i] for i in va], self.valid_y[va]
 
     def build_model(self) -> SequenceModel:
@@ -168,8 +192,20 @@ class Classify(Task):
         return torch.cat(out)
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        logits = self.logits(model, self.valid_x)
-        pred, y = logits.argmax(-1), self.valid_y
+        return self._scores(model, self.valid_x, self.valid_y)
+
+    def test_metrics(self, model: nn.Module) -> tuple[str, dict[str, float]] | None:
+        """The test file of a UCR/UEA folder scored with ``model`` (the selected weights), or None."""
+        if not self.meta.get("test"):
+            return None
+        path = Path(self.meta["test"])
+        raw_x, raw_y = self._read(path, self.meta["kind"], self.cfg)
+        x, y = self.encode_all(raw_x, raw_y, str(path))
+        return str(path), self._scores(model, x, y)
+
+    def _scores(self, model: nn.Module, xs: list[Tensor], y: Tensor) -> dict[str, float]:
+        logits = self.logits(model, xs)
+        pred = logits.argmax(-1)
         n = len(self.meta["labels"])
         confusion = torch.zeros(n, n, dtype=torch.long)
         confusion.index_put_((y, pred), torch.ones_like(y), accumulate=True)
