@@ -11,7 +11,7 @@ import contextlib
 import json
 import sys
 import time
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 from .errors import UserError
@@ -104,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("run", help="a run folder")
     pr.add_argument("input", help="the input: a text, a source sequence, or a file (see the task)")
     _add_placement_flags(pr)
+
+    ex = sub.add_parser("export", help="a run as an ONNX file (one step, or the whole sequence with dynamic batch "
+                        "and time) or a torch.export program (one step)")
+    ex.add_argument("run", help="a run folder")
+    ex.add_argument("--out", required=True, help="the file to write (.onnx, or .pt2 for --format torch)")
+    ex.add_argument("--format", choices=["onnx", "torch"], default="onnx", help="onnx (default) or torch (torch.export)")
+    ex.add_argument("--what", choices=["sequence", "step"], default="sequence",
+                    help="sequence: (x, lengths, state) -> (outputs, state); step: (x_t, state) -> (y_t, state) "
+                         "with the task's head (default sequence)")
 
     diag = sub.add_parser("diagnose", help="the vanishing-gradient curve of a memory run: ||dL_T/ds_(T-k)|| "
                           "against k at initialisation and trained (PNG and JSON)")
@@ -304,6 +313,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .runs import open_run
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UserError(f"expected --out in an existing folder; received {args.out}")
+    task, model = open_run(Path(args.run))
+    if not hasattr(model, "runner") or not hasattr(model, "head"):
+        raise UserError(f"expected a run whose model is a recurrent stack with a head (charlm, classify, forecast, "
+                        f"reber, memory); {args.run} is a {task.name} run")
+    model = model.float().eval()
+    metadata = {"rnnkit_task": task.name, "rnnkit_meta": json.dumps(task.meta),
+                "rnnkit_model": json.dumps(asdict(task.model_cfg)),
+                "rnnkit_task_config": json.dumps(asdict(task.cfg)), "rnnkit_what": args.what,
+                "rnnkit_readout": model.readout}
+    if args.format == "torch":
+        if args.what != "step":
+            raise UserError("expected --what step with --format torch (a torch.export program is one step; "
+                            "loop over it, or export the sequence with --format onnx)")
+        from .export.torch import export_step_program
+        export_step_program(model, out, metadata=metadata)
+    else:
+        try:
+            from .export.onnx import export_sequence, export_step
+        except ImportError as e:
+            raise UserError(f"expected the onnx package for --format onnx (pip install onnx onnxscript); {e}") from None
+        (export_step if args.what == "step" else export_sequence)(model, out, metadata=metadata)
+    print(f"wrote {out} ({args.format}, {args.what}, task {task.name})")
+    return 0
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     import torch
 
@@ -402,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "predict": cmd_predict,
                 "data": cmd_data, "kernels": cmd_kernels,
-                "diagnose": cmd_diagnose}[args.command](args)
+                "diagnose": cmd_diagnose, "export": cmd_export}[args.command](args)
     except UserError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2

@@ -36,7 +36,8 @@ def check_sequence_input(cell: nn.Module, x: Tensor) -> tuple[int, int]:
             raise ValueError(f"{name} reads token ids of shape (B, T); received shape {tuple(x.shape)}")
         if x.is_floating_point() or x.is_complex():
             raise TypeError(f"{name} reads integer token ids; received {x.dtype}")
-        if hasattr(cell, "num_embeddings") and x.numel():
+        # the range is data, not shape: a traced graph (torch.export, ONNX) cannot branch on it
+        if hasattr(cell, "num_embeddings") and x.numel() and not torch.compiler.is_compiling():
             lo, hi = int(x.min()), int(x.max())
             if lo < 0 or hi >= cell.num_embeddings:
                 raise ValueError(f"{name} expects token ids in [0, {cell.num_embeddings}); received ids in [{lo}, {hi}]")

@@ -51,7 +51,7 @@ def test_gradcheck_of_the_compiled_operator():
     torch.manual_seed(0)
     B, T, N, L = 3, 5, 5, 3
     cell = _perturbed(rk.EUNNCell(2, N, capacity=L)).double()
-    v, w, d = (torch.cat([c.real, c.imag], -1).detach() for c in cell.rotations())
+    v, w, d = (c.detach() for c in cell.rotations())
     args = [torch.randn(B, T, 2 * N, dtype=torch.float64), torch.randn(B, 2 * N, dtype=torch.float64),
             v, w, d, cell.bias.detach().clone()]
     args = [a.clone().requires_grad_() for a in args]
@@ -65,7 +65,7 @@ def test_gradcheck_of_the_compiled_operator():
 
 def test_operator_checks_its_arguments():
     cell = rk.EUNNCell(2, 4)
-    v, w, d = (torch.cat([c.real, c.imag], -1).detach() for c in cell.rotations())
+    v, w, d = (c.detach() for c in cell.rotations())
     gx, h0 = torch.randn(2, 3, 8), torch.randn(2, 8)
     with pytest.raises(RuntimeError, match="partner"):
         torch.ops.rnnkit.eunn(gx, h0, None, v, w, d, cell.bias.detach(), cell._partner.int(), eps=1e-5)

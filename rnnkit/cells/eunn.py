@@ -133,37 +133,46 @@ class EUNNCell(Cell):
         return self._zeros(batch_size, 2 * self.hidden_size, device, dtype)        # [Re h, Im h]
 
     def rotations(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Per layer the vectors of ``h' = v ⊙ h + w ⊙ h[partner]``: ``v``, ``w`` complex (L, N), then
-        the diagonal ``e^{iω}`` (N,). Units a layer leaves alone have v = 1, w = 0."""
-        dtype = torch.promote_types(self.omega.dtype, torch.float32)
-        cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
-        one = torch.ones(self.hidden_size, dtype=cdtype, device=self.omega.device)
+        """Per layer the vectors of ``h' = v ⊙ h + w ⊙ h[partner]``: ``v``, ``w`` (L, 2N), then the
+        diagonal ``e^{iω}`` (2N,), each complex vector as ``[re | im]`` (real arithmetic throughout, so
+        the step exports to ONNX, which has no complex type). Units a layer leaves alone have v = 1, w = 0."""
+        N = self.hidden_size
+        one, zero = self.omega.new_ones(N), self.omega.new_zeros(N)
         vs, ws = [], []
         for l in range(self.capacity):
             if not len(self.theta[l]):                                       # a layer with no pair (N = 2)
-                vs.append(one), ws.append(one - 1)
+                vs.append(torch.cat([one, zero])), ws.append(torch.cat([zero, zero]))
                 continue
             pair, first, second = self._pair[l], self._role[l] == 0, self._role[l] == 1
-            theta = self.theta[l].to(dtype)[pair]                                 # (N,) each unit's angle
-            c, s = torch.cos(theta).to(cdtype), torch.sin(theta).to(cdtype)
-            phase = torch.polar(torch.ones_like(theta), self.phi[l].to(dtype)[pair])
+            theta, phi = self.theta[l][pair], self.phi[l][pair]                    # (N,) each unit's angles
+            c, s, pc, ps = torch.cos(theta), torch.sin(theta), torch.cos(phi), torch.sin(phi)
             # R(θ, φ) on the pair (a, b): a' = e^{iφ}(c a - s b), b' = s a + c b
-            vs.append(torch.where(first, phase * c, torch.where(second, c, one)))
-            ws.append(torch.where(first, -phase * s, torch.where(second, s, one - 1)))
-        diag = torch.polar(torch.ones_like(self.omega, dtype=dtype), self.omega.to(dtype))
+            vs.append(torch.cat([torch.where(first, pc * c, torch.where(second, c, one)),
+                                 torch.where(first, ps * c, zero)]))
+            ws.append(torch.cat([torch.where(first, -pc * s, torch.where(second, s, zero)),
+                                 torch.where(first, -ps * s, zero)]))
+        diag = torch.cat([torch.cos(self.omega), torch.sin(self.omega)])
         return torch.stack(vs), torch.stack(ws), diag
 
     def rotate(self, h: Tensor, coefficients: tuple[Tensor, Tensor, Tensor]) -> Tensor:
-        """``W h`` for complex ``h`` (B, N): one vectorised pass per layer, then the phases."""
+        """``W h`` for ``h`` (B, 2N) as ``[re | im]``: one vectorised pass per layer, then the phases."""
+        N = self.hidden_size
         v, w, diag = coefficients
+        re, im = h[:, :N], h[:, N:]
         for l in range(self.capacity):
-            h = v[l] * h + w[l] * h[:, self._partner[l]]
-        return diag * h
+            p = self._partner[l]
+            v_re, v_im, w_re, w_im = v[l, :N], v[l, N:], w[l, :N], w[l, N:]
+            re, im = (v_re * re - v_im * im + w_re * re[:, p] - w_im * im[:, p],
+                      v_re * im + v_im * re + w_re * im[:, p] + w_im * re[:, p])
+        d_re, d_im = diag[:N], diag[N:]
+        return torch.cat([d_re * re - d_im * im, d_re * im + d_im * re], dim=-1)
 
     def recurrent_matrix(self) -> Tensor:
         """The dense unitary ``W`` (N, N), complex: the rotations applied to the identity's columns."""
-        eye = torch.eye(self.hidden_size, dtype=self.rotations()[0].dtype, device=self.omega.device)
-        return self.rotate(eye, self.rotations()).T
+        N = self.hidden_size
+        eye = torch.eye(N, dtype=self.omega.dtype, device=self.omega.device)
+        columns = self.rotate(torch.cat([eye, torch.zeros_like(eye)], dim=-1), self.rotations())   # (N, 2N)
+        return torch.complex(columns[:, :N], columns[:, N:]).T
 
     def project_input(self, x: Tensor) -> Tensor:
         """``U x`` as ``[Re, Im]`` (..., 2N), for all steps at once."""
@@ -174,11 +183,9 @@ class EUNNCell(Cell):
         runner computes them once per sequence."""
         N = self.hidden_size
         coefficients = coefficients if coefficients is not None else self.rotations()
-        cdtype = coefficients[0].dtype
-        h = torch.complex(state[:, :N], state[:, N:]).to(cdtype)                    # (B, N)
-        z = self.rotate(h, coefficients)
-        re, im = mod_relu(z.real + gx[:, :N], z.imag + gx[:, N:], self.bias, self.eps)
-        h = torch.cat([re, im], dim=-1).to(state.dtype)                              # (B, 2N)
+        z = self.rotate(state, coefficients) + gx                                    # (B, 2N)
+        re, im = mod_relu(z[:, :N], z[:, N:], self.bias, self.eps)
+        h = torch.cat([re, im], dim=-1)                                              # (B, 2N)
         return (self.out(h) if self.out is not None else h), h
 
     def forward(self, x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:

@@ -23,11 +23,6 @@ from . import ops  # noqa: F401  (registers torch.ops.rnnkit.eunn)
 __all__ = ["eunn_unroll"]
 
 
-def _as_real(z: Tensor) -> Tensor:
-    """A complex (..., N) as the real (..., 2N) ``[re | im]``."""
-    return torch.cat([z.real, z.imag], dim=-1)
-
-
 def eunn_unroll(cell: nn.Module, x: Tensor, lengths: Tensor | None, state: Tensor, reverse: bool, *,
                 compiled: bool = False):
     """Outputs (B, T, O), zero past each length, and the final state (B, 2N)."""
@@ -39,7 +34,7 @@ def eunn_unroll(cell: nn.Module, x: Tensor, lengths: Tensor | None, state: Tenso
     live = None if all_full(lengths, T) else step_mask(lengths, T).unsqueeze(-1)  # (B, T, 1)
     if compiled:
         gx = gx.to(state.dtype)                                                  # autocast may narrow it
-        v, w, diag = (_as_real(c).to(gx.dtype) for c in coefficients)
+        v, w, diag = (c.to(gx.dtype) for c in coefficients)
         mask = None if live is None else live.squeeze(-1).to(gx.dtype)
         h = torch.ops.rnnkit.eunn(gx, state, mask, v, w, diag, cell.bias.to(gx.dtype), cell._partner,
                                   eps=cell.eps)                                  # (B, T, 2N)

@@ -1,0 +1,82 @@
+"""One step of a cell, runner or task model with its state flattened to tensors: what the exports trace.
+
+>>> import rnnkit as rk
+>>> step = Step(rk.LSTMCell(3, 4), head=False)
+>>> y, h, c = step(torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, 4))
+>>> tuple(y.shape), tuple(c.shape)
+((2, 4), (2, 4))
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..runners import Bidirectional, Layers, RNN, unroll
+from ..state import leaves, map_state
+
+__all__ = ["Step", "parts", "takes_tokens", "input_size", "state_names", "example", "check_eval"]
+
+
+def parts(module: nn.Module) -> tuple[nn.Module, nn.Module | None]:
+    """(runner or cell, the task model around it or None)."""
+    if hasattr(module, "runner") and hasattr(module, "head"):
+        return module.runner, module
+    return module, None
+
+
+def takes_tokens(module: nn.Module) -> bool:
+    runner, model = parts(module)
+    if model is not None:
+        return model.embedding is not None
+    return bool(getattr(runner, "takes_tokens", False))
+
+
+def input_size(module: nn.Module) -> int:
+    return parts(module)[0].input_size
+
+
+def state_names(module: nn.Module) -> list[str]:
+    """The names of the flattened state inputs (and, with ``_out``, outputs) of an export."""
+    runner, _ = parts(module)
+    return [f"state_{i}" for i in range(len(leaves(runner.initial_state(1))))]
+
+
+class Step(nn.Module):
+    """One step of a runner or cell (and, for a task model, its embedding and head), state flattened."""
+
+    def __init__(self, module: nn.Module, *, head: bool):
+        super().__init__()
+        self.runner, self.model = parts(module)
+        self.head = head and self.model is not None
+        self.template = self.runner.initial_state(1)
+
+    def forward(self, x_t: Tensor, *flat: Tensor):
+        values = iter(flat)
+        state = map_state(lambda _: next(values), self.template)
+        x = x_t.unsqueeze(1)                                                   # (B, 1[, D])
+        if self.model is not None:
+            x = self.model.features(x)
+        if isinstance(self.runner, (RNN, Layers, Bidirectional)):
+            y, state = self.runner(x, None, state)
+        else:
+            y, state = unroll(self.runner, x, initial_state=state)
+        y = y[:, 0]
+        if self.head:
+            y = self.model.head(y)
+        return (y, *leaves(state))
+
+
+def example(module: nn.Module, runner: nn.Module, batch: int = 2) -> tuple[Tensor, ...]:
+    """Zero inputs ``(x_t, *state)`` of one step of ``module`` for tracing (ids or features)."""
+    dtype = next(module.parameters()).dtype
+    x_t = (torch.zeros(batch, dtype=torch.long) if takes_tokens(module)
+           else torch.zeros(batch, input_size(module), dtype=dtype))
+    state = [t.expand(batch, *t.shape[1:]).contiguous().to(dtype)
+             for t in leaves(runner.initial_state(1, dtype=dtype))]
+    return (x_t, *state)
+
+
+def check_eval(module: nn.Module) -> None:
+    """Exports freeze the inference graph: dropout and zoneout must be off."""
+    if any(m.training for m in module.modules()):
+        raise ValueError("expected a model in eval mode to export (call .eval(): dropout and zoneout off)")

@@ -1,0 +1,37 @@
+"""torch.export of one step of a task model (for ExecuTorch and AOTInductor): ``(x_t, state...) ->
+(y_t, state'...)`` with a dynamic batch, saved with ``torch.export.save``; the run's metadata rides
+along as the extra file ``rnnkit.json``.
+
+>>> import rnnkit as rk, tempfile
+>>> path = tempfile.mkdtemp() + "/gru.pt2"
+>>> export_step_program(rk.GRUCell(3, 4).eval(), path)
+>>> program = torch.export.load(path)
+>>> y, h = program.module()(torch.randn(5, 3), torch.zeros(5, 4))
+>>> tuple(y.shape)
+(5, 4)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .step import Step, check_eval, example, parts
+
+__all__ = ["export_step_program"]
+
+
+def export_step_program(module: nn.Module, path: Path | str, *, metadata: dict | None = None) -> None:
+    """Write the step program of ``module`` (a cell, runner or task model in eval mode) to ``path``."""
+    check_eval(module)
+    runner, _ = parts(module)
+    inputs = example(module, runner)
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(Step(module, head=True), inputs,
+                                  dynamic_shapes=({0: batch}, tuple({0: batch} for _ in inputs[1:])))
+    path = Path(path)
+    tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")        # torch.export.save wants its suffix
+    torch.export.save(program, tmp, extra_files={"rnnkit.json": json.dumps(metadata or {})})
+    tmp.replace(path)
