@@ -209,6 +209,9 @@ def format_table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "--export" in (argv if argv is not None else sys.argv[1:]):
+        from .export.bench import main as export_main      # exported models in onnxruntime (export/bench.py)
+        return export_main(argv)
     parser = argparse.ArgumentParser(prog="rnnkit bench", description=__doc__.split("\n")[0])
     parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from {CELLS}")
     parser.add_argument("--sizes", default=";".join(",".join(map(str, s)) for s in SIZES),
@@ -218,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="measure peak memory at the largest size (subprocesses)")
     parser.add_argument("--out", default="benchmarks/results.json", help="JSON file to write")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 rounds: a smoke run")
+    parser.add_argument("--export", action="store_true", help="instead: exported models in onnxruntime (generation, "
+                        "classification, int8), `rnnkit bench --export --help`")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.rounds = "4,8,8,16", 2
