@@ -27,6 +27,7 @@ from . import kernels
 from .kernels import native
 from .cells import Dropout, ElmanCell, GRUCell, LSTMCell, Stack, Zoneout
 from .runners import RNN
+from .timing import interleaved
 
 SIZES = [(32, 128, 128, 256), (64, 100, 64, 128), (16, 512, 256, 512), (1, 1000, 64, 64)]
 CELLS = ["lstm", "gru", "elman", "lstm_layer_norm", "lstm_peepholes", "lstm_variational_dropout", "lstm_zoneout",
@@ -101,15 +102,8 @@ def time_training(name: str, size: tuple, rounds: int, machine: dict) -> dict:
              "torch_nn": (torch_peer(name, D, H), False)}
     if name != "lstm":
         impls["torch_nn_lstm"] = (nn.LSTM(D, H, batch_first=True), False)
-    times = {k: [] for k in impls}
-    for k, (m, generic) in impls.items():   # warm-up
-        _train_step(m, x, generic)
-    for _ in range(rounds):
-        for k, (m, generic) in impls.items():
-            t = time.perf_counter()
-            _train_step(m, x, generic)
-            times[k].append(time.perf_counter() - t)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = interleaved({k: (lambda m=m, generic=generic: _train_step(m, x, generic))
+                       for k, (m, generic) in impls.items()}, rounds)
     lstm_time = med.get("torch_nn_lstm", med["torch_nn"])
     flops = matmul_flops(name, B, T, D, H)
     return {"cell": name, "B": B, "T": T, "D": D, "H": H, "path": kernels.path_for(impls["rnnkit"][0].cell, x),
@@ -150,15 +144,7 @@ def time_generation(rounds: int, machine: dict, layers: int = 3, H: int = 512, t
                 inp = hs[k][0]
 
     impls = {"rnnkit": run_ours, "torch_nn_lstm": run_lstm, "torch_nn_lstmcell": run_cells}
-    times = {k: [] for k in impls}
-    for f in impls.values():
-        f()
-    for _ in range(rounds):
-        for k, f in impls.items():
-            t = time.perf_counter()
-            f()
-            times[k].append((time.perf_counter() - t) / tokens)
-    per_token = {k: statistics.median(v) for k, v in times.items()}
+    per_token = {k: v / tokens for k, v in interleaved(impls, rounds).items()}
     weight_bytes = sum(p.numel() * p.element_size() for p in lstm.parameters())
     limit = machine["copy_gbs"] * 1e9 / weight_bytes          # weight bytes per token over copy bandwidth
     return {"layers": layers, "H": H, "weight_bytes": weight_bytes,

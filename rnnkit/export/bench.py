@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ import torch.nn.functional as F
 
 from ..models import LanguageModel, RecurrentConfig, SequenceModel
 from ..state import leaves
+from ..timing import interleaved
 from .onnx import export_sequence, export_step
 
 __all__ = ["main"]
@@ -46,18 +45,6 @@ def _session(path: Path):
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     return ort.InferenceSession(str(path), options)
-
-
-def _interleaved(impls: dict, rounds: int) -> dict:
-    times = {k: [] for k in impls}
-    for f in impls.values():
-        f()
-    for _ in range(rounds):
-        for k, f in impls.items():
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def generation(folder: Path, rounds: int, tokens: int, H: int = 512, layers: int = 3, V: int = 96) -> dict:
@@ -95,7 +82,7 @@ def generation(folder: Path, rounds: int, tokens: int, H: int = 512, layers: int
         return run
 
     impls = {"rnnkit": run_rnnkit, "torch_nn_lstm": run_torch, **{k: runner(s) for k, s in sessions.items()}}
-    per_run = _interleaved(impls, rounds)
+    per_run = interleaved(impls, rounds)
     return {"layers": layers, "H": H, "vocab": V, "tokens": tokens,
             "tokens_per_s": {k: round(tokens / v, 1) for k, v in per_run.items()},
             "file_mb": {k: round(p.stat().st_size / 2 ** 20, 2) for k, p in files.items()}}
@@ -118,7 +105,7 @@ def classification(folder: Path, rounds: int, B: int = 32, T: int = 100, H: int 
         model(x, lengths)
 
     impls = {"rnnkit": run_rnnkit, **{k: (lambda s=s: s.run(None, feed)) for k, s in sessions.items()}}
-    per_run = _interleaved(impls, rounds)
+    per_run = interleaved(impls, rounds)
     return {"B": B, "T": T, "H": H, "bidirectional": True,
             "sequences_per_s": {k: round(B / v, 1) for k, v in per_run.items()}}
 
