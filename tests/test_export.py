@@ -33,7 +33,7 @@ def _ort(path, x, lengths, flat):
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_sequence_export_of_every_cell_equals_unroll(name, tmp_path):
+def test_sequence_and_step_export_of_every_cell_equal_rnnkit(name, tmp_path):
     cell = build(name).eval()
     path = tmp_path / "seq.onnx"
     export_sequence(cell, path)
@@ -44,6 +44,15 @@ def test_sequence_export_of_every_cell_equals_unroll(name, tmp_path):
         out = _ort(path, x, lengths, flat)
         np.testing.assert_allclose(out[0], y.detach().numpy(), rtol=1e-7, atol=1e-7)
         for got, want in zip(out[1:], leaves(s), strict=True):
+            np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-7, atol=1e-7)
+    export_step(cell, tmp_path / "step.onnx")                  # one step, dynamic batch
+    sess = ort.InferenceSession(str(tmp_path / "step.onnx"))
+    for B in (1, 4):
+        x_t = inputs(cell, B, 1)[:, 0]
+        flat, state = _random_state(cell, B, torch.float64)
+        y, s = cell(x_t, state)
+        out = sess.run(None, {"x_t": x_t.numpy(), **{f"state_{i}": t.numpy() for i, t in enumerate(flat)}})
+        for got, want in zip(out, [y, *leaves(s)], strict=True):
             np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-7, atol=1e-7)
 
 
