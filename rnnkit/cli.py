@@ -399,7 +399,8 @@ def path_table() -> list[tuple[str, str, str]]:
              "GRUCell(reset_after=False)": lambda: rk.GRUCell(64, 64, reset_after=False),
              "ElmanCell": lambda: rk.ElmanCell(64, 64),
              "Dropout(LSTMCell, variational)": lambda: rk.Dropout(rk.LSTMCell(64, 64), state_p=0.2, variational=True),
-             "MinGRUCell": lambda: rk.MinGRUCell(64, 64), "MinLSTMCell": lambda: rk.MinLSTMCell(64, 64)}
+             "MinGRUCell": lambda: rk.MinGRUCell(64, 64), "MinLSTMCell": lambda: rk.MinLSTMCell(64, 64),
+             "EUNNCell": lambda: rk.EUNNCell(64, 64)}
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + \
         (["mps"] if torch.backends.mps.is_available() else [])
     return [(name, d, path_for(make().to(d), torch.zeros(32, 100, 64, device=d))) for name, make in cells.items()

@@ -95,3 +95,15 @@ def test_cli_trains_eunn_and_refuses_a_bad_layout(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "rnnkit: error: the FFT-style EUNN needs hidden_size a power of two; received 12"
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_eunn_on_cuda_equals_the_cpu():
+    cell = _perturbed(rk.EUNNCell(3, 8, capacity=4)).double()
+    x, lengths = torch.randn(4, 9, 3, dtype=torch.float64), torch.tensor([9, 4, 0, 7])
+    y, h = rk.unroll(cell, x, lengths=lengths, reverse=True)
+    gpu = cell.cuda()
+    assert rk.kernels.path_for(gpu, x.cuda()) == "eunn"
+    y2, h2 = rk.unroll(gpu, x.cuda(), lengths=lengths.cuda(), reverse=True)
+    torch.testing.assert_close(y2.cpu(), y)
+    torch.testing.assert_close(h2.cpu(), h)
