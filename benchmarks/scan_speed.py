@@ -8,24 +8,26 @@ Same B, D, H for every cell; ``y.sum()`` backward; interleaved rounds in one pro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 import rnnkit as rk
 from rnnkit import kernels
+from rnnkit.timing import interleaved
 
 CELLS = {"mingru": rk.MinGRUCell, "minlstm": rk.MinLSTMCell, "gru": rk.GRUCell, "lstm": rk.LSTMCell,
-         "eunn": rk.EUNNCell}          # EUNN: H complex units (2H real numbers of state), capacity 2
+         "eunn": rk.EUNNCell,          # EUNN: H complex units (2H real numbers of state), capacity 2
+         "eunn_pytorch": rk.EUNNCell}  # the same on its PyTorch-ops path (where the compiled kernels are absent)
 
 
-def step(cell, x):
-    y, _ = rk.unroll(cell, x)
-    y.sum().backward()
+def step(cell, x, name=""):
+    with kernels.without_native() if name.endswith("_pytorch") else contextlib.nullcontext():
+        y, _ = rk.unroll(cell, x)
+        y.sum().backward()
 
 
 def main() -> int:
@@ -46,16 +48,9 @@ def main() -> int:
         x = torch.randn(args.batch, T, args.input)
         cells = {n: c(args.input, args.hidden) for n, c in CELLS.items()}
         times = {n: [] for n in cells}
-        for n, c in cells.items():
-            step(c, x)                                                         # warm-up
-        for _ in range(args.rounds):
-            for n, c in cells.items():
-                t = time.perf_counter()
-                step(c, x)
-                times[n].append(time.perf_counter() - t)
-        med = {n: statistics.median(v) for n, v in times.items()}
+        med = interleaved({n: (lambda c=c, n=n: step(c, x, n)) for n, c in cells.items()}, args.rounds)
         row = {"T": T, "B": args.batch, "D": args.input, "H": args.hidden,
-               "paths": {n: kernels.path_for(c, x) for n, c in cells.items()},
+               "paths": {n: (kernels.path_for(c, x) if not n.endswith("_pytorch") else "eunn") for n, c in cells.items()},
                "ms": {n: round(1e3 * v, 2) for n, v in med.items()},
                "gru_over_mingru": round(med["gru"] / med["mingru"], 2),
                "lstm_over_minlstm": round(med["lstm"] / med["minlstm"], 2)}
