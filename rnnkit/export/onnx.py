@@ -190,8 +190,7 @@ def _loop(b: _Builder, step: "onnx.ModelProto", x: str, lengths: str, states: li
 def export_sequence(module: nn.Module, path: Path | str, *, metadata: dict | None = None) -> "onnx.ModelProto":  # noqa: F821
     """The whole sequence: inputs ``x`` (B, T) ids or (B, T, D), ``lengths`` (B,) int64 and ``state_i``;
     outputs ``y`` ((B, T, O), or (B, O) for a model reading the last step) and ``state_i_out``."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     check_eval(module)
     runner, model = parts(module)
@@ -269,7 +268,6 @@ def export_sequence(module: nn.Module, path: Path | str, *, metadata: dict | Non
     graph = helper.make_graph(nodes, "rnnkit_sequence", inputs, outputs, b.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], producer_name="rnnkit")
     proto.ir_version = 10
-    del numpy_helper
     return _save(proto, path, metadata)
 
 

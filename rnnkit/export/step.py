@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from ..runners import Bidirectional, Layers, RNN, unroll
 from ..state import leaves, map_state
 
-__all__ = ["Step", "parts", "takes_tokens", "input_size", "state_names", "example", "check_eval"]
+__all__ = ["Step", "parts", "takes_tokens", "input_size", "example", "check_eval"]
 
 
 def parts(module: nn.Module) -> tuple[nn.Module, nn.Module | None]:
@@ -33,12 +33,6 @@ def takes_tokens(module: nn.Module) -> bool:
 
 def input_size(module: nn.Module) -> int:
     return parts(module)[0].input_size
-
-
-def state_names(module: nn.Module) -> list[str]:
-    """The names of the flattened state inputs (and, with ``_out``, outputs) of an export."""
-    runner, _ = parts(module)
-    return [f"state_{i}" for i in range(len(leaves(runner.initial_state(1))))]
 
 
 class Step(nn.Module):
