@@ -339,7 +339,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             from .export.onnx import export_sequence, export_step
         except ImportError as e:
             raise UserError(f"expected the onnx package for --format onnx (pip install onnx onnxscript); {e}") from None
-        (export_step if args.what == "step" else export_sequence)(model, out, metadata=metadata)
+        try:
+            (export_step if args.what == "step" else export_sequence)(model, out, metadata=metadata)
+        except ValueError as e:
+            raise UserError(str(e)) from None
     print(f"wrote {out} ({args.format}, {args.what}, task {task.name})")
     return 0
 

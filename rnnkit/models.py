@@ -25,6 +25,10 @@ from .state import State, leaves, map_state
 
 
 
+READOUTS = ("all", "last", "mean", "max", "attention")
+POOLS = ("mean", "max", "attention")
+
+
 @dataclass
 class RecurrentConfig:
     """The recurrent stack; every field is a ``rnnkit train`` flag."""
@@ -80,7 +84,9 @@ class SequenceModel(nn.Module):
     """Tokens (B, T) or features (B, T, D) -> runner -> linear map to ``output_size``.
 
     ``readout="all"`` gives one output per step (B, T, O) (language model, tagger, many-to-many
-    regression); ``readout="last"`` gives one per sequence (B, O) (Albert's notes' many-to-one: the last
+    regression); ``readout="mean"``, ``"max"`` or ``"attention"`` pool the outputs of each sequence's own
+    steps (padding never counts; attention pooling scores each step with a learned vector and takes
+    the softmax-weighted sum); ``readout="last"`` gives one per sequence (B, O) (Albert's notes' many-to-one: the last
     step, joined with the backward run's first for a bidirectional stack).
     """
 
@@ -89,13 +95,14 @@ class SequenceModel(nn.Module):
         super().__init__()
         if (vocab_size is None) == (input_size is None):
             raise ValueError("SequenceModel takes either vocab_size (token ids) or input_size (features)")
-        if readout not in ("all", "last"):
-            raise ValueError(f"readout must be 'all' or 'last'; received {readout!r}")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}; received {readout!r}")
         self.embedding = nn.Embedding(vocab_size, embed_size) if vocab_size is not None else None
         self.runner = build_runner(rnn, embed_size if vocab_size is not None else input_size)
         self.dropout = nn.Dropout(rnn.dropout)
         self.head = nn.Linear(self.runner.output_size, output_size)
         self.readout = readout
+        self.score = nn.Linear(self.runner.output_size, 1) if readout == "attention" else None
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
         return self.runner.initial_state(batch_size, device=device, dtype=dtype)
@@ -112,8 +119,25 @@ class SequenceModel(nn.Module):
         h = self.features(x.to(self.device))                              # (B, T, D)
         if self.readout == "last":
             return self.head(self.dropout(self._last(h, lengths, state))), None
+        if self.readout in POOLS:
+            y, _ = self.runner(h, lengths, state)                           # (B, T, H)
+            return self.head(self.dropout(self._pool(y, lengths))), None
         y, state = self.runner(h, lengths, state)                         # (B, T, H)
         return self.head(self.dropout(y)), state
+
+    def _pool(self, y: Tensor, lengths) -> Tensor:
+        """(B, H) from the outputs of each sequence's own steps; an empty sequence pools to zeros."""
+        B, T = y.shape[:2]
+        steps = torch.arange(T, device=y.device).unsqueeze(0)
+        live = (steps < torch.as_tensor(lengths, device=y.device).unsqueeze(1) if lengths is not None
+                else torch.ones(B, T, dtype=torch.bool, device=y.device)).unsqueeze(-1)     # (B, T, 1)
+        if self.readout == "mean":
+            return (y * live).sum(1) / live.sum(1).clamp(min=1)
+        if self.readout == "max":
+            return torch.where(live, y, torch.finfo(y.dtype).min).amax(1) * live.any(1)
+        scores = self.score(y).masked_fill(~live, float("-inf"))                             # (B, T, 1)
+        weights = torch.nan_to_num(torch.softmax(scores, dim=1))                            # empty: all zero
+        return (weights * y).sum(1)
 
     def _last(self, h: Tensor, lengths, state) -> Tensor:
         layers = self.runner.layers

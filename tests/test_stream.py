@@ -74,3 +74,26 @@ def test_stream_refuses_what_cannot_stream():
     stream.feed(torch.randn(2, 4, 2))
     stream.reset()
     assert stream.state is None and stream.steps == 0
+
+
+def test_pooled_readouts_ignore_padding_and_refuse_to_stream():
+    torch.manual_seed(0)
+    for readout in ("mean", "max", "attention"):
+        model = SequenceModel(RecurrentConfig(cell="gru", hidden_size=5, bidirectional=True), input_size=2,
+                              output_size=3, readout=readout).double().eval()
+        x = torch.randn(3, 6, 2, dtype=torch.float64)
+        lengths = torch.tensor([6, 3, 0])
+        want, _ = model(x, lengths)
+        padded = torch.cat([x, 100 * torch.randn(3, 5, 2, dtype=torch.float64)], dim=1)   # loud padding
+        got, _ = model(padded, lengths)
+        torch.testing.assert_close(got, want)
+        alone, _ = model(x[1:2, :3], lengths[1:2])                          # no other sequence, no padding
+        torch.testing.assert_close(alone[0], want[1])
+        torch.testing.assert_close(want[2], model.head.bias)               # an empty sequence pools to zeros
+        if readout == "mean":
+            y, _ = model.runner(x[:1], lengths[:1])
+            torch.testing.assert_close(want[0], model.head(y[0].mean(0)))
+        forward_only = SequenceModel(RecurrentConfig(cell="gru", hidden_size=5), input_size=2, output_size=3,
+                                     readout=readout).eval()
+        with pytest.raises(ValueError, match="pooled readout"):
+            Stream(forward_only, batch_size=3)

@@ -71,6 +71,10 @@ def example(module: nn.Module, runner: nn.Module, batch: int = 2) -> tuple[Tenso
 
 
 def check_eval(module: nn.Module) -> None:
-    """Exports freeze the inference graph: dropout and zoneout must be off."""
+    """Exports freeze the inference graph: dropout and zoneout must be off; a task model reads every
+    step or the last one (pooled readouts are not exported yet)."""
+    readout = getattr(parts(module)[1], "readout", "all")
+    if readout not in ("all", "last"):
+        raise ValueError(f"expected a model reading every step or the last one to export; received readout {readout!r}")
     if any(m.training for m in module.modules()):
         raise ValueError("expected a model in eval mode to export (call .eval(): dropout and zoneout off)")

@@ -53,6 +53,10 @@ class Stream:
         self.module = module
         self.runner, self.model = _runner_and_head(module)
         _refuse_bidirectional(self.runner)
+        readout = getattr(self.model, "readout", "all")
+        if readout not in ("all", "last"):
+            raise ValueError(f"expected a model reading every step or the last one to stream; received readout "
+                             f"{readout!r} (a pooled readout needs the whole sequence)")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"expected batch_size a positive int; received {batch_size!r}")
         self.batch_size, self._initial = batch_size, state

@@ -42,6 +42,9 @@ class ClassifyConfig:
     max_len: int = option("keep at most this many tokens / steps per example (0: all)", 0, at_least=0)
     min_count: int = option("tokens seen fewer times in training become <unk>", 1, at_least=1)
     embed_size: int = option("token embedding size (text data)", 64, at_least=1, at_most=65536)
+    readout: str = option("what the classes are read from: the last step (both ends when bidirectional), or the "
+                          "mean, max or attention-weighted sum of every step's output (padding excluded)", "last",
+                          choices=("last", "mean", "max", "attention"))
     text_column: str = option("CSV/TSV/JSONL text column", "text")
     label_column: str = option("CSV/TSV/JSONL label column", "label")
 
@@ -169,8 +172,9 @@ class Classify(Task):
         n = len(self.meta["labels"])
         if self.meta["kind"] == "text":
             return SequenceModel(self.model_cfg, vocab_size=len(self.meta["vocab"]), embed_size=self.cfg.embed_size,
-                                 output_size=n, readout="last")
-        return SequenceModel(self.model_cfg, input_size=self.meta["input_size"], output_size=n, readout="last")
+                                 output_size=n, readout=self.cfg.readout)
+        return SequenceModel(self.model_cfg, input_size=self.meta["input_size"], output_size=n,
+                             readout=self.cfg.readout)
 
     # ------------------------------------------------------------------ training
     def train_batch(self, step: int, batch_size: int) -> Batch:
