@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from .cells import ElmanCell, EUNNCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, Stack, chrono_
 from .options import option
 from .runners import RNN, Bidirectional, Layers, many_to_one
+from .sequence import step_mask
 from .state import State, leaves, map_state
 
 
@@ -128,8 +129,7 @@ class SequenceModel(nn.Module):
     def _pool(self, y: Tensor, lengths) -> Tensor:
         """(B, H) from the outputs of each sequence's own steps; an empty sequence pools to zeros."""
         B, T = y.shape[:2]
-        steps = torch.arange(T, device=y.device).unsqueeze(0)
-        live = (steps < torch.as_tensor(lengths, device=y.device).unsqueeze(1) if lengths is not None
+        live = (step_mask(torch.as_tensor(lengths, device=y.device), T) if lengths is not None
                 else torch.ones(B, T, dtype=torch.bool, device=y.device)).unsqueeze(-1)     # (B, T, 1)
         if self.readout == "mean":
             return (y * live).sum(1) / live.sum(1).clamp(min=1)

@@ -34,9 +34,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..runners import Bidirectional, Layers, RNN
+from ..runners import Bidirectional, RNN
 from ..state import leaves
-from .step import Step, check_eval, example, input_size, parts, takes_tokens
+from .step import Step, check_eval, example, input_size, layers_of, parts, takes_tokens
 
 __all__ = ["export_step", "export_sequence"]
 
@@ -53,11 +53,13 @@ def _trace(step: nn.Module, example: tuple[Tensor, ...]) -> "onnx.ModelProto":  
     with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         warnings.simplefilter("ignore")
         quiet.setLevel(logging.ERROR)
-        program = torch.onnx.export(step, example, dynamo=True, verbose=False, optimize=True,
-                                    dynamic_shapes=({0: batch}, tuple({0: batch} for _ in range(n))),
-                                    input_names=["x_t", *[f"state_{i}" for i in range(n)]],
-                                    output_names=["y_t", *[f"state_{i}_out" for i in range(n)]])
-        quiet.setLevel(level)
+        try:
+            program = torch.onnx.export(step, example, dynamo=True, verbose=False, optimize=True,
+                                        dynamic_shapes=({0: batch}, tuple({0: batch} for _ in range(n))),
+                                        input_names=["x_t", *[f"state_{i}" for i in range(n)]],
+                                        output_names=["y_t", *[f"state_{i}_out" for i in range(n)]])
+        finally:
+            quiet.setLevel(level)
     return onnx.load_from_string(program.model_proto.SerializeToString())
 
 
@@ -116,7 +118,7 @@ def _reverse_index(b: _Builder, x: str, lengths: str) -> str:
     t = b.op("Unsqueeze", [b.op("Range", [b.const(0), T, b.const(1)]), b.const([0])])          # (1, T)
     L = b.op("Unsqueeze", [lengths, b.const([1])])                                                   # (B, 1)
     back = b.op("Sub", [b.op("Sub", [L, b.const(1)]), t])
-    return b.op("Where", [b.op("Less", [t, L]), back, b.op("Add", [t, b.op("Mul", [L, b.const(0)])])])
+    return b.op("Where", [b.op("Less", [t, L]), back, t])                                            # (B, T)
 
 
 def _gather_time(b: _Builder, x: str, index: str, rank: int) -> str:
@@ -182,9 +184,7 @@ def _loop(b: _Builder, step: "onnx.ModelProto", x: str, lengths: str, states: li
     T = b.op("Gather", [b.op("Shape", [x]), b.const(1)])
     outs = b.op("Loop", [T, "", *states], hint="loop", n_out=n + 1, body=body)
     finals, ys = outs[:n], outs[n]                                             # ys: (T, B, O)
-    y = b.op("Transpose", [ys], perm=[1, 0, 2])
-    # an empty time axis gives an empty scan output: shape it (B, 0, O)
-    return y, finals
+    return b.op("Transpose", [ys], perm=[1, 0, 2]), finals
 
 
 def export_sequence(module: nn.Module, path: Path | str, *, metadata: dict | None = None) -> "onnx.ModelProto":  # noqa: F821
@@ -202,7 +202,7 @@ def export_sequence(module: nn.Module, path: Path | str, *, metadata: dict | Non
     h = x
     if model is not None and model.embedding is not None:                       # the embedding outside the loop
         h = b.op("Gather", [b.const(model.embedding.weight.detach().cpu().numpy()), x], axis=0)
-    layers = list(runner.layers) if isinstance(runner, Layers) else [runner]
+    layers = layers_of(runner)
     template = runner.initial_state(1)
     n_leaves = len(leaves(template))
     state_in = [f"state_{i}" for i in range(n_leaves)]
@@ -222,33 +222,24 @@ def export_sequence(module: nn.Module, path: Path | str, *, metadata: dict | Non
             k = len(leaves(cell.initial_state(1)))
             step = _trace(Step(cell, head=False), example(cell, cell))
             source = h
-            if reverse:
+            if reverse:                               # the same (B, T) index reverses inputs and outputs
                 index = _reverse_index(b, source, lengths)
                 source = _gather_time(b, source, index, rank)
             y, fin = _loop(b, step, source, lengths, state_in[offset:offset + k], dtype_code, cell.output_size)
             if reverse:
-                y = _gather_time(b, y, _reverse_index(b, y, lengths), 3)
+                y = _gather_time(b, y, index, 3)
             outs.append(y)
             finals += fin
             offset += k
         if len(outs) == 2:
-            merge = layer.merge
-            if merge == "concat":
-                h_next = b.op("Concat", outs, axis=-1)
-            elif merge == "sum":
-                h_next = b.op("Add", outs)
-            elif merge == "mean":
-                h_next = b.op("Div", [b.op("Add", outs), b.const(torch.tensor(2, dtype=dtype).numpy())])
-            else:
-                h_next = b.op("Mul", outs)
-            last = outs
+            h_next, last = _merge(b, layer.merge, *outs), outs
         else:
             h_next, last = outs[0], None
         h, rank = h_next, 3
     out = h
     if model is not None:
         if model.readout == "last":
-            out = _last(b, out, lengths, last, layers[-1], dtype)
+            out = _last(b, out, lengths, last, layers[-1])
         W = model.head.weight.detach().cpu().numpy().T.copy()
         out = b.op("MatMul", [out, b.const(W, "head_w")])
         if model.head.bias is not None:
@@ -271,7 +262,18 @@ def export_sequence(module: nn.Module, path: Path | str, *, metadata: dict | Non
     return _save(proto, path, metadata)
 
 
-def _last(b: _Builder, y: str, lengths: str, directions: list[str] | None, layer: nn.Module, dtype) -> str:
+def _merge(b: _Builder, merge: str, p: str, q: str) -> str:
+    """``Bidirectional``'s merge of its two directions (``runners.MERGES``) as ONNX operators."""
+    if merge == "concat":
+        return b.op("Concat", [p, q], axis=-1)
+    if merge == "sum":
+        return b.op("Add", [p, q])
+    if merge == "mean":
+        return b.op("Div", [b.op("Add", [p, q]), b.op("CastLike", [b.const(2.0), p])])
+    return b.op("Mul", [p, q])
+
+
+def _last(b: _Builder, y: str, lengths: str, directions: list[str] | None, layer: nn.Module) -> str:
     """The many-to-one readout of ``SequenceModel``: each sequence's output at its last step (zero if
     empty); for a bidirectional last layer the forward run's last joined with the backward run's first."""
     def at_last(v: str) -> str:
@@ -281,15 +283,10 @@ def _last(b: _Builder, y: str, lengths: str, directions: list[str] | None, layer
                                 b.op("Slice", [b.op("Shape", [v]), b.const([2]), b.const([3])])], axis=0)
         picked = b.op("Squeeze", [b.op("GatherElements", [v, b.op("Expand", [index, shape])], axis=1),
                                   b.const([1])])
-        some = b.op("Cast", [b.op("Unsqueeze", [b.op("Greater", [lengths, b.const(0)]), b.const([1])])],
-                    to=1 if dtype == torch.float32 else 11)
+        some = b.op("CastLike", [b.op("Unsqueeze", [b.op("Greater", [lengths, b.const(0)]), b.const([1])]), picked])
         return b.op("Mul", [picked, some])
 
     if directions is None:
         return at_last(y)
     first_b = b.op("Gather", [directions[1], b.const(0)], axis=1)
-    merged = {"concat": lambda p, q: b.op("Concat", [p, q], axis=-1), "sum": lambda p, q: b.op("Add", [p, q]),
-              "mul": lambda p, q: b.op("Mul", [p, q]),
-              "mean": lambda p, q: b.op("Div", [b.op("Add", [p, q]),
-                                                b.const(torch.tensor(2, dtype=dtype).numpy())])}
-    return merged[layer.merge](at_last(directions[0]), first_b)
+    return _merge(b, layer.merge, at_last(directions[0]), first_b)

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from ..runners import Bidirectional, Layers, RNN, unroll
 from ..state import leaves, map_state
 
-__all__ = ["Step", "parts", "takes_tokens", "input_size", "example", "check_eval"]
+__all__ = ["Step", "parts", "layers_of", "takes_tokens", "input_size", "example", "check_eval"]
 
 
 def parts(module: nn.Module) -> tuple[nn.Module, nn.Module | None]:
@@ -22,6 +22,11 @@ def parts(module: nn.Module) -> tuple[nn.Module, nn.Module | None]:
     if hasattr(module, "runner") and hasattr(module, "head"):
         return module.runner, module
     return module, None
+
+
+def layers_of(runner: nn.Module) -> list[nn.Module]:
+    """The layers of a runner, bottom first: a ``Layers``' own, else the runner (or cell) alone."""
+    return list(runner.layers) if isinstance(runner, Layers) else [runner]
 
 
 def takes_tokens(module: nn.Module) -> bool:

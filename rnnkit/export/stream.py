@@ -21,21 +21,15 @@ import torch
 from torch import Tensor, nn
 
 from ..runners import Bidirectional, Layers, RNN, unroll
+from ..sequence import step_mask
 from ..state import State
+from .step import layers_of, parts
 
 __all__ = ["Stream"]
 
 
-def _runner_and_head(module: nn.Module) -> tuple[nn.Module, nn.Module | None]:
-    runner = getattr(module, "runner", None)
-    if runner is not None and hasattr(module, "head"):
-        return runner, module
-    return module, None
-
-
 def _refuse_bidirectional(runner: nn.Module) -> None:
-    layers = list(runner.layers) if isinstance(runner, Layers) else [runner]
-    for layer in layers:
+    for layer in layers_of(runner):
         if isinstance(layer, Bidirectional) or (isinstance(layer, RNN) and layer.reverse):
             raise ValueError("expected a left-to-right model to stream; a bidirectional or reversed layer reads "
                              "the whole sequence before its first output")
@@ -51,7 +45,7 @@ class Stream:
 
     def __init__(self, module: nn.Module, batch_size: int = 1, *, state: State = None):
         self.module = module
-        self.runner, self.model = _runner_and_head(module)
+        self.runner, self.model = parts(module)
         _refuse_bidirectional(self.runner)
         readout = getattr(self.model, "readout", "all")
         if readout not in ("all", "last"):
@@ -76,7 +70,7 @@ class Stream:
             y, self.state = self.runner(x, lengths, self.state)                       # (B, t, H)
             out = self.model.head(self.model.dropout(y))                              # (B, t, O)
             if lengths is not None:
-                live = torch.arange(out.shape[1], device=out.device) < torch.as_tensor(lengths, device=out.device)[:, None]
+                live = step_mask(torch.as_tensor(lengths, device=out.device), out.shape[1])      # (B, t)
                 out = out * live.unsqueeze(-1).to(out.dtype)
         elif isinstance(self.runner, (RNN, Layers)):
             out, self.state = self.runner(chunk, lengths, self.state)
