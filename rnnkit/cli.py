@@ -335,10 +335,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         from .export.torch import export_step_program
         export_step_program(model, out, metadata=metadata)
     else:
-        try:
-            from .export.onnx import export_sequence, export_step
-        except ImportError as e:
-            raise UserError(f"expected the onnx package for --format onnx (pip install onnx onnxscript); {e}") from None
+        import importlib.util
+
+        # export.onnx imports onnx only when it runs, and torch.onnx needs onnxscript: check both first
+        missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise UserError(f"expected the packages onnx and onnxscript for --format onnx (pip install onnx "
+                            f"onnxscript); missing: {', '.join(missing)}")
+        from .export.onnx import export_sequence, export_step
         try:
             (export_step if args.what == "step" else export_sequence)(model, out, metadata=metadata)
         except ValueError as e:

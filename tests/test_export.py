@@ -178,3 +178,19 @@ def test_bench_export_quick_measures_speed_and_the_int8_metric(tmp_path):
     metric = result["task_metrics"][0]
     assert metric["task"] == "charlm" and abs(metric["onnxruntime"] - metric["rnnkit"]) < 1e-4
     assert 0 < metric["onnxruntime_int8"] < 10
+
+
+def test_cli_export_without_onnx_installed_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    from rnnkit.cli import main
+    run = tmp_path / "m"
+    assert main(["train", "memory", "--cell", "gru", "--hidden-size", "4", "--lag", "5", "--max-steps", "2",
+                 "--run", str(run)]) == 0
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxscript" else real(name, *a))
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(tmp_path / "m.onnx")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "rnnkit: error: expected the packages onnx and onnxscript for --format onnx (pip install onnx onnxscript); "
+        "missing: onnxscript"]
