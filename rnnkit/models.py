@@ -467,22 +467,23 @@ class Captioner(nn.Module):
     @torch.no_grad()
     def decode(self, images: Tensor, widths: Tensor, *, bos: int, eos: int, max_len: int, beam: int = 1):
         """Captions (EOS excluded), each word's attention weights over the grid, and the grid's (rows, cols)."""
-        def stepper(grid, mask):
-            def step(y_prev, carry):
-                K = y_prev.shape[0]
-                g, m = (grid, mask) if grid.shape[0] == K else (grid.expand(K, -1, -1), mask.expand(K, -1))
-                return self.step(y_prev, carry, g, m)
-            return step
-
         if beam == 1:
             grid, mask, shape, carry = self.encode(images, widths)
-            outs, maps = greedy(stepper(grid, mask), carry, images.shape[0], bos=bos, eos=eos, max_len=max_len,
+            outs, maps = greedy(self._stepper(grid, mask), carry, images.shape[0], bos=bos, eos=eos, max_len=max_len,
                                 device=self.device)
             return outs, maps, shape
         outs, maps = [], []
         for b in range(images.shape[0]):
             grid, mask, shape, carry = self.encode(images[b:b + 1], widths[b:b + 1])
-            out, att = beam_search(stepper(grid, mask), carry, bos=bos, eos=eos, max_len=max_len, beam=beam)
+            out, att = beam_search(self._stepper(grid, mask), carry, bos=bos, eos=eos, max_len=max_len, beam=beam)
             outs.append(out)
             maps.append(att)
         return outs, maps, shape
+
+    def _stepper(self, grid: Tensor, mask: Tensor):
+        """``decoding``'s step function over this grid; the carry is (state, attention or query)."""
+        def step(y_prev: Tensor, carry):
+            K = y_prev.shape[0]
+            g, m = (grid, mask) if grid.shape[0] == K else (grid.expand(K, -1, -1), mask.expand(K, -1))
+            return self.step(y_prev, carry, g, m)
+        return step
