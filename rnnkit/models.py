@@ -11,16 +11,17 @@ that checkpoints carry, so a run folder alone rebuilds its model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import ElmanCell, EUNNCell, GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, Stack, chrono_
+from .cells import (Dropout, ElmanCell, EUNNCell, GRUCell, LearnedInitialState, LSTMCell, MinGRUCell, MinLSTMCell,
+                    Residual, Stack, Zoneout, chrono_)
 from .decoding import beam_search, greedy
-from .options import option
+from .options import flag_name, option
 from .runners import RNN, Bidirectional, Layers, many_to_one
 from .sequence import step_mask
 from .state import State, leaves, map_state
@@ -47,20 +48,81 @@ class RecurrentConfig:
     fft: bool = option("eunn: the FFT-style layout, log2 H layers (H a power of two) instead of --capacity", False)
     chrono: int = option("lstm / gru: chrono initialisation of the gates for dependencies up to this many steps "
                          "(0: off)", 0, at_least=0, at_most=100_000_000)
+    # -- the LSTM's options (the ML@B slides' LSTMCell) ----------------------------------------------
+    forget_bias: float = option("lstm: constant added to the forget gate's pre-activation", 1.0)
+    peepholes: bool = option("lstm: peephole connections from the memory cell to the gates", False)
+    proj_size: int = option("lstm: project each output (and the recurrent h) to this size (0: no projection)", 0,
+                            at_least=0, at_most=65536)
+    cell_clip: float = option("lstm: clip the memory cell to [-v, v] (0: no clipping)", 0.0, at_least=0.0)
+    proj_clip: float = option("lstm: clip the projected output to [-v, v] (0: no clipping; needs --proj-size)", 0.0,
+                              at_least=0.0)
+    forget_gate: bool = option("lstm: a forget gate (off: the RNN 1 notes' first LSTM, c_t = c_(t-1) + i g)", True)
+    activation: str = option("lstm / elman: the cell's activation", "tanh", choices=("tanh", "relu", "sigmoid",
+                                                                                     "identity"))
+    gru_reset_after: bool = option("gru: apply the reset gate after the recurrent product (cuDNN, torch.nn.GRU) "
+                                   "rather than before it (Cho et al. 2014)", True)
+    # -- wrappers: regularisers and state ------------------------------------------------------------
+    input_dropout: float = option("dropout on each layer's input at every step (the ML@B slides' DropoutWrapper)",
+                                  0.0, at_least=0.0, below=1.0)
+    output_dropout: float = option("dropout on each layer's output at every step", 0.0, at_least=0.0, below=1.0)
+    state_dropout: float = option("dropout on each layer's recurrent state (h, not an LSTM's c) at every step", 0.0,
+                                  at_least=0.0, below=1.0)
+    variational: bool = option("the --input/--output/--state-dropout masks are drawn once per sequence and kept at "
+                               "every step (Gal & Ghahramani 2016); off: new masks every step", True)
+    zoneout: float = option("zoneout: each state unit keeps its previous value with this probability in training "
+                            "(Krueger et al. 2016)", 0.0, at_least=0.0, below=1.0)
+    residual: bool = option("residual connections around every layer whose input and output sizes match", False)
+    learned_initial_state: bool = option("learn each layer's initial state instead of zeros", False)
+    embed_dropout: float = option("token models: drop whole rows of the embedding (every use of a token in a batch; "
+                                  "Gal & Ghahramani 2016, Merity et al. 2018)", 0.0, at_least=0.0, below=1.0)
 
     def make_cell(self, input_size: int) -> nn.Module:
+        """One layer's cell with its options and wrappers (innermost first: zoneout, dropout, residual, learned
+        initial state); an option given for a cell it does not apply to is one ValueError."""
+        self._check_options()
+        cell = self._plain_cell(input_size)
+        if self.zoneout:
+            cell = Zoneout(cell, self.zoneout)
+        if self.input_dropout or self.output_dropout or self.state_dropout:
+            cell = Dropout(cell, input_p=self.input_dropout, output_p=self.output_dropout,
+                           state_p=self.state_dropout, variational=self.variational)
+        if self.residual and cell.input_size == cell.output_size:
+            cell = Residual(cell)
+        if self.learned_initial_state:
+            cell = LearnedInitialState(cell)
+        return cell
+
+    def _check_options(self) -> None:
+        lstm_only = {"peepholes": self.peepholes, "proj_size": self.proj_size, "cell_clip": self.cell_clip,
+                     "proj_clip": self.proj_clip, "forget_gate": not self.forget_gate,
+                     "forget_bias": self.forget_bias != 1.0}
+        for name, given in lstm_only.items():
+            if given and self.cell != "lstm":
+                raise ValueError(f"{flag_name(name if name != 'forget_gate' else 'no_forget_gate')} is for lstm "
+                                 f"cells; received --cell {self.cell}")
+        if self.activation != "tanh" and self.cell not in ("lstm", "elman"):
+            raise ValueError(f"--activation is for lstm and elman cells; received --cell {self.cell}")
+        if not self.gru_reset_after and self.cell != "gru":
+            raise ValueError(f"--no-gru-reset-after is for gru cells; received --cell {self.cell}")
+        if self.proj_clip and not self.proj_size:
+            raise ValueError(f"--proj-clip needs --proj-size; received --proj-clip {self.proj_clip} without it")
         if self.layer_norm and self.cell not in ("lstm", "gru"):
             raise ValueError(f"--layer-norm is for lstm and gru cells; received --cell {self.cell}")
         if self.chrono and self.cell not in ("lstm", "gru"):
             raise ValueError(f"--chrono is for lstm and gru cells; received --cell {self.cell}")
         if self.chrono and self.chrono < 3:
             raise ValueError(f"--chrono is the longest dependency in steps, at least 3 (or 0: off); received {self.chrono}")
+
+    def _plain_cell(self, input_size: int) -> nn.Module:
         if self.cell == "lstm":
-            cell = LSTMCell(input_size, self.hidden_size, layer_norm=self.layer_norm)
+            cell = LSTMCell(input_size, self.hidden_size, forget_bias=self.forget_bias, peepholes=self.peepholes,
+                            proj_size=self.proj_size or None, cell_clip=self.cell_clip or None,
+                            proj_clip=self.proj_clip or None, forget_gate=self.forget_gate,
+                            layer_norm=self.layer_norm, activation=self.activation)
         elif self.cell == "gru":
-            cell = GRUCell(input_size, self.hidden_size, layer_norm=self.layer_norm)
+            cell = GRUCell(input_size, self.hidden_size, layer_norm=self.layer_norm, reset_after=self.gru_reset_after)
         elif self.cell == "elman":
-            return ElmanCell(input_size, self.hidden_size)
+            return ElmanCell(input_size, self.hidden_size, activation=self.activation)
         elif self.cell in ("mingru", "minlstm"):
             return (MinGRUCell if self.cell == "mingru" else MinLSTMCell)(input_size, self.hidden_size)
         elif self.cell == "eunn":
@@ -68,6 +130,13 @@ class RecurrentConfig:
         else:
             raise ValueError(f"cell must be lstm, gru, elman, mingru, minlstm or eunn; received {self.cell!r}")
         return chrono_(cell, self.chrono) if self.chrono else cell
+
+    def decoder_config(self) -> "RecurrentConfig":
+        """The same cell and its options for a decoder stepped by hand, one layer at a time. Its initial state
+        comes from the encoder, so the wrappers that carry masks or a learned start in the state (dropout,
+        learned initial state) and residual connections stay with the encoder."""
+        return replace(self, bidirectional=False, dropout=0.0, num_layers=1, input_dropout=0.0, output_dropout=0.0,
+                       state_dropout=0.0, residual=False, learned_initial_state=False)
 
 
 def build_runner(cfg: RecurrentConfig, input_size: int) -> Layers:
@@ -104,6 +173,7 @@ class SequenceModel(nn.Module):
         self.dropout = nn.Dropout(rnn.dropout)
         self.head = nn.Linear(self.runner.output_size, output_size)
         self.readout = readout
+        self.embed_dropout = rnn.embed_dropout
         self.score = nn.Linear(self.runner.output_size, 1) if readout == "attention" else None
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
@@ -114,18 +184,29 @@ class SequenceModel(nn.Module):
         return self.head.weight.device
 
     def features(self, x: Tensor) -> Tensor:
-        return self.embedding(x) if self.embedding is not None else x
+        if self.embedding is None:
+            return x
+        p = self.embed_dropout
+        if not (self.training and p):
+            return self.embedding(x)
+        # one mask over the vocabulary per batch: a dropped token is dropped at every position it appears
+        keep = torch.empty(self.embedding.num_embeddings, 1, device=x.device).bernoulli_(1 - p) / (1 - p)
+        return F.embedding(x, self.embedding.weight * keep, self.embedding.padding_idx)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: State = None) -> tuple[Tensor, State]:
         """Outputs on the model's device, whatever device ``x`` comes from."""
         h = self.features(x.to(self.device))                              # (B, T, D)
-        if self.readout == "last":
-            return self.head(self.dropout(self._last(h, lengths, state))), None
-        if self.readout in POOLS:
-            y, _ = self.runner(h, lengths, state)                           # (B, T, H)
-            return self.head(self.dropout(self._pool(y, lengths))), None
+        if self.readout != "all":
+            return self.head(self.dropout(self.read(h, lengths, state))), None
         y, state = self.runner(h, lengths, state)                         # (B, T, H)
         return self.head(self.dropout(y)), state
+
+    def read(self, h: Tensor, lengths, state: State = None) -> Tensor:
+        """One vector per sequence (B, H) from the features ``h`` (B, T, D): the last step or a pool."""
+        if self.readout == "last":
+            return self._last(h, lengths, state)
+        y, _ = self.runner(h, lengths, state)                               # (B, T, H)
+        return self._pool(y, lengths)
 
     def _pool(self, y: Tensor, lengths) -> Tensor:
         """(B, H) from the outputs of each sequence's own steps; an empty sequence pools to zeros."""
@@ -151,6 +232,55 @@ class SequenceModel(nn.Module):
             h = F.dropout(h, self.runner.dropout, self.training)
         last, _ = many_to_one(layers[-1], h, lengths, states[-1])
         return last                                                        # (B, H')
+
+
+class FCN(nn.Module):
+    """The fully convolutional branch of Wang et al. 2017 (as in Karim et al. 2017's LSTM-FCN): three 1-d
+    convolutions (128 filters of width 8, 256 of 5, 128 of 3), each with batch normalisation and ReLU, then the
+    mean over each series' own steps. (B, T, D) -> (B, 128)."""
+
+    def __init__(self, input_size: int, widths: tuple[int, ...] = (128, 256, 128), kernels: tuple[int, ...] = (8, 5, 3)):
+        super().__init__()
+        self.blocks, d = nn.ModuleList(), input_size
+        for w, k in zip(widths, kernels):
+            # "same" padding, the extra step of an even width on the right (as Keras pads)
+            self.blocks.append(nn.Sequential(nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0), nn.Conv1d(d, w, k),
+                                             nn.BatchNorm1d(w), nn.ReLU()))
+            d = w
+        self.output_size = d
+
+    def forward(self, x: Tensor, lengths) -> Tensor:
+        B, T, _ = x.shape
+        live = (step_mask(torch.as_tensor(lengths, device=x.device), T) if lengths is not None
+                else torch.ones(B, T, dtype=torch.bool, device=x.device)).unsqueeze(1).to(x.dtype)   # (B, 1, T)
+        f = x.transpose(1, 2) * live                                        # (B, D, T)
+        for block in self.blocks:
+            f = block(f) * live      # steps past a series' end stay zero, as the padding of a series alone
+        return f.sum(-1) / live.sum(-1).clamp(min=1)                        # (B, C)
+
+
+class LSTMFCN(SequenceModel):
+    """LSTM-FCN (Karim et al. 2017): a recurrent branch (any rnnkit stack and readout) beside a fully
+    convolutional branch, their two summaries joined before one linear layer to the classes.
+
+    The recurrent branch reads the series step by step, as the multivariate MLSTM-FCN (Karim et al. 2019)
+    does, not the univariate paper's "dimension shuffle" (the whole series as one step). Batch
+    normalisation sees padded steps of a batch of unequal lengths; the pooled mean does not.
+    """
+
+    needs_whole_sequence = True
+
+    def __init__(self, rnn: RecurrentConfig, *, input_size: int, output_size: int, readout: str = "last"):
+        super().__init__(rnn, input_size=input_size, output_size=output_size, readout=readout)
+        if readout == "all":
+            raise ValueError("LSTM-FCN gives one output per sequence; received readout 'all'")
+        self.fcn = FCN(input_size)
+        self.head = nn.Linear(self.runner.output_size + self.fcn.output_size, output_size)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: State = None) -> tuple[Tensor, State]:
+        h = self.features(x.to(self.device))                              # (B, T, D)
+        joined = torch.cat([self.read(h, lengths, state), self.fcn(h, lengths)], dim=-1)
+        return self.head(self.dropout(joined)), None
 
 
 class LanguageModel(SequenceModel):
@@ -234,8 +364,7 @@ class Seq2Seq(nn.Module):
         self.encoder = build_runner(rnn, embed_size)
         H, M = rnn.hidden_size, self.encoder.output_size
         self.context_size = M if attention != "none" else 0
-        dec_cfg = RecurrentConfig(cell=rnn.cell, hidden_size=H, layer_norm=rnn.layer_norm, capacity=rnn.capacity,
-                                  fft=rnn.fft, chrono=rnn.chrono)
+        dec_cfg = rnn.decoder_config()
         cells = [dec_cfg.make_cell(embed_size + self.context_size)]
         for _ in range(rnn.num_layers - 1):
             cells.append(dec_cfg.make_cell(cells[-1].output_size))
@@ -374,9 +503,10 @@ class Captioner(nn.Module):
         super().__init__()
         if attention not in CAPTION_ATTENTION:
             raise ValueError(f"caption attention must be one of {CAPTION_ATTENTION}; received {attention!r}")
-        if attention == "slides" and (rnn.cell != "lstm" or rnn.num_layers != 1 or rnn.layer_norm):
-            raise ValueError("the slides' attention LSTM is one plain LSTM layer; received "
-                             f"--cell {rnn.cell} --num-layers {rnn.num_layers}" + (" --layer-norm" if rnn.layer_norm else ""))
+        plain = replace(RecurrentConfig(), hidden_size=rnn.hidden_size, dropout=rnn.dropout)
+        if attention == "slides" and (rnn.decoder_config() != plain.decoder_config() or rnn.num_layers != 1):
+            changed = [flag_name(f.name) for f in fields(rnn) if getattr(rnn, f.name) != getattr(plain, f.name)]
+            raise ValueError(f"the slides' attention LSTM is one plain LSTM layer; received {' '.join(changed)}")
         self.kind, self.grid_size = attention, grid_size
         C, E = channels, embed_size
         self.encoder = ConvEncoder(C)
@@ -386,8 +516,7 @@ class Captioner(nn.Module):
             H = self.decoder.output_size
             self.attend = nn.Linear(C + H + E, grid_size)                  # the a_t rows of the slides' W
         else:
-            cfg = RecurrentConfig(cell=rnn.cell, hidden_size=rnn.hidden_size, layer_norm=rnn.layer_norm,
-                                  capacity=rnn.capacity, fft=rnn.fft, chrono=rnn.chrono)
+            cfg = rnn.decoder_config()
             cells = [cfg.make_cell(E + C)]
             for _ in range(rnn.num_layers - 1):
                 cells.append(cfg.make_cell(cells[-1].output_size))

@@ -78,6 +78,9 @@ def example(module: nn.Module, runner: nn.Module, batch: int = 2) -> tuple[Tenso
 def check_eval(module: nn.Module) -> None:
     """Exports freeze the inference graph: dropout and zoneout must be off; a task model reads every
     step or the last one (pooled readouts are not exported yet)."""
+    if getattr(parts(module)[1], "needs_whole_sequence", False):
+        raise ValueError("expected a model that reads a sequence step by step to export; this one has a "
+                         "convolutional branch over the whole sequence (LSTM-FCN)")
     readout = getattr(parts(module)[1], "readout", "all")
     if readout not in ("all", "last"):
         raise ValueError(f"expected a model reading every step or the last one to export; received readout {readout!r}")

@@ -47,6 +47,9 @@ class Stream:
         self.module = module
         self.runner, self.model = parts(module)
         _refuse_bidirectional(self.runner)
+        if getattr(self.model, "needs_whole_sequence", False):
+            raise ValueError("expected a model that reads a sequence step by step to stream; this one has a "
+                             "convolutional branch over the whole sequence (LSTM-FCN)")
         readout = getattr(self.model, "readout", "all")
         if readout not in ("all", "last"):
             raise ValueError(f"expected a model reading every step or the last one to stream; received readout "

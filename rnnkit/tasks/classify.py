@@ -24,7 +24,7 @@ from ..data.text import read_labelled
 from ..data.tsfile import read_ts
 from ..data.vocab import Vocab
 from ..errors import UserError
-from ..models import RecurrentConfig, SequenceModel
+from ..models import LSTMFCN, RecurrentConfig, SequenceModel
 from ..options import option
 from ..state import State
 from .base import Batch, Task, data_path, epoch_indices
@@ -45,6 +45,11 @@ class ClassifyConfig:
     readout: str = option("what the classes are read from: the last step (both ends when bidirectional), or the "
                           "mean, max or attention-weighted sum of every step's output (padding excluded)", "last",
                           choices=("last", "mean", "max", "attention"))
+    model: str = option("series: rnn (the recurrent stack and --readout) or lstm-fcn (a fully convolutional branch "
+                        "beside it, Karim et al. 2017)", "rnn", choices=("rnn", "lstm-fcn"))
+    normalize: str = option("series: z-normalise each dimension with the training set's mean and sd (dataset), "
+                            "each series by its own (series), or not at all (none)", "dataset",
+                            choices=("dataset", "series", "none"))
     text_column: str = option("CSV/TSV/JSONL text column", "text")
     label_column: str = option("CSV/TSV/JSONL label column", "label")
 
@@ -103,6 +108,8 @@ class Classify(Task):
             test_path = str(test_file) if test_file.exists() else None
             path = train_file
         kind = "series" if _is_series(path) else "text"
+        if kind == "text" and (cfg.model != "rnn" or cfg.normalize != "dataset"):
+            raise UserError(f"--model lstm-fcn and --normalize are for series data; {path} holds texts")
         raw_x, raw_y = cls._read(path, kind, cfg)
         labels = sorted(set(raw_y))
         if len(labels) < 2:
@@ -156,9 +163,18 @@ class Classify(Task):
             if raw_x and raw_x[0].shape[1] != self.meta["input_size"]:
                 raise UserError(f"expected series with {self.meta['input_size']} dimensions in {where}; "
                                 f"received {raw_x[0].shape[1]}")
-            mean, std = torch.tensor(self.meta["mean"]), torch.tensor(self.meta["std"])
-            x = [torch.nan_to_num((s - mean) / std) for s in raw_x]
+            x = [torch.nan_to_num(self._normalize(s)) for s in raw_x]
         return x, y
+
+    def _normalize(self, s: Tensor) -> Tensor:
+        """One series (T, D) z-normalised as ``--normalize`` says (a constant dimension is only centred)."""
+        if self.cfg.normalize == "none":
+            return s
+        if self.cfg.normalize == "series":
+            mean = torch.nanmean(s, 0)
+            std = torch.sqrt(torch.nanmean((s - mean) ** 2, 0))
+            return (s - mean) / torch.where(std > 1e-8, std, torch.ones_like(std))
+        return (s - torch.tensor(self.meta["mean"])) / torch.tensor(self.meta["std"])
 
     def load_eval_data(self, data) -> None:
         path = data_path(data or self.meta.get("valid") or self.meta["data"], self.name)
@@ -173,6 +189,8 @@ class Classify(Task):
         if self.meta["kind"] == "text":
             return SequenceModel(self.model_cfg, vocab_size=len(self.meta["vocab"]), embed_size=self.cfg.embed_size,
                                  output_size=n, readout=self.cfg.readout)
+        if self.cfg.model == "lstm-fcn":
+            return LSTMFCN(self.model_cfg, input_size=self.meta["input_size"], output_size=n, readout=self.cfg.readout)
         return SequenceModel(self.model_cfg, input_size=self.meta["input_size"], output_size=n,
                              readout=self.cfg.readout)
 
