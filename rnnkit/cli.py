@@ -220,6 +220,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             place.barrier()                              # the other ranks start once the folder is there
             torch.manual_seed(init_seed(seed))
             model = task.build_model()
+            if not args.resume:
+                getattr(task, "initialize", lambda m: None)(model)   # e.g. a language model's weights
             trainer = Trainer(task, model, train_cfg, run_dir, placement=place)
             if args.resume and not trainer.resume() and place.is_main:
                 print(f"no checkpoint in {run_dir} yet; starting from step 0", file=sys.stderr)

@@ -57,7 +57,12 @@ class TrainConfig:
 
 
 def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
-    params = [p for p in params if p.requires_grad]
+    """The optimizer of ``params``: tensors, or groups (dicts with ``params`` and the group's own keys)."""
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        params = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in params]
+    else:
+        params = [p for p in params if p.requires_grad]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
@@ -120,7 +125,7 @@ class Trainer:
         if self.place.distributed:
             from torch.nn.parallel import DistributedDataParallel
             self.net = DistributedDataParallel(self.model)
-        self.opt = make_optimizer(cfg, self.model.parameters())
+        self.opt = make_optimizer(cfg, getattr(task, "param_groups", lambda m: m.parameters())(self.model))
         self.scaler = self.place.grad_scaler()
         self.step, self.best, self.bad_evals, self.history = 0, None, 0, []
         self.carry = None                                    # this rank's streams' state (truncated BPTT)
@@ -260,8 +265,9 @@ class Trainer:
         norm = nn.utils.clip_grad_norm_(params, cfg.clip_norm or math.inf)   # by inf: the norm, grads unchanged
         if not math.isfinite(float(norm)) and not self.scaler:    # fp16's scaler skips such a step itself
             raise Diverged(f"training diverged at step {self.step + 1}: the gradient norm is {float(norm)}")
-        for group in self.opt.param_groups:
-            group["lr"] = learning_rate(cfg, self.step)
+        for group in self.opt.param_groups:   # a group may train at a share of the rate, or not yet (ULMFiT)
+            scale = group.get("lr_factor", 1.0) if self.step >= group.get("start_step", 0) else 0.0
+            group["lr"] = learning_rate(cfg, self.step) * scale
         if self.scaler:
             self.scaler.step(self.opt)
             self.scaler.update()

@@ -12,13 +12,16 @@ the forward run's last output with the backward run's first) and a linear layer 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from safetensors.torch import load_file
+
+from ..checkpoint import read_config
 from ..data.padding import pad_sequences
 from ..data.text import read_labelled
 from ..data.tsfile import read_ts
@@ -50,6 +53,12 @@ class ClassifyConfig:
     normalize: str = option("series: z-normalise each dimension with the training set's mean and sd (dataset), "
                             "each series by its own (series), or not at all (none)", "dataset",
                             choices=("dataset", "series", "none"))
+    init_from: str = option("text: a charlm run folder whose embedding and recurrent layers start the classifier "
+                            "(ULMFiT, Howard & Ruder 2018); its cell, sizes and vocabulary are taken", "")
+    lr_decay: float = option("with --init-from: discriminative learning rates, each layer below the head at the rate "
+                             "of the one above divided by this (1: one rate)", 2.6, at_least=1.0)
+    unfreeze_every: int = option("with --init-from: gradual unfreezing, the head trains first and one more layer "
+                                 "from the top joins every N steps (0: all train from the start)", 0, at_least=0)
     text_column: str = option("CSV/TSV/JSONL text column", "text")
     label_column: str = option("CSV/TSV/JSONL label column", "label")
 
@@ -86,6 +95,33 @@ def _is_series(path: Path) -> bool:
     return path.suffix == ".ts" or (path.is_dir() and any(path.glob("*_TRAIN.ts")))
 
 
+def _from_language_model(cfg: ClassifyConfig, model_cfg: RecurrentConfig):
+    """The classify config, recurrent config and vocabulary of a classifier started from the charlm run
+    ``cfg.init_from``: its cell and sizes, its embedding size and its symbols (then <pad> and <unk>); the
+    classifier's own regularisers are kept."""
+    run = Path(cfg.init_from).expanduser()
+    config = read_config(run)
+    if config.get("task") != "charlm" or not (run / "model.safetensors").exists():
+        raise UserError(f"expected --init-from a finished charlm run folder (config.json and model.safetensors); "
+                        f"{run} is {'a ' + str(config.get('task')) + ' run' if config.get('task') != 'charlm' else 'not finished'}")
+    if config["meta"].get("level") != "char" or cfg.tokens != "char":
+        raise UserError(f"expected --init-from a character-level charlm run and --tokens char; received a "
+                        f"{config['meta'].get('level')}-level run and --tokens {cfg.tokens}")
+    if model_cfg.bidirectional:
+        raise UserError("expected a left-to-right classifier with --init-from (the language model reads one way); "
+                        "received --bidirectional")
+    lm = RecurrentConfig(**config["model"])
+    kept = {f.name: getattr(model_cfg, f.name) for f in fields(RecurrentConfig) if f.name in REGULARISERS}
+    symbols = list(config["meta"]["vocab"])
+    vocab = symbols + [s for s in (PAD, UNK) if s not in symbols]
+    return (replace(cfg, init_from=str(run), embed_size=config["task_config"]["embed_size"]),
+            replace(lm, **kept), vocab)
+
+
+REGULARISERS = ("dropout", "input_dropout", "output_dropout", "state_dropout", "variational", "zoneout",
+                "embed_dropout")
+
+
 class Classify(Task):
     name = "classify"
     Config = ClassifyConfig
@@ -115,7 +151,12 @@ class Classify(Task):
         if len(labels) < 2:
             raise UserError(f"expected at least two classes in {path}; received {labels}")
         meta = {"kind": kind, "labels": labels, "data": str(path), "valid": valid_path, "test": test_path}
-        if kind == "text":
+        if cfg.init_from:
+            if kind != "text":
+                raise UserError(f"--init-from starts a text classifier from a language model; {path} holds series")
+            cfg, model_cfg, meta["vocab"] = _from_language_model(cfg, model_cfg)
+            meta["init_from"] = cfg.init_from
+        elif kind == "text":
             meta["vocab"] = Vocab.build([_tokenize(t, cfg) for t in raw_x], specials=[PAD, UNK],
                                         min_count=cfg.min_count).symbols
         else:
@@ -193,6 +234,31 @@ class Classify(Task):
             return LSTMFCN(self.model_cfg, input_size=self.meta["input_size"], output_size=n, readout=self.cfg.readout)
         return SequenceModel(self.model_cfg, input_size=self.meta["input_size"], output_size=n,
                              readout=self.cfg.readout)
+
+    def initialize(self, model: SequenceModel) -> None:
+        """A new run with ``--init-from``: the language model's embedding rows and recurrent layers, copied."""
+        if not self.meta.get("init_from"):
+            return
+        lm = load_file(str(Path(self.meta["init_from"]) / "model.safetensors"))
+        own = model.state_dict()
+        with torch.no_grad():
+            for name, tensor in lm.items():
+                if name.startswith("runner."):
+                    own[name].copy_(tensor)
+            rows = lm["embedding.weight"]
+            own["embedding.weight"][: rows.shape[0]].copy_(rows)
+
+    def param_groups(self, model: SequenceModel) -> list[dict]:
+        """ULMFiT's fine-tuning for a classifier started ``--init-from`` a language model: from the head down
+        (head, top recurrent layer, ..., embedding), group k trains at ``lr / lr_decay**k`` from step
+        ``k * unfreeze_every``; without ``--init-from``, one group."""
+        if not self.meta.get("init_from"):
+            return [{"params": list(model.parameters())}]
+        layers = list(model.runner.layers)
+        stack = [[p for n, p in model.named_parameters() if not n.startswith(("runner.", "embedding."))]]
+        stack += [list(layer.parameters()) for layer in reversed(layers)] + [list(model.embedding.parameters())]
+        return [{"params": params, "lr_factor": self.cfg.lr_decay ** -k, "start_step": k * self.cfg.unfreeze_every}
+                for k, params in enumerate(stack)]
 
     # ------------------------------------------------------------------ training
     def train_batch(self, step: int, batch_size: int) -> Batch:
