@@ -283,6 +283,28 @@ class LSTMFCN(SequenceModel):
         return self.head(self.dropout(joined)), None
 
 
+class Ensemble(nn.Module):
+    """K models of one architecture from different initial weights; the output is their mean.
+
+    Trained side by side, each member on its own loss (see the forecast task), so the members are the
+    independently trained models of a seed ensemble and only their mean is read.
+
+    >>> e = Ensemble([nn.Linear(2, 1), nn.Linear(2, 1)])
+    >>> x = torch.ones(3, 2)
+    >>> bool(torch.allclose(e(x)[0], (e.members[0](x) + e.members[1](x)) / 2))
+    True
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: Tensor, *args, **kwargs) -> tuple[Tensor, None]:
+        outs = [m(x, *args, **kwargs) for m in self.members]
+        outs = [o[0] if isinstance(o, tuple) else o for o in outs]
+        return torch.stack(outs).mean(0), None
+
+
 class LanguageModel(SequenceModel):
     """Next-token model (Albert's notes and the ML@B slides char-rnn) with ``generate``, which carries the state token by token."""
 

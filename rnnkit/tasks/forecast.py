@@ -4,8 +4,13 @@ A CSV with a header; ``--target`` names the column(s) to forecast (default: the 
 ``--inputs`` extra columns to read (default: none). Windows of ``--window`` steps predict the next
 value: ``--mode one`` is many-to-one (one prediction after the window), ``--mode many`` is
 many-to-many (a next-step prediction at every step, trained on all of them). The last
-``--valid-fraction`` of the series is the held-out tail. MSE and MAE are reported in the data's
-units, next to the naive last-value forecast on the same windows.
+``--test-fraction`` of the series is the test tail, scored once at the end with the weights that
+validation chose; validation (early stopping, the best checkpoint) is the ``--valid-fraction`` just
+before it. MSE and MAE are reported in the data's units, next to the naive last-value forecast and,
+with ``--season m``, the seasonal-naive forecast ``y_(t-m)`` on the same windows. ``--scale window``
+scales each window by its own mean and spread (the forecast is scaled back), so a level the training
+years never reached is no extrapolation; ``--ensemble K`` trains K models from different initial
+weights side by side (each on its own loss) and forecasts their mean.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from torch import Tensor, nn
 
 from ..data.text import check_file
 from ..errors import UserError
-from ..models import RecurrentConfig, SequenceModel
+from ..models import Ensemble, RecurrentConfig, SequenceModel
 from ..options import option
 from ..state import State
 from .base import Batch, Task, data_path, epoch_indices
@@ -34,7 +39,16 @@ class ForecastConfig:
     inputs: str = option("extra input columns, comma-separated (default: none)", "")
     window: int = option("steps the model reads before forecasting", 24, at_least=1, at_most=10_000_000)
     mode: str = option("one (many-to-one) or many (many-to-many)", "one", choices=("one", "many"))
-    valid_fraction: float = option("share of the series, from its end, held out", 0.2, above=0.0, below=1.0)
+    test_fraction: float = option("share of the series, from its end, held out as the test tail (scored once, at "
+                                  "the end; 0: none)", 0.2, at_least=0.0, below=1.0)
+    valid_fraction: float = option("share of the series just before the test tail that validates (early stopping, "
+                                   "the best checkpoint)", 0.1, above=0.0, below=1.0)
+    scale: str = option("dataset (the training rows' mean and sd) or window (then each window by its own mean and "
+                        "sd)", "dataset", choices=("dataset", "window"))
+    season: int = option("season length m for the seasonal-naive baseline y_(t-m) beside the naive one (0: none)",
+                         0, at_least=0, at_most=10_000_000)
+    ensemble: int = option("train this many models from different initial weights; forecast their mean", 1,
+                           at_least=1, at_most=1000)
 
 
 def read_columns(path: Path, names: list[str]) -> tuple[Tensor, list[str]]:
@@ -90,26 +104,37 @@ class Forecast(Task):
         targets = [c.strip() for c in cfg.target.split(",") if c.strip()]
         inputs = [c.strip() for c in cfg.inputs.split(",") if c.strip()]
         path = data_path(data, cls.name)
+        if cfg.season > cfg.window:
+            raise UserError(f"expected --season at most --window = {cfg.window} (the seasonal-naive forecast reads "
+                            f"y_(t-m) from the window); received {cfg.season}")
         values, targets = read_series(path, targets, inputs)                     # (N, K + E)
-        n_valid = int(len(values) * cfg.valid_fraction)
-        cut = len(values) - n_valid
-        if cut <= cfg.window + 1 or n_valid < 1:
-            raise UserError(f"expected more than window + 1 = {cfg.window + 1} training steps and a held-out tail; "
-                            f"{path} has {len(values)} rows (lower --window or change --valid-fraction)")
+        test_at, cut = cls._cuts(len(values), cfg)
+        if cut <= cfg.window + 1 or test_at - cut < 1:
+            raise UserError(f"expected more than window + 1 = {cfg.window + 1} training steps, a validation part and "
+                            f"a test tail; {path} has {len(values)} rows (lower --window or change --valid-fraction / "
+                            f"--test-fraction)")
         train = values[:cut]
         meta = {"data": str(path), "targets": targets, "inputs": inputs, "mean": train.mean(0).tolist(),
                 "std": [s if s > 1e-8 else 1.0 for s in train.std(0).tolist()]}
         task = cls(cfg, model_cfg, meta, seed=seed)
-        task.set_series(values, cut)
+        task.set_series(values, cut, test_at)
         return task
 
-    def set_series(self, values: Tensor, first_target: int, *, need_train: bool = True) -> None:
-        """Windows whose forecast step is < first_target train; those at or after it validate."""
+    @staticmethod
+    def _cuts(n: int, cfg: ForecastConfig) -> tuple[int, int]:
+        """(first test step, first validation step) of a series of n rows."""
+        test_at = n - int(n * cfg.test_fraction)
+        return test_at, test_at - max(1, int(n * cfg.valid_fraction))
+
+    def set_series(self, values: Tensor, first_valid: int, first_test: int, *, need_train: bool = True) -> None:
+        """Windows whose forecast step is < first_valid train, those in [first_valid, first_test) validate and
+        those at or after first_test are the test tail."""
         self.values = (values - torch.tensor(self.meta["mean"])) / torch.tensor(self.meta["std"])
         W = self.cfg.window
         starts = torch.arange(0, len(values) - W)                                 # target step = start + W
-        self.train_starts = starts[starts + W < first_target]
-        self.valid_starts = starts[starts + W >= first_target]
+        self.train_starts = starts[starts + W < first_valid]
+        self.valid_starts = starts[(starts + W >= first_valid) & (starts + W < first_test)]
+        self.test_starts = starts[starts + W >= first_test]
         if (need_train and len(self.train_starts) == 0) or len(self.valid_starts) == 0:
             raise UserError(f"expected windows of {W} steps on both sides of the split; received "
                             f"{len(self.train_starts)} training and {len(self.valid_starts)} validation windows")
@@ -117,48 +142,85 @@ class Forecast(Task):
     def load_eval_data(self, data) -> None:
         path = data_path(data or self.meta["data"], self.name)
         values, _ = read_series(path, self.meta["targets"], self.meta["inputs"])
-        # a new file is evaluated on all its windows; the run's own file on its held-out tail
-        first = self.cfg.window if data else len(values) - int(len(values) * self.cfg.valid_fraction)
-        self.set_series(values, first, need_train=False)
+        if data:                                  # a new file is evaluated on all its windows
+            self.set_series(values, self.cfg.window, len(values) + 1, need_train=False)
+        else:                                     # the run's own file on its validation part
+            self.set_series(values, *reversed(self._cuts(len(values), self.cfg)), need_train=False)
 
-    def build_model(self) -> SequenceModel:
+    def build_model(self) -> nn.Module:
         K = len(self.meta["targets"])
-        return SequenceModel(self.model_cfg, input_size=K + len(self.meta["inputs"]), output_size=K,
-                             readout="last" if self.cfg.mode == "one" else "all")
+
+        def one() -> SequenceModel:
+            return SequenceModel(self.model_cfg, input_size=K + len(self.meta["inputs"]), output_size=K,
+                                 readout="last" if self.cfg.mode == "one" else "all")
+        return one() if self.cfg.ensemble == 1 else Ensemble([one() for _ in range(self.cfg.ensemble)])
+
+    def _scaled(self, seq: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``--scale window``: windows (B, T, K+E) by their first W steps' mean and sd; (scaled, mean, sd)."""
+        if self.cfg.scale == "dataset":
+            return seq, seq.new_zeros(seq.shape[0], 1, seq.shape[2]), seq.new_ones(seq.shape[0], 1, seq.shape[2])
+        head = seq[:, : self.cfg.window]
+        mean = head.mean(1, keepdim=True)
+        sd = head.std(1, keepdim=True, unbiased=False)
+        sd = torch.where(sd > 1e-3, sd, torch.ones_like(sd))
+        return (seq - mean) / sd, mean, sd
 
     def _windows(self, starts: Tensor) -> Batch:
         W, K = self.cfg.window, len(self.meta["targets"])
         idx = starts.unsqueeze(1) + torch.arange(W + 1).unsqueeze(0)               # (B, W+1)
-        seq = self.values[idx]                                                     # (B, W+1, K+E)
+        seq, _, _ = self._scaled(self.values[idx])                                 # (B, W+1, K+E)
         return Batch(seq[:, :W], None, seq[:, 1:, :K])                             # targets: next step, (B, W, K)
 
     def train_batch(self, step: int, batch_size: int) -> Batch:
         idx = epoch_indices(len(self.train_starts), batch_size, self.seed, step)
         return self._windows(self.train_starts[idx])
 
-    def _predict_next(self, model: nn.Module, batch: Batch) -> tuple[Tensor, Tensor]:
-        out, _ = model(batch.x)
-        out = out.to(batch.x.device)                                              # training: already there
-        return out, (out if self.cfg.mode == "one" else out[:, -1])               # all outputs, next-step (B, K)
+    def _next(self, out: Tensor) -> Tensor:
+        return out if self.cfg.mode == "one" else out[:, -1]                      # next-step (B, K)
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
-        out, _ = self._predict_next(model, batch)
         target = batch.y[:, -1] if self.cfg.mode == "one" else batch.y
-        return F.mse_loss(out, target), None, len(batch.x)
+        members = model.members if isinstance(model, Ensemble) else [model]
+        # each member learns from its own error (an ensemble of independently trained models), not the mean's
+        return sum(F.mse_loss(m(batch.x)[0], target) for m in members), None, len(batch.x)
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> dict[str, float]:
+    def forecast(self, model: nn.Module, starts: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(forecasts, truth, the window in data units) of the windows ``starts``, in the data's units."""
         model.eval()
-        batch = self._windows(self.valid_starts)
-        _, pred = self._predict_next(model, batch)
+        W, K = self.cfg.window, len(self.meta["targets"])
+        idx = starts.unsqueeze(1) + torch.arange(W + 1).unsqueeze(0)
+        raw = self.values[idx]                                                      # (B, W+1, K+E)
+        scaled, mean, sd = self._scaled(raw)
+        out, _ = model(scaled[:, :W])
+        pred = self._next(out.cpu()) * sd[:, 0, :K] + mean[:, 0, :K]
+        std, mu = torch.tensor(self.meta["std"][:K]), torch.tensor(self.meta["mean"][:K])
+        return pred * std + mu, raw[:, W, :K] * std + mu, raw[:, :W, :K] * std + mu
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        return self._scores(model, self.valid_starts)
+
+    def _scores(self, model: nn.Module, starts: Tensor) -> dict[str, float]:
+        pred, truth, window = self.forecast(model, starts)
         K = len(self.meta["targets"])
-        std, mean = torch.tensor(self.meta["std"][:K]), torch.tensor(self.meta["mean"][:K])
-        truth = batch.y[:, -1] * std + mean
-        pred = pred * std + mean
-        naive = batch.x[:, -1, :K] * std + mean                                    # the last value seen
-        return {"mae": (pred - truth).abs().mean().item(), "mse": ((pred - truth) ** 2).mean().item(),
-                "naive_mae": (naive - truth).abs().mean().item(), "naive_mse": ((naive - truth) ** 2).mean().item(),
-                "loss": F.mse_loss((pred - mean) / std, (truth - mean) / std).item()}
+        std = torch.tensor(self.meta["std"][:K])
+        naive = window[:, -1]                                                      # the last value seen
+        scores = {"mae": (pred - truth).abs().mean().item(), "mse": ((pred - truth) ** 2).mean().item(),
+                  "naive_mae": (naive - truth).abs().mean().item(), "naive_mse": ((naive - truth) ** 2).mean().item()}
+        if self.cfg.season:
+            seasonal = window[:, -self.cfg.season]                                 # y_(t-m)
+            scores["seasonal_naive_mae"] = (seasonal - truth).abs().mean().item()
+            scores["seasonal_naive_mse"] = ((seasonal - truth) ** 2).mean().item()
+        scores["loss"] = F.mse_loss(pred / std, truth / std).item()
+        return scores
+
+    def test_metrics(self, model: nn.Module) -> tuple[str, dict[str, float]] | None:
+        """The test tail scored with ``model`` (the weights validation selected), or None without one."""
+        if not self.cfg.test_fraction:
+            return None
+        if not hasattr(self, "test_starts"):
+            self.load_eval_data(None)
+        return f"the last {self.cfg.test_fraction:g} of {self.meta['data']}", self._scores(model, self.test_starts)
 
     def predict(self, model: nn.Module, text: str) -> list[str]:
         """The next value after a window: numbers ``v1,v2,...`` (one target, no extra inputs) or a CSV file."""
@@ -174,9 +236,9 @@ class Forecast(Task):
         if len(values) < self.cfg.window:
             raise UserError(f"expected at least --window = {self.cfg.window} values; received {len(values)}")
         x = ((values[-self.cfg.window:] - torch.tensor(self.meta["mean"])) / torch.tensor(self.meta["std"]))
-        out, _ = model.eval()(x.unsqueeze(0))
-        out = out.cpu()
-        out = out if self.cfg.mode == "one" else out[:, -1]
+        x, mean, sd = self._scaled(x.unsqueeze(0))
+        out, _ = model.eval()(x)
         K = len(self.meta["targets"])
+        out = self._next(out.cpu()) * sd[:, 0, :K] + mean[:, 0, :K]
         pred = out[0] * torch.tensor(self.meta["std"][:K]) + torch.tensor(self.meta["mean"][:K])
         return ["\t".join(f"{n}={v:.6g}" for n, v in zip(self.meta["targets"], pred.tolist()))]
