@@ -12,7 +12,7 @@ g2p-en (Park & Kim 2019) is a GRU encoder-decoder without attention trained on C
 removed as in our data. Its training data is CMUdict itself, so it may have seen any of our test words:
 its figures are an upper bound for an unseen-word comparison. Run ``pip install g2p-en`` first.
 
-    python benchmarks/results/g2p.py --budget 360 --long 1500
+    python benchmarks/results/g2p.py --budget 240
 """
 from __future__ import annotations
 
