@@ -306,3 +306,17 @@ def test_caption_bad_inputs_get_one_line(tmp_path):
     (bad / "train.tsv").write_text("a.png\n")
     proc = _rnnkit("train", "caption", "--data", bad, "--run", tmp_path / "b")
     assert proc.returncode != 0 and "image<TAB>caption" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_eval_on_a_folder_scores_its_test_file(tmp_path, capsys):
+    from rnnkit.cli import main
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "train.tsv").write_text("".join(f"{w}\t{' '.join(w.upper())}\n" for w in ["ab", "ba", "abb", "bab", "aab"]))
+    (data / "test.tsv").write_text("bb\tB B\n")
+    assert main(["train", "seq2seq", "--data", str(data), "--run", str(tmp_path / "r"), "--max-steps", "2",
+                 "--eval-every", "2", "--hidden-size", "4"]) == 0
+    task_eval = main(["eval", str(tmp_path / "r"), "--data", str(data)])
+    assert task_eval == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"seq2seq eval on {data}") and "exact_match" in last

@@ -114,7 +114,7 @@ class Caption(Task):
             raise UserError(f"expected an image file (PNG, JPEG, ...) at {path}; could not read it ({e})") from None
 
     @staticmethod
-    def _read_lines(path: Path) -> list[tuple[str, str]]:
+    def _read_lines(path: Path, at_least: int = 2) -> list[tuple[str, str]]:
         lines = []
         for n, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
             if not line.strip():
@@ -123,8 +123,8 @@ class Caption(Task):
             if len(parts) != 2 or not parts[1].split():
                 raise UserError(f"expected image<TAB>caption on line {n} of {path}; received {line[:80]!r}")
             lines.append((parts[0], parts[1]))
-        if len(lines) < 2:
-            raise UserError(f"expected at least two image/caption lines in {path}; found {len(lines)}")
+        if len(lines) < at_least:
+            raise UserError(f"expected at least {at_least} image/caption line(s) in {path}; found {len(lines)}")
         return lines
 
     @cached_property
@@ -135,7 +135,8 @@ class Caption(Task):
         return image, torch.tensor([1] + self.vocab.encode(caption.split(), unk=UNK) + [2])
 
     def _read_set(self, tsv: Path) -> list[tuple[np.ndarray, Tensor]]:
-        return [self.encode(read_image(tsv.parent / p, self.meta["height"]), c) for p, c in self._read_lines(tsv)]
+        return [self.encode(read_image(tsv.parent / p, self.meta["height"]), c)
+                for p, c in self._read_lines(tsv, at_least=1)]
 
     def load_eval_data(self, data) -> None:
         if data:

@@ -8,7 +8,7 @@ outputs equal to none of their references (the word error rate of G2P).
 
 >>> edit_distance("kitten", "sitting")
 3
->>> error_rates([["a", "b"], ["c"]], [[["a", "b"]], [["d"], ["c", "e"]]])
+>>> error_rates([["a", "b"], ["c"]], [[["a", "b"]], [["d", "f"], ["c", "e"]]])   # 0 + 1 edits over 2 + 2
 {'token_error_rate': 0.25, 'sequence_error_rate': 0.5}
 """
 from __future__ import annotations

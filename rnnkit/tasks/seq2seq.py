@@ -119,7 +119,7 @@ class Seq2SeqTask(Task):
         return check_file(path, "a TSV file of source<TAB>target lines, or a folder holding train.tsv"), None
 
     @staticmethod
-    def _read_lines(path: Path) -> list[tuple[str, str]]:
+    def _read_lines(path: Path, at_least: int = 2) -> list[tuple[str, str]]:
         lines = []
         for n, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
             if not line.strip():
@@ -128,8 +128,8 @@ class Seq2SeqTask(Task):
             if len(parts) != 2:
                 raise UserError(f"expected source<TAB>target on line {n} of {path}; received {len(parts)} field(s)")
             lines.append((parts[0], parts[1]))
-        if len(lines) < 2:
-            raise UserError(f"expected at least two source/target pairs in {path}; found {len(lines)}")
+        if len(lines) < at_least:
+            raise UserError(f"expected at least {at_least} source/target pair(s) in {path}; found {len(lines)}")
         return lines
 
     @staticmethod
@@ -138,7 +138,8 @@ class Seq2SeqTask(Task):
         return [(split[src_tokens](s), split[tgt_tokens](t)) for s, t in lines]
 
     def _pairs_of(self, path) -> list[tuple[list[str], list[str]]]:
-        return self._tokenize(self._read_lines(Path(path)), self.cfg.tokens, self.meta.get("target_tokens", self.cfg.tokens))
+        return self._tokenize(self._read_lines(Path(path), at_least=1), self.cfg.tokens,
+                              self.meta.get("target_tokens", self.cfg.tokens))
 
     def _split_by_source(self, pairs):
         """(train, valid) pairs: a seeded share of the distinct sources, with all their targets, is held out."""
@@ -176,8 +177,9 @@ class Seq2SeqTask(Task):
     def load_eval_data(self, data) -> None:
         if self.meta["data"] == "sort" and not data:
             self.set_valid(self.sort_pairs(random.Random(-1 - self.seed), self.cfg.valid_size))
-        elif data:
-            self.set_valid(self._pairs_of(self._files(data)[0] if Path(data).is_dir() else data))
+        elif data:                                # a folder: its test.tsv (else train.tsv); a file: itself
+            test = Path(data).expanduser() / "test.tsv"
+            self.set_valid(self._pairs_of(test if test.is_file() else self._files(data)[0]))
         else:
             self.set_valid(self._split_by_source(self._pairs_of(self.meta.get("train") or self.meta["data"]))[1])
 
