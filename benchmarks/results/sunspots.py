@@ -25,8 +25,9 @@ from common import mean_sd, parser, write  # noqa: E402
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.tasks.forecast import read_columns  # noqa: E402
 
-CANDIDATES = {"defaults (LSTM 64)": [], "--scale window": ["--scale", "window"],
-              "--ensemble 5": ["--ensemble", "5"], "--scale window --ensemble 5": ["--scale", "window", "--ensemble", "5"]}
+CANDIDATES = {"--scale dataset (LSTM 64)": ["--scale", "dataset"], "--scale window (the default)": ["--scale", "window"],
+              "--scale dataset --ensemble 5": ["--scale", "dataset", "--ensemble", "5"],
+              "--scale window --ensemble 5": ["--scale", "window", "--ensemble", "5"]}
 TEST_FRACTION = 0.2
 
 

@@ -44,7 +44,7 @@ class ForecastConfig:
     valid_fraction: float = option("share of the series just before the test tail that validates (early stopping, "
                                    "the best checkpoint)", 0.1, above=0.0, below=1.0)
     scale: str = option("dataset (the training rows' mean and sd) or window (then each window by its own mean and "
-                        "sd)", "dataset", choices=("dataset", "window"))
+                        "sd; the default, chosen on sunspots: RESULTS.md)", "window", choices=("dataset", "window"))
     season: int = option("season length m for the seasonal-naive baseline y_(t-m) beside the naive one (0: none)",
                          0, at_least=0, at_most=10_000_000)
     ensemble: int = option("train this many models from different initial weights; forecast their mean", 1,
