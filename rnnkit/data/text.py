@@ -69,6 +69,23 @@ def read_labelled(path: str | Path, *, text_column: str = "text", label_column: 
     return pairs
 
 
+def read_pairs(path: Path, first: str, second: str, *, at_least: int = 2,
+               second_required: bool = False) -> list[tuple[str, str]]:
+    """``first<TAB>second`` lines of a headerless TSV file (blank lines skipped), at least ``at_least`` of them;
+    with ``second_required`` a blank second field is refused too."""
+    lines = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or (second_required and not parts[1].split()):
+            raise UserError(f"expected {first}<TAB>{second} on line {n} of {path}; received {line[:80]!r}")
+        lines.append((parts[0], parts[1]))
+    if len(lines) < at_least:
+        raise UserError(f"expected at least {at_least} {first}/{second} line(s) in {path}; found {len(lines)}")
+    return lines
+
+
 def _read_table(path: Path, text_column: str, label_column: str) -> list[tuple[str, str]]:
     """(text, label) rows of a CSV (or TSV, by suffix) with a header, as real files hold them: a UTF-8
     byte-order mark, CRLF line ends, quoted fields holding commas or newlines, blank lines. A row

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..batches import Batch, to_device
 from ..data.padding import pad_sequences
-from ..data.text import check_file
+from ..data.text import check_file, read_pairs
 from ..data.vocab import Vocab
 from ..errors import UserError
 from ..figures import image_attention_figure
@@ -30,10 +29,8 @@ from ..models import CAPTION_ATTENTION, Captioner, RecurrentConfig
 from ..options import option
 from ..state import State
 from .base import Task, data_path, device_of, epoch_indices, split_off
-from .scoring import error_rates
+from .scoring import SPECIALS, UNK, error_rates, teacher_forced, teacher_forced_scores
 
-PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
-SPECIALS = [PAD, BOS, EOS, UNK]
 
 
 @dataclass
@@ -115,17 +112,7 @@ class Caption(Task):
 
     @staticmethod
     def _read_lines(path: Path, at_least: int = 2) -> list[tuple[str, str]]:
-        lines = []
-        for n, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if len(parts) != 2 or not parts[1].split():
-                raise UserError(f"expected image<TAB>caption on line {n} of {path}; received {line[:80]!r}")
-            lines.append((parts[0], parts[1]))
-        if len(lines) < at_least:
-            raise UserError(f"expected at least {at_least} image/caption line(s) in {path}; found {len(lines)}")
-        return lines
+        return read_pairs(path, "image", "caption", at_least=at_least, second_required=True)
 
     @cached_property
     def vocab(self) -> Vocab:
@@ -164,16 +151,8 @@ class Caption(Task):
         idx = epoch_indices(len(self.train_set), batch_size, self.seed, step)
         return self._batch([self.train_set[i] for i in idx])
 
-    def _loss(self, model: Captioner, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
-        tgt, tgt_len = batch.y
-        logits = model(batch.x, batch.lengths, tgt[:, :-1])                      # (B, T-1, V)
-        gold = tgt[:, 1:]
-        mask = torch.arange(gold.shape[1], device=gold.device).unsqueeze(0) < (tgt_len - 1).unsqueeze(1)
-        ce = F.cross_entropy(logits.transpose(1, 2), gold, reduction="none")
-        return (ce * mask).sum() / mask.sum(), logits, mask
-
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
-        return self._loss(model, batch)[0], None, len(batch.lengths)
+        return teacher_forced(model, batch)[0], None, len(batch.lengths)
 
     def max_decode_len(self) -> int:
         return self.cfg.max_decode_len or 2 * self.meta["max_target"] + 2
@@ -191,18 +170,12 @@ class Caption(Task):
 
     def _score(self, model: nn.Module, examples) -> dict[str, float]:
         model.eval()
-        tok_right, tok_total, loss_sum, outputs = 0, 0, 0.0, []
-        for a in range(0, len(examples), 256):
-            part = examples[a:a + 256]
-            batch = to_device(self._batch(part), device_of(model))
-            loss, logits, mask = self._loss(model, batch)
-            loss_sum += loss.item() * len(part)
-            tok_right += ((logits.argmax(-1) == batch.y[0][:, 1:]) & mask).sum().item()
-            tok_total += mask.sum().item()
-            outputs += self._decode(model, [im for im, _ in part])[0]
+        forced = teacher_forced_scores(model, (to_device(self._batch(examples[a:a + 256]), device_of(model))
+                                               for a in range(0, len(examples), 256)))
+        outputs = [out for a in range(0, len(examples), 256)
+                   for out in self._decode(model, [im for im, _ in examples[a:a + 256]])[0]]
         rates = error_rates(outputs, [[t[1:-1].tolist()] for _, t in examples])
-        return {"exact_match": 1 - rates["sequence_error_rate"], **rates, "token_acc": tok_right / tok_total,
-                "loss": loss_sum / len(examples)}
+        return {"exact_match": 1 - rates["sequence_error_rate"], **rates, **forced}
 
     def test_metrics(self, model: nn.Module) -> tuple[str, dict[str, float]] | None:
         """A data folder's test.tsv scored with ``model`` (the weights validation selected), or None."""

@@ -1,4 +1,8 @@
-"""Error rates of decoded sequences against one or more references (pronunciations, captions).
+"""What the two decoder tasks (seq2seq, caption) share: the target framing, the teacher-forced loss and
+token accuracy, and error rates of decoded sequences against one or more references.
+
+Targets are framed ``BOS ... EOS`` with the ids of ``SPECIALS``; the teacher-forced loss is the mean
+cross-entropy of each next target token given the ones before it, padding excluded.
 
 The token error rate is the edit distance (insertions, deletions, substitutions; Levenshtein 1966)
 summed over outputs, divided by the summed reference lengths; with several references for one
@@ -13,7 +17,38 @@ outputs equal to none of their references (the word error rate of G2P).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+SPECIALS = [PAD, BOS, EOS, UNK]                        # ids 0..3: BOS = 1, EOS = 2
+
+
+def teacher_forced(model: nn.Module, batch) -> tuple[Tensor, Tensor, Tensor]:
+    """(mean loss, logits (B, T-1, V), mask (B, T-1)) of ``model(x, lengths, targets[:, :-1])`` against
+    ``targets[:, 1:]``, for ``batch.y = (targets (B, T) framed BOS ... EOS, their lengths (B,))``."""
+    tgt, tgt_len = batch.y
+    logits = model(batch.x, batch.lengths, tgt[:, :-1])                  # (B, T-1, V)
+    gold = tgt[:, 1:]
+    mask = torch.arange(gold.shape[1], device=gold.device).unsqueeze(0) < (tgt_len - 1).unsqueeze(1)
+    ce = F.cross_entropy(logits.transpose(1, 2), gold, reduction="none")
+    return (ce * mask).sum() / mask.sum(), logits, mask
+
+
+@torch.no_grad()
+def teacher_forced_scores(model: nn.Module, batches: Iterable) -> dict[str, float]:
+    """Token accuracy and loss (mean over sequences) under teacher forcing, over ``batches``."""
+    right, total, loss_sum, count = 0, 0, 0.0, 0
+    for batch in batches:
+        loss, logits, mask = teacher_forced(model, batch)
+        n = len(batch.lengths)
+        loss_sum, count = loss_sum + loss.item() * n, count + n
+        right += ((logits.argmax(-1) == batch.y[0][:, 1:]) & mask).sum().item()
+        total += mask.sum().item()
+    return {"token_acc": right / max(total, 1), "loss": loss_sum / max(count, 1)}
 
 
 def edit_distance(a: Sequence, b: Sequence) -> int:

@@ -21,11 +21,10 @@ from functools import cached_property
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.padding import pad_sequences
-from ..data.text import check_file
+from ..data.text import check_file, read_pairs
 from ..data.vocab import Vocab
 from ..errors import UserError
 from ..models import RecurrentConfig, Seq2Seq
@@ -34,10 +33,8 @@ from ..state import State
 from ..batches import to_device
 from ..figures import attention_figure
 from .base import device_of, Batch, Task, epoch_indices, split_off
-from .scoring import error_rates
+from .scoring import SPECIALS, UNK, error_rates, teacher_forced, teacher_forced_scores
 
-PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
-SPECIALS = [PAD, BOS, EOS, UNK]
 
 
 def _group(pairs: list[tuple[Tensor, Tensor]]) -> list[tuple[Tensor, list[list[int]]]]:
@@ -120,17 +117,7 @@ class Seq2SeqTask(Task):
 
     @staticmethod
     def _read_lines(path: Path, at_least: int = 2) -> list[tuple[str, str]]:
-        lines = []
-        for n, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if len(parts) != 2:
-                raise UserError(f"expected source<TAB>target on line {n} of {path}; received {len(parts)} field(s)")
-            lines.append((parts[0], parts[1]))
-        if len(lines) < at_least:
-            raise UserError(f"expected at least {at_least} source/target pair(s) in {path}; found {len(lines)}")
-        return lines
+        return read_pairs(path, "source", "target", at_least=at_least)
 
     @staticmethod
     def _tokenize(lines: list[tuple[str, str]], src_tokens: str, tgt_tokens: str) -> list[tuple[list[str], list[str]]]:
@@ -200,17 +187,8 @@ class Seq2SeqTask(Task):
         idx = epoch_indices(len(self.train_pairs), batch_size, self.seed, step)
         return self._batch([self.train_pairs[i] for i in idx])
 
-    def _loss(self, model: Seq2Seq, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
-        tgt, tgt_len = batch.y
-        logits = model(batch.x, batch.lengths, tgt[:, :-1])                      # (B, T'-1, V)
-        gold = tgt[:, 1:]
-        mask = torch.arange(gold.shape[1], device=gold.device).unsqueeze(0) < (tgt_len - 1).unsqueeze(1)
-        ce = F.cross_entropy(logits.transpose(1, 2), gold, reduction="none")
-        return (ce * mask).sum() / mask.sum(), logits, mask
-
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
-        loss, _, _ = self._loss(model, batch)
-        return loss, None, len(batch.lengths)
+        return teacher_forced(model, batch)[0], None, len(batch.lengths)
 
     def max_decode_len(self) -> int:
         return self.cfg.max_decode_len or 2 * self.meta["max_target"] + 2
@@ -222,17 +200,12 @@ class Seq2SeqTask(Task):
     def _score(self, model: nn.Module, pairs, groups) -> dict[str, float]:
         """Teacher-forced loss and token accuracy over ``pairs``; decoded error rates over ``groups``."""
         model.eval()
-        tok_right, tok_total, loss_sum = 0, 0, 0.0
-        for a in range(0, len(pairs), 256):
-            batch = to_device(self._batch(pairs[a:a + 256]), device_of(model))
-            loss, logits, mask = self._loss(model, batch)
-            loss_sum += loss.item() * len(batch.lengths)
-            tok_right += ((logits.argmax(-1) == batch.y[0][:, 1:]) & mask).sum().item()
-            tok_total += mask.sum().item()
-        outputs = [out for a in range(0, len(groups), 256) for out in self._decode_sources([s for s, _ in groups[a:a + 256]], model)[0]]
+        forced = teacher_forced_scores(model, (to_device(self._batch(pairs[a:a + 256]), device_of(model))
+                                               for a in range(0, len(pairs), 256)))
+        outputs = [out for a in range(0, len(groups), 256)
+                   for out in self._decode_sources([s for s, _ in groups[a:a + 256]], model)[0]]
         rates = error_rates(outputs, [refs for _, refs in groups])
-        return {"exact_match": 1 - rates["sequence_error_rate"], **rates, "token_acc": tok_right / tok_total,
-                "loss": loss_sum / len(pairs)}
+        return {"exact_match": 1 - rates["sequence_error_rate"], **rates, **forced}
 
     def _decode_sources(self, sources: list[Tensor], model: Seq2Seq):
         src, src_len = pad_sequences(sources)
