@@ -11,7 +11,7 @@ import contextlib
 import json
 import sys
 import time
-from dataclasses import MISSING, asdict, fields
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 
 from .errors import UserError
@@ -161,7 +161,8 @@ def _read_settings(path: str | None) -> dict:
 
 
 def _configs(cls, args: argparse.Namespace):
-    """The task, model and train configs of a new run, every value checked."""
+    """The task, model and train configs of a new run, every value checked, and the names of the model and
+    training settings the user gave (by flag or --config), which the task's data-dependent defaults leave alone."""
     from .models import RecurrentConfig
     from .options import check_config
     from .train import TrainConfig
@@ -179,7 +180,9 @@ def _configs(cls, args: argparse.Namespace):
         configs[1].make_cell(1)
     except ValueError as e:
         raise UserError(str(e)) from None
-    return configs
+    given = {f.name for c in (RecurrentConfig, TrainConfig) for f in fields(c)
+             if getattr(args, f.name, None) is not None or f.name in file_cfg}
+    return (*configs, given)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -204,12 +207,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         if (run_dir / "config.json").exists():
             raise UserError(f"expected a new run folder; {run_dir} already holds a run (add --resume to continue "
                             f"it, or choose another --run)")
-        task_cfg, model_cfg, train_cfg = _configs(cls, args)
+        task_cfg, model_cfg, train_cfg, given = _configs(cls, args)
         data, seed = args.data, train_cfg.seed
     place = Placement.create(args.device, args.precision)
     # every source of randomness comes from the seed: data splits and generated data, then the initial weights
     torch.manual_seed(seed)
     task = cls.prepare(task_cfg, model_cfg, data, seed=seed)
+    if not args.resume:   # settings that follow from the data (e.g. a series set's epochs), where none was given
+        chosen = {k: v for k, v in task.data_defaults().items() if k not in given}
+        train_names = {f.name for f in fields(train_cfg)}
+        train_cfg = replace(train_cfg, **{k: v for k, v in chosen.items() if k in train_names})
+        task.model_cfg = replace(task.model_cfg, **{k: v for k, v in chosen.items() if k not in train_names})
+        train_cfg.validate()
     created = not run_dir.exists()
     try:
         with (run_lock(run_dir) if place.is_main else contextlib.nullcontext()):
@@ -335,6 +344,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise UserError(f"expected --out in an existing folder; received {args.out}")
     task, model = open_run(Path(args.run))
+    if hasattr(model, "members"):
+        raise UserError(f"expected a run of one model to export; {args.run} is an ensemble of {len(model.members)} "
+                        f"(--ensemble), whose members ONNX would run one by one")
     if not hasattr(model, "runner") or not hasattr(model, "head"):
         raise UserError(f"expected a run whose model is a recurrent stack with a head (charlm, classify, forecast, "
                         f"reber, memory); {args.run} is a {task.name} run")

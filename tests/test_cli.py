@@ -175,14 +175,15 @@ def test_cli_error_exits_nonzero_without_traceback(tmp_path):
     assert "Traceback" not in proc.stderr and proc.stderr.strip().startswith("rnnkit: error: expected")
 
 
-def test_classify_readout_flag_reaches_the_model_and_export_refuses_pooling(tmp_path, capsys):
+def test_classify_readout_flag_reaches_the_model_and_a_pooled_readout_exports_only_whole(tmp_path, capsys):
     from rnnkit.runs import open_run
     run = train(tmp_path, "classify", "--data", str(sentiment_csv(tmp_path / "s.csv")), "--readout", "attention")
     _, model = open_run(run)
     assert model.readout == "attention" and model.score is not None
+    assert main(["export", str(run), "--out", str(tmp_path / "m.onnx")]) == 0      # the whole sequence
     capsys.readouterr()
-    assert main(["export", str(run), "--out", str(tmp_path / "m.onnx")]) == 2
+    assert main(["export", str(run), "--what", "step", "--out", str(tmp_path / "step.onnx")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["rnnkit: error: expected a model reading every step or the last one to export; "
-                   "received readout 'attention'"]
-    assert not (tmp_path / "m.onnx").exists()
+    assert err == ["rnnkit: error: expected a model reading every step or the last one to export one step; "
+                   "received readout 'attention', which pools the whole sequence (export --what sequence)"]
+    assert not (tmp_path / "step.onnx").exists()

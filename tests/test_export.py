@@ -68,6 +68,11 @@ def _models():
         "eunn_all": SequenceModel(RecurrentConfig(cell="eunn", hidden_size=4, capacity=3), input_size=2,
                                   output_size=1),
         "bidirectional_sum": SequenceModel(RecurrentConfig(cell="elman", hidden_size=5), input_size=2, output_size=2),
+        **{f"bi_lstm_tokens_{pool}": SequenceModel(RecurrentConfig(cell="lstm", hidden_size=6, bidirectional=True),
+                                                   vocab_size=7, output_size=3, readout=pool)
+           for pool in ("mean", "max", "attention")},
+        "gru_features_max": SequenceModel(RecurrentConfig(cell="gru", hidden_size=5, num_layers=2), input_size=2,
+                                          output_size=2, readout="max"),
     }
 
 

@@ -123,3 +123,54 @@ def test_forecast_beats_the_naive_last_value(tmp_path):
     metrics = Trainer(task, task.build_model(), TrainConfig(steps=200, batch_size=32, lr=1e-2, eval_every=200),
                       tmp_path).fit()
     assert metrics["mae"] < 0.7 * metrics["naive_mae"], metrics
+
+
+def test_an_accuracy_tie_keeps_the_checkpoint_with_the_lower_validation_loss(tmp_path):
+    """Small validation sets score many checkpoints alike on accuracy: the tie goes to the lower loss."""
+    from safetensors.torch import load_file
+    task = _task(tmp_path, "classify", str(sentiment_csv(tmp_path / "s.csv")), model={"hidden_size": 8})
+    scores = iter([(0.5, 0.9), (1.0, 0.6), (1.0, 0.3), (1.0, 0.4), (0.9, 0.1)])   # (accuracy, loss) per validation
+    seen = []
+
+    def evaluate(model):
+        seen.append({k: v.clone() for k, v in model.state_dict().items()})
+        accuracy, loss = next(scores)
+        return {"accuracy": accuracy, "loss": loss}
+    task.evaluate = evaluate
+    _fit(task, tmp_path / "run", TrainConfig(steps=10, batch_size=8, eval_every=2))
+    best = load_file(str(tmp_path / "run" / "model.safetensors"))
+    assert len(seen) == 5 and not torch.equal(seen[2]["head.weight"], seen[1]["head.weight"])
+    assert all(torch.equal(best[k], v) for k, v in seen[2].items())      # the third: accuracy 1.0, loss 0.3
+
+
+def test_series_training_settings_follow_the_data_unless_given(tmp_path):
+    from rnnkit.cli import main
+    from rnnkit.tasks.classify import SERIES_EPOCHS, SERIES_STEP_BUDGET
+    folder = tmp_path / "Toy"
+    folder.mkdir()
+    ts_file(folder / "Toy_TRAIN.ts", n=60, seed=2)
+    ts_file(folder / "Toy_TEST.ts", n=20, seed=3)
+    run = tmp_path / "auto"
+    assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--hidden-size", "4",
+                 "--max-time", "0.5"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    task = _task(tmp_path, "classify", str(folder))                     # the same split (the same seed, 0)
+    task = TASKS["classify"].prepare(task.cfg, task.model_cfg, str(folder), seed=0)
+    n, mean_len = len(task.train_y), sum(len(x) for x in task.train_x) / len(task.train_y)
+    assert config["task_config"]["model"] == "lstm-fcn"               # auto: the convolutional branch for series
+    assert config["train"]["steps"] == min(SERIES_EPOCHS * -(-n // 16), int(SERIES_STEP_BUDGET / (16 * mean_len)))
+    assert (config["train"]["batch_size"], config["train"]["lr"], config["train"]["schedule"]) == (16, 1e-3, "cosine")
+    assert config["train"]["eval_every"] == config["train"]["steps"] // 40
+    given = tmp_path / "given"                                        # a flag or a --config setting wins
+    (tmp_path / "settings.json").write_text(json.dumps({"schedule": "linear"}))
+    assert main(["train", "classify", "--data", str(folder), "--run", str(given), "--hidden-size", "4",
+                 "--max-steps", "3", "--lr", "0.01", "--config", str(tmp_path / "settings.json"),
+                 "--model", "rnn"]) == 0
+    config = json.loads((given / "config.json").read_text())
+    assert (config["train"]["steps"], config["train"]["lr"], config["train"]["schedule"]) == (3, 0.01, "linear")
+    assert config["train"]["batch_size"] == 16 and config["task_config"]["model"] == "rnn"
+    text = tmp_path / "text"                                          # text keeps the task's fixed defaults
+    assert main(["train", "classify", "--data", str(sentiment_csv(tmp_path / "s.csv")), "--run", str(text),
+                 "--hidden-size", "4", "--max-time", "0.5"]) == 0
+    config = json.loads((text / "config.json").read_text())
+    assert config["task_config"]["model"] == "rnn" and config["train"]["schedule"] == "constant"

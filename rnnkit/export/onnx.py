@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..models import POOLS
 from ..runners import Bidirectional, RNN
 from ..state import leaves
 from .step import Step, check_eval, example, input_size, layers_of, parts, takes_tokens
@@ -111,12 +112,16 @@ class _Builder:
         return outs[0] if n_out == 1 else outs
 
 
+def _time_grid(b: _Builder, x: str, lengths: str) -> tuple[str, str]:
+    """The steps ``t`` (1, T) of ``x`` (B, T, ...) and the ``lengths`` as a column (B, 1), int64."""
+    T = b.op("Gather", [b.op("Shape", [x]), b.const(1)])
+    t = b.op("Unsqueeze", [b.op("Range", [b.const(0), T, b.const(1)]), b.const([0])])          # (1, T)
+    return t, b.op("Unsqueeze", [lengths, b.const([1])])                                             # (B, 1)
+
+
 def _reverse_index(b: _Builder, x: str, lengths: str) -> str:
     """(B, T) int64 indices reversing each sequence inside its length (``sequence.reverse_padded``)."""
-    shape = b.op("Shape", [x])
-    T = b.op("Gather", [shape, b.const(1)])
-    t = b.op("Unsqueeze", [b.op("Range", [b.const(0), T, b.const(1)]), b.const([0])])          # (1, T)
-    L = b.op("Unsqueeze", [lengths, b.const([1])])                                                   # (B, 1)
+    t, L = _time_grid(b, x, lengths)
     back = b.op("Sub", [b.op("Sub", [L, b.const(1)]), t])
     return b.op("Where", [b.op("Less", [t, L]), back, t])                                            # (B, T)
 
@@ -192,7 +197,7 @@ def export_sequence(module: nn.Module, path: Path | str, *, metadata: dict | Non
     outputs ``y`` ((B, T, O), or (B, O) for a model reading the last step) and ``state_i_out``."""
     from onnx import TensorProto, helper
 
-    check_eval(module)
+    check_eval(module, whole_sequence=True)
     runner, model = parts(module)
     dtype = next(module.parameters()).dtype
     dtype_code = {torch.float32: TensorProto.FLOAT, torch.float64: TensorProto.DOUBLE}[dtype]
@@ -240,6 +245,8 @@ def export_sequence(module: nn.Module, path: Path | str, *, metadata: dict | Non
     if model is not None:
         if model.readout == "last":
             out = _last(b, out, lengths, last, layers[-1])
+        elif model.readout in POOLS:
+            out = _pool(b, out, lengths, model)
         W = model.head.weight.detach().cpu().numpy().T.copy()
         out = b.op("MatMul", [out, b.const(W, "head_w")])
         if model.head.bias is not None:
@@ -252,7 +259,7 @@ def export_sequence(module: nn.Module, path: Path | str, *, metadata: dict | Non
               helper.make_tensor_value_info("lengths", TensorProto.INT64, ["batch"])]
     inputs += [helper.make_tensor_value_info(s, dtype_code, ["batch", t.shape[-1]])
                for s, t in zip(state_in, leaves(template))]
-    y_shape = ["batch"] + ([] if model is not None and model.readout == "last" else ["time"]) + [None]
+    y_shape = ["batch"] + ([] if model is not None and model.readout != "all" else ["time"]) + [None]
     outputs = [helper.make_tensor_value_info("y", dtype_code, y_shape)]
     outputs += [helper.make_tensor_value_info(f"state_{i}_out", dtype_code, ["batch", t.shape[-1]])
                 for i, t in enumerate(leaves(template))]
@@ -271,6 +278,33 @@ def _merge(b: _Builder, merge: str, p: str, q: str) -> str:
     if merge == "mean":
         return b.op("Div", [b.op("Add", [p, q]), b.op("CastLike", [b.const(2.0), p])])
     return b.op("Mul", [p, q])
+
+
+def _pool(b: _Builder, y: str, lengths: str, model: nn.Module) -> str:
+    """``SequenceModel._pool``: the mean, max or attention-weighted sum of each sequence's own outputs (B, H)
+    from ``y`` (B, T, H); an empty sequence pools to zeros."""
+    import numpy as np
+
+    t, L = _time_grid(b, y, lengths)
+    live = b.op("Unsqueeze", [b.op("Less", [t, L]), b.const([2])])                       # (B, T, 1) bool
+    live_f = b.op("CastLike", [live, y])
+    time_axis = b.const([1])
+    if model.readout == "mean":
+        total = b.op("ReduceSum", [b.op("Mul", [y, live_f]), time_axis], keepdims=0)
+        count = b.op("Max", [b.op("ReduceSum", [live_f, time_axis], keepdims=0), b.op("CastLike", [b.const(1.0), y])])
+        return b.op("Div", [total, count])
+    if model.readout == "max":
+        dtype = model.head.weight.dtype
+        lowest = b.const(np.asarray(torch.finfo(dtype).min, dtype=str(dtype).removeprefix("torch.")))
+        peak = b.op("ReduceMax", [b.op("Where", [live, y, lowest]), time_axis], keepdims=0)
+        return b.op("Mul", [peak, b.op("ReduceMax", [live_f, time_axis], keepdims=0)])      # 0 where empty
+    w = model.score.weight.detach().cpu().numpy().T.copy()                                 # (H, 1)
+    scores = b.op("Add", [b.op("MatMul", [y, b.const(w, "score_w")]),
+                          b.const(model.score.bias.detach().cpu().numpy(), "score_b")])    # (B, T, 1)
+    scores = b.op("Where", [live, scores, b.op("CastLike", [b.const(-np.inf), y])])
+    weights = b.op("Softmax", [scores], axis=1)
+    weights = b.op("Where", [b.op("IsNaN", [weights]), b.op("CastLike", [b.const(0.0), y]), weights])  # empty
+    return b.op("ReduceSum", [b.op("Mul", [weights, y]), time_axis], keepdims=0)
 
 
 def _last(b: _Builder, y: str, lengths: str, directions: list[str] | None, layer: nn.Module) -> str:

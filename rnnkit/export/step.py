@@ -75,14 +75,15 @@ def example(module: nn.Module, runner: nn.Module, batch: int = 2) -> tuple[Tenso
     return (x_t, *state)
 
 
-def check_eval(module: nn.Module) -> None:
-    """Exports freeze the inference graph: dropout and zoneout must be off; a task model reads every
-    step or the last one (pooled readouts are not exported yet)."""
+def check_eval(module: nn.Module, *, whole_sequence: bool = False) -> None:
+    """Exports freeze the inference graph: dropout and zoneout must be off; a task model's pooled readout
+    (mean, max, attention over every step) exports only with the whole sequence, never as one step."""
     if getattr(parts(module)[1], "needs_whole_sequence", False):
         raise ValueError("expected a model that reads a sequence step by step to export; this one has a "
                          "convolutional branch over the whole sequence (LSTM-FCN)")
     readout = getattr(parts(module)[1], "readout", "all")
-    if readout not in ("all", "last"):
-        raise ValueError(f"expected a model reading every step or the last one to export; received readout {readout!r}")
+    if readout not in ("all", "last") and not whole_sequence:
+        raise ValueError(f"expected a model reading every step or the last one to export one step; received "
+                         f"readout {readout!r}, which pools the whole sequence (export --what sequence)")
     if any(m.training for m in module.modules()):
         raise ValueError("expected a model in eval mode to export (call .eval(): dropout and zoneout off)")

@@ -45,6 +45,9 @@ class Stream:
 
     def __init__(self, module: nn.Module, batch_size: int = 1, *, state: State = None):
         self.module = module
+        if hasattr(module, "members"):
+            raise ValueError(f"expected one model to stream; received an ensemble of {len(module.members)} "
+                             f"(stream each member)")
         self.runner, self.model = parts(module)
         _refuse_bidirectional(self.runner)
         if getattr(self.model, "needs_whole_sequence", False):

@@ -62,6 +62,12 @@ class Task:
         """True where the carried state must restart (a new pass over the streams)."""
         return False
 
+    def data_defaults(self) -> dict:
+        """TrainConfig and RecurrentConfig fields chosen from the prepared data (e.g. steps from the size of a
+        dataset); they replace the task's ``train_defaults`` and ``model_defaults`` wherever neither a flag nor
+        ``--config`` set the field. Called before the model is built."""
+        return {}
+
     # -- to be written by each task ----------------------------------------------------
     @classmethod
     def prepare(cls, cfg, model_cfg: RecurrentConfig, data: str | None, *, seed: int = 0) -> "Task":

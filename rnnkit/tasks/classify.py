@@ -11,6 +11,7 @@ the forward run's last output with the backward run's first) and a linear layer 
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..data.text import read_labelled
 from ..data.tsfile import read_ts
 from ..data.vocab import Vocab
 from ..errors import UserError
-from ..models import LSTMFCN, RecurrentConfig, SequenceModel
+from ..models import LSTMFCN, Ensemble, RecurrentConfig, SequenceModel
 from ..options import option
 from ..state import State
 from .base import Batch, Task, data_path, epoch_indices
@@ -48,8 +49,9 @@ class ClassifyConfig:
     readout: str = option("what the classes are read from: the last step (both ends when bidirectional), or the "
                           "mean, max or attention-weighted sum of every step's output (padding excluded)", "last",
                           choices=("last", "mean", "max", "attention"))
-    model: str = option("series: rnn (the recurrent stack and --readout) or lstm-fcn (a fully convolutional branch "
-                        "beside it, Karim et al. 2017)", "rnn", choices=("rnn", "lstm-fcn"))
+    model: str = option("rnn (the recurrent stack and --readout) or, for series, lstm-fcn (a fully convolutional "
+                        "branch beside it, Karim et al. 2017); auto: lstm-fcn for series, rnn for text", "auto",
+                        choices=("auto", "rnn", "lstm-fcn"))
     normalize: str = option("series: z-normalise each dimension with the training set's mean and sd (dataset), "
                             "each series by its own (series), or not at all (none)", "dataset",
                             choices=("dataset", "series", "none"))
@@ -59,6 +61,8 @@ class ClassifyConfig:
                              "of the one above divided by this (1: one rate)", 2.6, at_least=1.0)
     unfreeze_every: int = option("with --init-from: gradual unfreezing, the head trains first and one more layer "
                                  "from the top joins every N steps (0: all train from the start)", 0, at_least=0)
+    ensemble: int = option("train this many models from different initial weights side by side, each on its own "
+                           "loss, and classify with the mean of their log-probabilities", 1, at_least=1, at_most=64)
     text_column: str = option("CSV/TSV/JSONL text column", "text")
     label_column: str = option("CSV/TSV/JSONL label column", "label")
 
@@ -118,6 +122,9 @@ def _from_language_model(cfg: ClassifyConfig, model_cfg: RecurrentConfig):
             replace(lm, **kept), vocab)
 
 
+SERIES_EPOCHS = 400              # passes over a series set's training file (FCN trained 2000, at a constant rate)
+SERIES_STEP_BUDGET = 12_000_000  # series steps a run may read: about 4 minutes of the default LSTM-FCN on 2 cores
+
 REGULARISERS = ("dropout", "input_dropout", "output_dropout", "state_dropout", "variational", "zoneout",
                 "embed_dropout")
 
@@ -144,8 +151,10 @@ class Classify(Task):
             test_path = str(test_file) if test_file.exists() else None
             path = train_file
         kind = "series" if _is_series(path) else "text"
-        if kind == "text" and (cfg.model != "rnn" or cfg.normalize != "dataset"):
+        if kind == "text" and (cfg.model == "lstm-fcn" or cfg.normalize != "dataset"):
             raise UserError(f"--model lstm-fcn and --normalize are for series data; {path} holds texts")
+        if cfg.model == "auto":
+            cfg = replace(cfg, model="lstm-fcn" if kind == "series" else "rnn")
         raw_x, raw_y = cls._read(path, kind, cfg)
         labels = sorted(set(raw_y))
         if len(labels) < 2:
@@ -154,6 +163,9 @@ class Classify(Task):
         if cfg.init_from:
             if kind != "text":
                 raise UserError(f"--init-from starts a text classifier from a language model; {path} holds series")
+            if cfg.ensemble > 1:
+                raise UserError(f"expected one model with --init-from (it starts from one language model); received "
+                                f"--ensemble {cfg.ensemble}")
             cfg, model_cfg, meta["vocab"] = _from_language_model(cfg, model_cfg)
             meta["init_from"] = cfg.init_from
         elif kind == "text":
@@ -225,7 +237,14 @@ class Classify(Task):
             _, va = stratified_split(self.valid_y, self.cfg.valid_fraction, self.seed)
             self.valid_x, self.valid_y = [self.valid_x[i] for i in va], self.valid_y[va]
 
-    def build_model(self) -> SequenceModel:
+    def build_model(self) -> nn.Module:
+        """The classifier, or with ``--ensemble K`` K of them whose output is the mean of their logits: its softmax
+        is that of the mean of their log-probabilities (the normalisers only shift each member's row)."""
+        if self.cfg.ensemble == 1:
+            return self._one_model()
+        return Ensemble([self._one_model() for _ in range(self.cfg.ensemble)])
+
+    def _one_model(self) -> SequenceModel:
         n = len(self.meta["labels"])
         if self.meta["kind"] == "text":
             return SequenceModel(self.model_cfg, vocab_size=len(self.meta["vocab"]), embed_size=self.cfg.embed_size,
@@ -261,14 +280,35 @@ class Classify(Task):
                 for k, params in enumerate(stack)]
 
     # ------------------------------------------------------------------ training
+    def data_defaults(self) -> dict:
+        """Series: the fully convolutional networks' recipe (Wang et al. 2017: Adam at 1e-3, batches of 16),
+        with a cosine decay over ``SERIES_EPOCHS`` passes of the training series, but at most
+        ``SERIES_STEP_BUDGET`` series steps in all (batch x mean length x steps), so that a long or large set
+        stays within minutes of CPU; about 40 validations a run. Text: the class's ``train_defaults``.
+
+        >>> task = Classify(ClassifyConfig(), RecurrentConfig(), {"kind": "series"})
+        >>> task.train_x, task.train_y = [torch.zeros(100, 1)] * 40, torch.zeros(40)
+        >>> task.data_defaults()["steps"]                 # 3 batches an epoch, 400 epochs
+        1200
+        """
+        if self.meta["kind"] != "series":
+            return {}
+        n, batch = len(self.train_y), min(16, len(self.train_y))
+        mean_length = sum(len(x) for x in self.train_x) / max(n, 1)
+        steps = min(SERIES_EPOCHS * math.ceil(n / batch), int(SERIES_STEP_BUDGET / (batch * max(mean_length, 1))))
+        steps = max(steps, 1)
+        return {"steps": steps, "batch_size": batch, "lr": 1e-3, "schedule": "cosine",
+                "eval_every": max(1, steps // 40)}
+
     def train_batch(self, step: int, batch_size: int) -> Batch:
         idx = epoch_indices(len(self.train_y), batch_size, self.seed, step)
         x, lengths = pad_sequences([self.train_x[i] for i in idx])
         return Batch(x, lengths, self.train_y[idx])
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
-        logits, _ = model(batch.x, batch.lengths)
-        return F.cross_entropy(logits, batch.y), None, len(batch.y)
+        # an ensemble's members each learn from their own loss (independently trained models), not the mean's
+        members = model.members if isinstance(model, Ensemble) else [model]
+        return sum(F.cross_entropy(m(batch.x, batch.lengths)[0], batch.y) for m in members), None, len(batch.y)
 
     @torch.no_grad()
     def logits(self, model: nn.Module, xs: list[Tensor], chunk: int = 256) -> Tensor:
