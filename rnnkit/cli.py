@@ -214,7 +214,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     torch.manual_seed(seed)
     task = cls.prepare(task_cfg, model_cfg, data, seed=seed)
     if not args.resume:   # settings that follow from the data (e.g. a series set's epochs), where none was given
-        chosen = {k: v for k, v in task.data_defaults().items() if k not in given}
+        chosen = task.data_defaults(train_cfg.batch_size if "batch_size" in given else None)
+        chosen = {k: v for k, v in chosen.items() if k not in given}
         train_names = {f.name for f in fields(train_cfg)}
         train_cfg = replace(train_cfg, **{k: v for k, v in chosen.items() if k in train_names})
         task.model_cfg = replace(task.model_cfg, **{k: v for k, v in chosen.items() if k not in train_names})

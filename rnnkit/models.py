@@ -299,10 +299,12 @@ class Ensemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    def forward(self, x: Tensor, *args, **kwargs) -> tuple[Tensor, None]:
+    def forward(self, x: Tensor, *args, each: bool = False, **kwargs) -> tuple[Tensor, None]:
+        """The members' mean output, or with ``each=True`` every member's output stacked (K, ...): what a loss
+        reads to train each member on its own (called through the model, so DistributedDataParallel sees it)."""
         outs = [m(x, *args, **kwargs) for m in self.members]
-        outs = [o[0] if isinstance(o, tuple) else o for o in outs]
-        return torch.stack(outs).mean(0), None
+        outs = torch.stack([o[0] if isinstance(o, tuple) else o for o in outs])
+        return (outs if each else outs.mean(0)), None
 
 
 class LanguageModel(SequenceModel):

@@ -128,7 +128,6 @@ class Trainer:
         self.opt = make_optimizer(cfg, getattr(task, "param_groups", lambda m: m.parameters())(self.model))
         self.scaler = self.place.grad_scaler()
         self.step, self.best, self.bad_evals, self.history = 0, None, 0, []
-        self.best_loss = None                                # breaks ties of the primary metric
         self.carry = None                                    # this rank's streams' state (truncated BPTT)
 
     @property
@@ -141,9 +140,8 @@ class Trainer:
         carry = [self.place.gather_rows(t) for t in leaves(self.carry)]
         if self.place.is_main:
             save_checkpoint(self.run_dir, self.model, self.opt, {f"carry.{i}": t for i, t in enumerate(carry)},
-                            {"step": self.step, "best": self.best, "best_loss": self.best_loss,
-                             "bad_evals": self.bad_evals, "history": self.history,
-                             "has_carry": self.carry is not None})
+                            {"step": self.step, "best": self.best, "bad_evals": self.bad_evals,
+                             "history": self.history, "has_carry": self.carry is not None})
 
     def resume(self) -> bool:
         """Load the last checkpoint of the run folder, if any (every rank the same one); True when one was loaded."""
@@ -156,7 +154,6 @@ class Trainer:
         optimizer_from_tensors(self.opt, {k[4:]: v.to(self.place.device) for k, v in opt_tensors.items()
                                           if k.startswith("opt.")}, trainer["optimizer"])
         self.step, self.best, self.bad_evals = trainer["step"], trainer["best"], trainer["bad_evals"]
-        self.best_loss = trainer.get("best_loss")
         self.history = trainer["history"]
         if trainer["has_carry"]:
             rows = self.place.shard(self.cfg.batch_size)
@@ -201,14 +198,13 @@ class Trainer:
         plt.close(fig)
         atomic_write_bytes(self.run_dir / "learning_curve.png", buf.getvalue())
 
-    def _improved(self, value: float, loss: float | None) -> bool:
-        """Better on the primary metric, or equal to the best and lower in validation loss: a small validation
-        set scores many checkpoints alike on accuracy, and the first of them is seldom the best trained."""
+    def _improved(self, value: float) -> bool:
+        """As good as the best so far on the primary metric: a tie goes to the later checkpoint. A small
+        validation set scores many checkpoints alike (three series can only score 0, 1/3, 2/3 or 1), and the
+        first of them is the least trained; under a decaying rate the later one has converged further."""
         if self.best is None:
             return True
-        if value == self.best and loss is not None and self.best_loss is not None:
-            return loss < self.best_loss
-        return value > self.best if self.task.higher_is_better else value < self.best
+        return value >= self.best if self.task.higher_is_better else value <= self.best
 
     # ------------------------------------------------------------------ loop
     def _validate(self, train_loss: float | None, elapsed: float) -> bool:
@@ -221,9 +217,9 @@ class Trainer:
         row = {"step": self.step, "elapsed_s": round(elapsed, 3), "lr": learning_rate(self.cfg, self.step - 1),
                "train_loss": train_loss, **{f"valid_{k}": v for k, v in metrics.items()}}
         self._record(row)
-        value, loss = metrics[self.task.primary], metrics.get("loss")
-        if self._improved(value, loss):
-            self.best, self.best_loss, self.bad_evals = value, loss, 0
+        value = metrics[self.task.primary]
+        if self._improved(value):
+            self.best, self.bad_evals = value, 0
             save_model(self.run_dir / "model.safetensors", self.model)
         else:
             self.bad_evals += 1

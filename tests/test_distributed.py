@@ -37,13 +37,14 @@ def checkpoint(run: Path) -> dict:
 TASKS = {
     "charlm": lambda tmp: ["--data", text_file(tmp / "t.txt"), "--dropout", "0", "--seq-len", "16"],
     "classify": lambda tmp: ["--data", sentiment_csv(tmp / "c.csv")],
+    "classify-ensemble": lambda tmp: ["--data", sentiment_csv(tmp / "c.csv"), "--ensemble", "2"],   # each member its own loss
     "forecast": lambda tmp: ["--data", series_csv(tmp / "s.csv")],
 }
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_two_processes_with_half_the_batch_equal_one_with_all_of_it(tmp_path, task):
-    args = ["train", task, *TASKS[task](tmp_path), "--max-steps", "20", "--eval-every", "10", "--hidden-size", "16",
+    args = ["train", task.split("-")[0], *TASKS[task](tmp_path), "--max-steps", "20", "--eval-every", "10", "--hidden-size", "16",
             "--batch-size", "8", "--seed", "2"]
     assert main([*map(str, args), "--run", str(tmp_path / "one")]) == 0
     two = torchrun(*args, "--run-dir", tmp_path / "two")

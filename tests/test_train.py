@@ -125,8 +125,8 @@ def test_forecast_beats_the_naive_last_value(tmp_path):
     assert metrics["mae"] < 0.7 * metrics["naive_mae"], metrics
 
 
-def test_an_accuracy_tie_keeps_the_checkpoint_with_the_lower_validation_loss(tmp_path):
-    """Small validation sets score many checkpoints alike on accuracy: the tie goes to the lower loss."""
+def test_a_tie_on_the_primary_metric_keeps_the_later_checkpoint(tmp_path):
+    """Small validation sets score many checkpoints alike on accuracy: the tie goes to the later, better trained."""
     from safetensors.torch import load_file
     task = _task(tmp_path, "classify", str(sentiment_csv(tmp_path / "s.csv")), model={"hidden_size": 8})
     scores = iter([(0.5, 0.9), (1.0, 0.6), (1.0, 0.3), (1.0, 0.4), (0.9, 0.1)])   # (accuracy, loss) per validation
@@ -139,26 +139,28 @@ def test_an_accuracy_tie_keeps_the_checkpoint_with_the_lower_validation_loss(tmp
     task.evaluate = evaluate
     _fit(task, tmp_path / "run", TrainConfig(steps=10, batch_size=8, eval_every=2))
     best = load_file(str(tmp_path / "run" / "model.safetensors"))
-    assert len(seen) == 5 and not torch.equal(seen[2]["head.weight"], seen[1]["head.weight"])
-    assert all(torch.equal(best[k], v) for k, v in seen[2].items())      # the third: accuracy 1.0, loss 0.3
+    assert len(seen) == 5
+    assert not torch.equal(seen[3]["head.weight"], seen[2]["head.weight"])
+    assert all(torch.equal(best[k], v) for k, v in seen[3].items())      # the last of the three at accuracy 1.0
 
 
-def test_series_training_settings_follow_the_data_unless_given(tmp_path):
+def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     from rnnkit.cli import main
-    from rnnkit.tasks.classify import SERIES_EPOCHS, SERIES_STEP_BUDGET
+    from rnnkit.tasks.classify import (SERIES_EPOCHS, SERIES_STEP_BUDGET, STEP_OVERHEAD, TEXT_EPOCHS,
+                                       TEXT_STEP_BUDGET)
     folder = tmp_path / "Toy"
     folder.mkdir()
     ts_file(folder / "Toy_TRAIN.ts", n=60, seed=2)
     ts_file(folder / "Toy_TEST.ts", n=20, seed=3)
     run = tmp_path / "auto"
-    assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--hidden-size", "4",
-                 "--max-time", "0.5"]) == 0
+    assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--max-time", "0.5"]) == 0
     config = json.loads((run / "config.json").read_text())
-    task = _task(tmp_path, "classify", str(folder))                     # the same split (the same seed, 0)
-    task = TASKS["classify"].prepare(task.cfg, task.model_cfg, str(folder), seed=0)
+    task = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(folder), seed=0)  # same split
     n, mean_len = len(task.train_y), sum(len(x) for x in task.train_x) / len(task.train_y)
     assert config["task_config"]["model"] == "lstm-fcn"               # auto: the convolutional branch for series
-    assert config["train"]["steps"] == min(SERIES_EPOCHS * -(-n // 16), int(SERIES_STEP_BUDGET / (16 * mean_len)))
+    assert config["model"]["hidden_size"] == 8 and config["task_config"]["readout"] == "last"
+    assert config["train"]["steps"] == min(SERIES_EPOCHS * -(-n // 16),
+                                           int(SERIES_STEP_BUDGET / (16 * mean_len + STEP_OVERHEAD)))
     assert (config["train"]["batch_size"], config["train"]["lr"], config["train"]["schedule"]) == (16, 1e-3, "cosine")
     assert config["train"]["eval_every"] == config["train"]["steps"] // 40
     given = tmp_path / "given"                                        # a flag or a --config setting wins
@@ -169,8 +171,21 @@ def test_series_training_settings_follow_the_data_unless_given(tmp_path):
     config = json.loads((given / "config.json").read_text())
     assert (config["train"]["steps"], config["train"]["lr"], config["train"]["schedule"]) == (3, 0.01, "linear")
     assert config["train"]["batch_size"] == 16 and config["task_config"]["model"] == "rnn"
-    text = tmp_path / "text"                                          # text keeps the task's fixed defaults
-    assert main(["train", "classify", "--data", str(sentiment_csv(tmp_path / "s.csv")), "--run", str(text),
-                 "--hidden-size", "4", "--max-time", "0.5"]) == 0
+    given_batch = tmp_path / "batch"                                  # the steps follow a batch size given
+    assert main(["train", "classify", "--data", str(folder), "--run", str(given_batch), "--batch-size", "8",
+                 "--max-time", "0.2"]) == 0
+    assert json.loads((given_batch / "config.json").read_text())["train"]["steps"] == SERIES_EPOCHS * -(-n // 8)
+    assert config["model"]["hidden_size"] == 4                        # given: not the recipe's 8
+    text = tmp_path / "text"                                          # text: words, both ways, max over time
+    assert main(["train", "classify", "--data", str(sentiment_csv(tmp_path / "s.csv", n=400)), "--run", str(text),
+                 "--max-time", "0.5"]) == 0
     config = json.loads((text / "config.json").read_text())
-    assert config["task_config"]["model"] == "rnn" and config["train"]["schedule"] == "constant"
+    task = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(tmp_path / "s.csv"), seed=0)
+    tokens = sum(len(x) for x in task.train_x)
+    assert (config["task_config"]["model"], config["task_config"]["tokens"], config["task_config"]["readout"]) == (
+        "rnn", "word", "max")
+    assert config["model"]["bidirectional"] and config["model"]["dropout"] == 0.5
+    assert config["model"]["hidden_size"] == 128                      # the task's model default, not the series 8
+    assert config["train"]["steps"] == min(TEXT_EPOCHS * -(-len(task.train_y) // 32),
+                                           int(TEXT_STEP_BUDGET / (32 * tokens / len(task.train_y) + STEP_OVERHEAD)))
+    assert config["train"]["schedule"] == "cosine" and config["train"]["batch_size"] == 32

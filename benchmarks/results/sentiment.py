@@ -7,7 +7,8 @@ weights on its own validation share of train.csv), then its selected weights are
 (what `rnnkit eval RUN --data test.csv` prints). The ULMFiT candidate first trains `rnnkit train charlm` on
 the training tweets' texts (one per line) and starts the classifier from it (`--init-from`).
 
-    python benchmarks/results/sentiment.py
+    python benchmarks/results/sentiment.py --seeds 3            # defaults and --ensemble 3
+    python benchmarks/results/sentiment.py --candidates ulmfit,char-bilstm --seeds 1
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import parser, write  # noqa: E402
+from common import mean_sd, parser, write  # noqa: E402
 
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.data.text import read_labelled  # noqa: E402
@@ -33,10 +34,10 @@ from rnnkit.tasks.classify import stratified_split  # noqa: E402
 # "char-bilstm" is the old row's model; "ulmfit" starts from a char LM trained on the training tweets' texts.
 CANDIDATES = {
     "defaults": ([], None),
-    "char-bilstm": (["--tokens", "char", "--bidirectional", "--readout", "last",
-                                                 "--embed-size", "64", "--max-len", "200"], None),
+    "ensemble3": (["--ensemble", "3"], None),
+    "char-bilstm": (["--tokens", "char", "--readout", "last", "--embed-size", "64", "--max-len", "200"], None),
     "ulmfit": (
-        ["--tokens", "char", "--unfreeze-every", "200", "--readout", "max"],
+        ["--unfreeze-every", "200", "--no-lowercase"],
         ["--hidden-size", "512", "--num-layers", "1", "--dropout", "0", "--max-time", "300", "--max-steps", "100000"]),
 }
 
@@ -78,31 +79,38 @@ def rnnkit(*args: str) -> None:
 
 
 def candidate(name: str, flags: list[str], lm_flags: list[str] | None, train: Path, test: Path, tmp: Path,
-              extra: list[str], lm_extra: list[str]) -> dict:
+              extra: list[str], lm_extra: list[str], seed: int) -> dict:
     t0 = time.perf_counter()
+    shown = " ".join(flags) + (" --init-from LM_RUN (charlm " + " ".join(lm_flags) + ")" if lm_flags is not None else "")
     if lm_flags is not None:
         texts = tmp / "texts.txt"
         texts.write_text("\n".join(t.replace("\n", " ") for t, _ in read_labelled(train)) + "\n", encoding="utf-8")
-        rnnkit("train", "charlm", "--data", str(texts), "--run", str(tmp / "lm"), *lm_flags, *lm_extra)
+        rnnkit("train", "charlm", "--data", str(texts), "--run", str(tmp / "lm"), "--seed", str(seed), *lm_flags,
+               *lm_extra)
         flags = [*flags, "--init-from", str(tmp / "lm")]
     run = tmp / "classify"
-    rnnkit("train", "classify", "--data", str(train), "--run", str(run), *flags, *extra)
+    rnnkit("train", "classify", "--data", str(train), "--run", str(run), "--seed", str(seed), *flags, *extra)
     task, model = open_run(run)
     task.load_eval_data(str(test))
     scores = task.evaluate(model)
     steps = int(float(next(reversed((run / "metrics.csv").read_text().splitlines())).split(",")[0]))
-    return {"model": f"rnnkit: {name}", "flags": " ".join(flags), "accuracy": scores["accuracy"],
+    return {"model": f"rnnkit: {name}", "seed": seed, "flags": shown.strip(), "accuracy": scores["accuracy"],
             "macro_f1": scores["macro_f1"], "steps": steps, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def main() -> None:
     p = parser(__doc__.split("\n")[0])
-    p.add_argument("--candidates", default="", help="comma-separated names of CANDIDATES (default: all)")
+    p.add_argument("--candidates", default="defaults,ensemble3", help="comma-separated names of CANDIDATES "
+                   f"(default: defaults,ensemble3; all: {','.join(CANDIDATES)})")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per candidate (default 3)")
     args = p.parse_args()
     extra, lm_extra = [], []
-    chosen = [c for c in CANDIDATES if not args.candidates or c in args.candidates.split(",")]
+    chosen = args.candidates.split(",")
+    if set(chosen) - set(CANDIDATES):
+        raise SystemExit(f"--candidates: expected names from {list(CANDIDATES)}; received {args.candidates!r}")
     if args.smoke:
         extra, lm_extra = ["--max-steps", "3", "--eval-every", "3"], ["--max-steps", "3", "--eval-every", "3"]
+        chosen, args.seeds = list(CANDIDATES), 1
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -116,11 +124,16 @@ def main() -> None:
         rows = [bag_of_words(train, test)]
         print(rows[-1], flush=True)
         for name in chosen:
-            (tmp / name[:8]).mkdir()
-            rows.append(candidate(name, *CANDIDATES[name], train, test, tmp / name[:8], extra, lm_extra))
-            print(rows[-1], flush=True)
+            for seed in range(args.seeds):
+                (tmp / f"{name}-{seed}").mkdir()
+                rows.append(candidate(name, *CANDIDATES[name], train, test, tmp / f"{name}-{seed}", extra, lm_extra,
+                                      seed))
+                print(rows[-1], flush=True)
+        summary = {name: {k: mean_sd([r[k] for r in rows if r["model"] == f"rnnkit: {name}"])
+                          for k in ("accuracy", "macro_f1")} for name in chosen}
         n_train, n_test = (len(read_labelled(f)) for f in (train, test))
-    write("sentiment", args, {"train": n_train, "test": n_test, "rows": rows}, started)
+    write("sentiment", args, {"train": n_train, "test": n_test, "seeds": args.seeds, "rows": rows,
+                              "summary": summary}, started)
 
 
 if __name__ == "__main__":

@@ -62,10 +62,10 @@ class Task:
         """True where the carried state must restart (a new pass over the streams)."""
         return False
 
-    def data_defaults(self) -> dict:
+    def data_defaults(self, batch_size: int | None = None) -> dict:
         """TrainConfig and RecurrentConfig fields chosen from the prepared data (e.g. steps from the size of a
         dataset); they replace the task's ``train_defaults`` and ``model_defaults`` wherever neither a flag nor
-        ``--config`` set the field. Called before the model is built."""
+        ``--config`` set the field; ``batch_size`` is the user's, when given. Called before the model is built."""
         return {}
 
     # -- to be written by each task ----------------------------------------------------

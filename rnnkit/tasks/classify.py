@@ -41,14 +41,15 @@ PAD, UNK = "<pad>", "<unk>"
 class ClassifyConfig:
     valid: str = option("validation data in the same format (default: split off --valid-fraction)", "")
     valid_fraction: float = option("share of the data held out when --valid is not given", 0.1, above=0.0, below=1.0)
-    tokens: str = option("char or word (text data)", "char", choices=("char", "word"))
-    lowercase: bool = option("lowercase text first", False)
+    tokens: str = option("text: char or word; auto: word, or char with --init-from (a character LM)", "auto",
+                         choices=("auto", "char", "word"))
+    lowercase: bool = option("lowercase text first", True)
     max_len: int = option("keep at most this many tokens / steps per example (0: all)", 0, at_least=0)
-    min_count: int = option("tokens seen fewer times in training become <unk>", 1, at_least=1)
-    embed_size: int = option("token embedding size (text data)", 64, at_least=1, at_most=65536)
+    min_count: int = option("tokens seen fewer times in training become <unk>", 2, at_least=1)
+    embed_size: int = option("token embedding size (text data)", 128, at_least=1, at_most=65536)
     readout: str = option("what the classes are read from: the last step (both ends when bidirectional), or the "
-                          "mean, max or attention-weighted sum of every step's output (padding excluded)", "last",
-                          choices=("last", "mean", "max", "attention"))
+                          "mean, max or attention-weighted sum of every step's output (padding excluded); auto: max "
+                          "for text, last for series", "auto", choices=("auto", "last", "mean", "max", "attention"))
     model: str = option("rnn (the recurrent stack and --readout) or, for series, lstm-fcn (a fully convolutional "
                         "branch beside it, Karim et al. 2017); auto: lstm-fcn for series, rnn for text", "auto",
                         choices=("auto", "rnn", "lstm-fcn"))
@@ -122,8 +123,11 @@ def _from_language_model(cfg: ClassifyConfig, model_cfg: RecurrentConfig):
             replace(lm, **kept), vocab)
 
 
-SERIES_EPOCHS = 400              # passes over a series set's training file (FCN trained 2000, at a constant rate)
-SERIES_STEP_BUDGET = 12_000_000  # series steps a run may read: about 4 minutes of the default LSTM-FCN on 2 cores
+SERIES_EPOCHS = 2000             # passes over a series set's training file, as FCN was trained (Wang et al. 2017)
+SERIES_STEP_BUDGET = 14_000_000  # series steps a run may cost: about 3 minutes of the default LSTM-FCN on 2 cores
+STEP_OVERHEAD = 300              # what one update costs beyond its series steps, in series steps (measured)
+TEXT_EPOCHS = 3                  # passes over a text set's training examples
+TEXT_STEP_BUDGET = 8_000_000     # token steps a run may cost: about 10 minutes of the default text model on 2 cores
 
 REGULARISERS = ("dropout", "input_dropout", "output_dropout", "state_dropout", "variational", "zoneout",
                 "embed_dropout")
@@ -140,8 +144,10 @@ class Classify(Task):
     # ------------------------------------------------------------------ data
     @classmethod
     def prepare(cls, cfg: ClassifyConfig, model_cfg: RecurrentConfig, data, *, seed: int = 0) -> "Classify":
-        if cfg.tokens not in ("char", "word"):
-            raise UserError(f"--tokens must be char or word; received {cfg.tokens!r}")
+        if cfg.tokens not in ("auto", "char", "word"):
+            raise UserError(f"--tokens must be auto, char or word; received {cfg.tokens!r}")
+        if cfg.tokens == "auto":
+            cfg = replace(cfg, tokens="char" if cfg.init_from else "word")
         path = data_path(data, cls.name)
         valid_path, test_path = cfg.valid or None, None
         if path.is_dir() and any(path.glob("*_TRAIN.ts")):
@@ -155,6 +161,8 @@ class Classify(Task):
             raise UserError(f"--model lstm-fcn and --normalize are for series data; {path} holds texts")
         if cfg.model == "auto":
             cfg = replace(cfg, model="lstm-fcn" if kind == "series" else "rnn")
+        if cfg.readout == "auto":
+            cfg = replace(cfg, readout="max" if kind == "text" else "last")
         raw_x, raw_y = cls._read(path, kind, cfg)
         labels = sorted(set(raw_y))
         if len(labels) < 2:
@@ -280,25 +288,41 @@ class Classify(Task):
                 for k, params in enumerate(stack)]
 
     # ------------------------------------------------------------------ training
-    def data_defaults(self) -> dict:
-        """Series: the fully convolutional networks' recipe (Wang et al. 2017: Adam at 1e-3, batches of 16),
-        with a cosine decay over ``SERIES_EPOCHS`` passes of the training series, but at most
-        ``SERIES_STEP_BUDGET`` series steps in all (batch x mean length x steps), so that a long or large set
-        stays within minutes of CPU; about 40 validations a run. Text: the class's ``train_defaults``.
+    def data_defaults(self, batch_size: int | None = None) -> dict:
+        """The recipes, chosen by measurement (RESULTS.md), with the number of steps from the data's size (and
+        from ``batch_size`` where the user chose it).
+
+        Series: LSTM-FCN with a small recurrent branch (8 units, as Karim et al. 2017) trained as the fully
+        convolutional networks are (Wang et al. 2017: Adam at 1e-3, batches of 16), with a cosine decay over
+        ``SERIES_EPOCHS`` passes, but at most ``SERIES_STEP_BUDGET`` series steps in all (each update costs its
+        batch x mean length, plus ``STEP_OVERHEAD``), so a long or large set stays within minutes of CPU; about
+        40 validations a run.
+        Text: a bidirectional LSTM (one way when it starts from a language model) with dropout 0.5 before the
+        head and embedding dropout 0.1, Adam at 2e-3 in batches of 32 with a cosine decay over ``TEXT_EPOCHS``
+        passes, at most ``TEXT_STEP_BUDGET`` token steps; about 8 validations a run.
 
         >>> task = Classify(ClassifyConfig(), RecurrentConfig(), {"kind": "series"})
         >>> task.train_x, task.train_y = [torch.zeros(100, 1)] * 40, torch.zeros(40)
-        >>> task.data_defaults()["steps"]                 # 3 batches an epoch, 400 epochs
-        1200
+        >>> task.data_defaults()["steps"]                 # 3 batches an epoch, 2000 epochs
+        6000
+        >>> task.train_x = [torch.zeros(1000, 1)] * 40     # longer series: the budget binds
+        >>> task.data_defaults()["steps"]                 # 14e6 / (16 * 1000 + 300)
+        858
         """
-        if self.meta["kind"] != "series":
-            return {}
-        n, batch = len(self.train_y), min(16, len(self.train_y))
+        series = self.meta["kind"] == "series"
+        epochs, budget, batch = (SERIES_EPOCHS, SERIES_STEP_BUDGET, 16) if series else (TEXT_EPOCHS, TEXT_STEP_BUDGET, 32)
+        n = len(self.train_y)
+        batch = batch_size or min(batch, n)
         mean_length = sum(len(x) for x in self.train_x) / max(n, 1)
-        steps = min(SERIES_EPOCHS * math.ceil(n / batch), int(SERIES_STEP_BUDGET / (batch * max(mean_length, 1))))
-        steps = max(steps, 1)
-        return {"steps": steps, "batch_size": batch, "lr": 1e-3, "schedule": "cosine",
-                "eval_every": max(1, steps // 40)}
+        cost = batch * max(mean_length, 1) + STEP_OVERHEAD                 # of one update, in series / token steps
+        steps = max(1, min(epochs * math.ceil(n / batch), int(budget / cost)))
+        if series:
+            small = {"hidden_size": 8} if self.cfg.model == "lstm-fcn" else {}
+            return {**small, "steps": steps, "batch_size": batch, "lr": 1e-3, "schedule": "cosine",
+                    "eval_every": max(1, steps // 40)}
+        text = {"dropout": 0.5, "embed_dropout": 0.1, "steps": steps, "batch_size": batch, "lr": 2e-3,
+                "schedule": "cosine", "eval_every": max(1, steps // 8)}
+        return text if self.meta.get("init_from") else {**text, "bidirectional": True}
 
     def train_batch(self, step: int, batch_size: int) -> Batch:
         idx = epoch_indices(len(self.train_y), batch_size, self.seed, step)
@@ -307,8 +331,11 @@ class Classify(Task):
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
         # an ensemble's members each learn from their own loss (independently trained models), not the mean's
-        members = model.members if isinstance(model, Ensemble) else [model]
-        return sum(F.cross_entropy(m(batch.x, batch.lengths)[0], batch.y) for m in members), None, len(batch.y)
+        if isinstance(getattr(model, "module", model), Ensemble):        # the model itself or wrapped by DDP
+            logits = model(batch.x, batch.lengths, each=True)[0]                          # (K, B, C)
+            return sum(F.cross_entropy(z, batch.y) for z in logits), None, len(batch.y)
+        logits, _ = model(batch.x, batch.lengths)
+        return F.cross_entropy(logits, batch.y), None, len(batch.y)
 
     @torch.no_grad()
     def logits(self, model: nn.Module, xs: list[Tensor], chunk: int = 256) -> Tensor:

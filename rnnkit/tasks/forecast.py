@@ -180,9 +180,10 @@ class Forecast(Task):
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
         target = batch.y[:, -1] if self.cfg.mode == "one" else batch.y
-        members = model.members if isinstance(model, Ensemble) else [model]
         # each member learns from its own error (an ensemble of independently trained models), not the mean's
-        return sum(F.mse_loss(m(batch.x)[0], target) for m in members), None, len(batch.x)
+        if isinstance(getattr(model, "module", model), Ensemble):        # the model itself or wrapped by DDP
+            return sum(F.mse_loss(out, target) for out in model(batch.x, each=True)[0]), None, len(batch.x)
+        return F.mse_loss(model(batch.x)[0], target), None, len(batch.x)
 
     @torch.no_grad()
     def forecast(self, model: nn.Module, starts: Tensor) -> tuple[Tensor, Tensor, Tensor]:
