@@ -69,7 +69,10 @@ def test_kill_at_random_moments_then_resume_gives_the_uninterrupted_weights(tmp_
     for attempt in range(12):
         proc = subprocess.Popen([sys.executable, "-m", "rnnkit", *map(str, args), "--run", str(run), *resume],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        time.sleep(rng.uniform(1.0, 4.0))
+        started = time.monotonic()     # the moments count from the run folder's creation: a loaded machine may
+        while proc.poll() is None and not (run / "config.json").exists() and time.monotonic() - started < 120:
+            time.sleep(0.02)           # take seconds just to import torch
+        time.sleep(rng.uniform(0.0, 3.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
