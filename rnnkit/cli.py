@@ -339,13 +339,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from .models import is_ensemble
     from .runs import open_run
 
     out = Path(args.out)
     if not out.parent.is_dir():
         raise UserError(f"expected --out in an existing folder; received {args.out}")
     task, model = open_run(Path(args.run))
-    if hasattr(model, "members"):
+    if is_ensemble(model):
         raise UserError(f"expected a run of one model to export; {args.run} is an ensemble of {len(model.members)} "
                         f"(--ensemble), whose members ONNX would run one by one")
     if not hasattr(model, "runner") or not hasattr(model, "head"):

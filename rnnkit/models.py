@@ -307,6 +307,15 @@ class Ensemble(nn.Module):
         return (outs if each else outs.mean(0)), None
 
 
+def is_ensemble(model: nn.Module) -> bool:
+    """True for an ``Ensemble``, alone or wrapped (DistributedDataParallel keeps it as ``.module``).
+
+    >>> is_ensemble(Ensemble([nn.Linear(2, 1)])), is_ensemble(nn.Linear(2, 1))
+    (True, False)
+    """
+    return isinstance(getattr(model, "module", model), Ensemble)
+
+
 class LanguageModel(SequenceModel):
     """Next-token model (Albert's notes and the ML@B slides char-rnn) with ``generate``, which carries the state token by token."""
 

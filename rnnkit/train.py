@@ -199,12 +199,10 @@ class Trainer:
         atomic_write_bytes(self.run_dir / "learning_curve.png", buf.getvalue())
 
     def _improved(self, value: float) -> bool:
-        """As good as the best so far on the primary metric: a tie goes to the later checkpoint. A small
-        validation set scores many checkpoints alike (three series can only score 0, 1/3, 2/3 or 1), and the
-        first of them is the least trained; under a decaying rate the later one has converged further."""
+        """Better than the best so far on the primary metric (what early stopping's patience waits for)."""
         if self.best is None:
             return True
-        return value >= self.best if self.task.higher_is_better else value <= self.best
+        return value > self.best if self.task.higher_is_better else value < self.best
 
     # ------------------------------------------------------------------ loop
     def _validate(self, train_loss: float | None, elapsed: float) -> bool:
@@ -218,9 +216,13 @@ class Trainer:
                "train_loss": train_loss, **{f"valid_{k}": v for k, v in metrics.items()}}
         self._record(row)
         value = metrics[self.task.primary]
-        if self._improved(value):
-            self.best, self.bad_evals = value, 0
+        improved = self._improved(value)
+        # a tie keeps the later checkpoint but does not reset patience: a small validation set scores many
+        # checkpoints alike (three series can only score 0, 1/3, 2/3 or 1), the first of them the least trained
+        if improved or value == self.best:
             save_model(self.run_dir / "model.safetensors", self.model)
+        if improved:
+            self.best, self.bad_evals = value, 0
         else:
             self.bad_evals += 1
         self._save()

@@ -142,6 +142,10 @@ def test_a_tie_on_the_primary_metric_keeps_the_later_checkpoint(tmp_path):
     assert len(seen) == 5
     assert not torch.equal(seen[3]["head.weight"], seen[2]["head.weight"])
     assert all(torch.equal(best[k], v) for k, v in seen[3].items())      # the last of the three at accuracy 1.0
+    scores = iter([(0.5, 0.9), (1.0, 0.6), (1.0, 0.3), (1.0, 0.4), (1.0, 0.1)])   # ties do not reset patience
+    seen.clear()
+    _fit(task, tmp_path / "patient", TrainConfig(steps=10, batch_size=8, eval_every=2, patience=2))
+    assert len(seen) == 4                                                # stopped after two validations without gain
 
 
 def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):

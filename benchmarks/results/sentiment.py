@@ -13,7 +13,6 @@ the training tweets' texts (one per line) and starts the classifier from it (`--
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
 import tempfile
@@ -73,7 +72,7 @@ def bag_of_words(train: Path, test: Path) -> dict:
 
 def rnnkit(*args: str) -> None:
     cmd = [sys.executable, "-m", "rnnkit", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ})
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.strip().splitlines()[-1:]}")
 

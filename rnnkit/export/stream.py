@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..models import is_ensemble
 from ..runners import Bidirectional, Layers, RNN, unroll
 from ..sequence import step_mask
 from ..state import State
@@ -45,7 +46,7 @@ class Stream:
 
     def __init__(self, module: nn.Module, batch_size: int = 1, *, state: State = None):
         self.module = module
-        if hasattr(module, "members"):
+        if is_ensemble(module):
             raise ValueError(f"expected one model to stream; received an ensemble of {len(module.members)} "
                              f"(stream each member)")
         self.runner, self.model = parts(module)

@@ -28,7 +28,7 @@ from ..data.text import read_labelled
 from ..data.tsfile import read_ts
 from ..data.vocab import Vocab
 from ..errors import UserError
-from ..models import LSTMFCN, Ensemble, RecurrentConfig, SequenceModel
+from ..models import LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble
 from ..options import option
 from ..state import State
 from .base import Batch, Task, data_path, epoch_indices
@@ -331,7 +331,7 @@ class Classify(Task):
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
         # an ensemble's members each learn from their own loss (independently trained models), not the mean's
-        if isinstance(getattr(model, "module", model), Ensemble):        # the model itself or wrapped by DDP
+        if is_ensemble(model):                                           # the model itself or wrapped by DDP
             logits = model(batch.x, batch.lengths, each=True)[0]                          # (K, B, C)
             return sum(F.cross_entropy(z, batch.y) for z in logits), None, len(batch.y)
         logits, _ = model(batch.x, batch.lengths)

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ..data.text import check_file
 from ..errors import UserError
-from ..models import Ensemble, RecurrentConfig, SequenceModel
+from ..models import Ensemble, RecurrentConfig, SequenceModel, is_ensemble
 from ..options import option
 from ..state import State
 from .base import Batch, Task, data_path, epoch_indices
@@ -181,7 +181,7 @@ class Forecast(Task):
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
         target = batch.y[:, -1] if self.cfg.mode == "one" else batch.y
         # each member learns from its own error (an ensemble of independently trained models), not the mean's
-        if isinstance(getattr(model, "module", model), Ensemble):        # the model itself or wrapped by DDP
+        if is_ensemble(model):                                           # the model itself or wrapped by DDP
             return sum(F.mse_loss(out, target) for out in model(batch.x, each=True)[0]), None, len(batch.x)
         return F.mse_loss(model(batch.x)[0], target), None, len(batch.x)
 
