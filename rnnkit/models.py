@@ -234,10 +234,51 @@ class SequenceModel(nn.Module):
         return last                                                        # (B, H')
 
 
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """Batch normalisation over the live steps of a padded batch (B, C, T) only.
+
+    In training mode the mean and (biased) variance of each channel are taken over the steps inside each
+    series' length, ``mu = sum(m x) / sum(m)``, ``var = sum(m (x - mu)^2) / sum(m)``, and the running statistics
+    move towards them (the unbiased variance, as ``nn.BatchNorm1d``); in evaluation mode the running statistics
+    are used. So the statistics, and everything after them, are those of the same series concatenated without
+    padding, however long the batch's padding is. With every step live it is ``nn.BatchNorm1d``.
+
+    >>> bn = MaskedBatchNorm1d(2)
+    >>> x = torch.tensor([[[1., 2., 3.], [0., 0., 1.]], [[5., 0., 0.], [2., 0., 0.]]])   # (B 2, C 2, T 3)
+    >>> live = torch.tensor([[[1., 1., 1.]], [[1., 0., 0.]]])                             # lengths 3, 1
+    >>> torch.allclose(bn(x, live)[1, :, 0], bn(torch.cat([x[0], x[1, :, :1]], 1)[None])[0, :, -1])
+    True
+    """
+
+    def forward(self, x: Tensor, live: Tensor | None = None) -> Tensor:
+        if live is None or not self.training or bool(live.all()):
+            return super().forward(x)
+        n = live.sum().clamp(min=1)                                         # live steps in the batch
+        xm = x * live
+        mu = xm.sum((0, 2)) / n                                             # (C,)
+        var = ((xm * x).sum((0, 2)) / n - mu ** 2).clamp(min=0)             # (C,), biased: E[x^2] - mu^2
+        if self.track_running_stats:
+            with torch.no_grad():
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked + 1)
+                self.num_batches_tracked += 1
+                unbiased = var * (n / (n - 1).clamp(min=1))
+                self.running_mean.mul_(1 - m).add_(m * mu)
+                self.running_var.mul_(1 - m).add_(m * unbiased)
+        y = (x - mu[:, None]) / torch.sqrt(var[:, None] + self.eps)
+        if self.affine:
+            y = y * self.weight[:, None] + self.bias[:, None]
+        return y
+
+
 class FCN(nn.Module):
     """The fully convolutional branch of Wang et al. 2017 (as in Karim et al. 2017's LSTM-FCN): three 1-d
     convolutions (128 filters of width 8, 256 of 5, 128 of 3), each with batch normalisation and ReLU, then the
-    mean over each series' own steps. (B, T, D) -> (B, 128)."""
+    mean over each series' own steps. (B, T, D) -> (B, 128).
+
+    Padding never counts: every block's output is zero past a series' end (what a convolution of the series
+    alone reads beyond its end), batch normalisation takes its statistics over live steps only, and the mean
+    pools each series' own steps; a batch padded to any length gives the outputs and gradients of the series
+    without padding."""
 
     def __init__(self, input_size: int, widths: tuple[int, ...] = (128, 256, 128), kernels: tuple[int, ...] = (8, 5, 3)):
         super().__init__()
@@ -245,7 +286,7 @@ class FCN(nn.Module):
         for w, k in zip(widths, kernels):
             # "same" padding, the extra step of an even width on the right (as Keras pads)
             self.blocks.append(nn.Sequential(nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0), nn.Conv1d(d, w, k),
-                                             nn.BatchNorm1d(w), nn.ReLU()))
+                                             MaskedBatchNorm1d(w), nn.ReLU()))
             d = w
         self.output_size = d
 
@@ -254,8 +295,8 @@ class FCN(nn.Module):
         live = (step_mask(torch.as_tensor(lengths, device=x.device), T) if lengths is not None
                 else torch.ones(B, T, dtype=torch.bool, device=x.device)).unsqueeze(1).to(x.dtype)   # (B, 1, T)
         f = x.transpose(1, 2) * live                                        # (B, D, T)
-        for block in self.blocks:
-            f = block(f) * live      # steps past a series' end stay zero, as the padding of a series alone
+        for pad, conv, norm, act in self.blocks:
+            f = act(norm(conv(pad(f)), live)) * live   # past a series' end stays zero, as alone
         return f.sum(-1) / live.sum(-1).clamp(min=1)                        # (B, C)
 
 
@@ -264,8 +305,8 @@ class LSTMFCN(SequenceModel):
     convolutional branch, their two summaries joined before one linear layer to the classes.
 
     The recurrent branch reads the series step by step, as the multivariate MLSTM-FCN (Karim et al. 2019)
-    does, not the univariate paper's "dimension shuffle" (the whole series as one step). Batch
-    normalisation sees padded steps of a batch of unequal lengths; the pooled mean does not.
+    does, not the univariate paper's "dimension shuffle" (the whole series as one step). Neither branch sees
+    the padding of a batch of unequal lengths (``FCN``, ``MaskedBatchNorm1d``).
     """
 
     needs_whole_sequence = True

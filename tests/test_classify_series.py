@@ -1,0 +1,131 @@
+"""Series classification on data of any shape: padding never counts (training and evaluation, batch-norm
+statistics included), tiny training files train on every series, batches grouped by length."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.models import FCN, LSTMFCN, MaskedBatchNorm1d, RecurrentConfig
+from rnnkit.tasks.base import bucketed_batches, padded_cost
+from rnnkit.tasks.classify import HELD_OUT, MIN_HELD_OUT, held_out_share
+
+
+def _pad(series: list[torch.Tensor], T: int) -> torch.Tensor:
+    out = torch.zeros(len(series), T, series[0].shape[1], dtype=series[0].dtype)
+    for b, s in enumerate(series):
+        out[b, :len(s)] = s
+    return out
+
+
+def _model(seed: int = 0) -> LSTMFCN:
+    torch.manual_seed(seed)
+    return LSTMFCN(RecurrentConfig(hidden_size=5), input_size=2, output_size=3).double()
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_lstm_fcn_loss_gradients_and_statistics_do_not_depend_on_the_padding(mode):
+    torch.manual_seed(1)
+    series = [torch.randn(n, 2, dtype=torch.float64) for n in (11, 4, 7)]
+    lengths, y = torch.tensor([11, 4, 7]), torch.tensor([0, 2, 1])
+    results = []
+    for T in (11, 19):                                     # tight, and padded by 8 more steps
+        model = _model()
+        model.train(mode == "train")
+        logits, _ = model(_pad(series, T), lengths)
+        loss = nn.functional.cross_entropy(logits, y)
+        loss.backward()
+        stats = [b[2].running_mean.clone() for b in model.fcn.blocks] + [b[2].running_var.clone() for b in model.fcn.blocks]
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters()], stats))
+    (loss_a, grads_a, stats_a), (loss_b, grads_b, stats_b) = results
+    torch.testing.assert_close(loss_a, loss_b)
+    for a, b in zip(grads_a + stats_a, grads_b + stats_b):
+        torch.testing.assert_close(a, b)
+
+
+def test_a_series_predicted_inside_a_padded_batch_equals_it_alone_after_training_steps():
+    torch.manual_seed(2)
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    series = [torch.randn(n, 2, dtype=torch.float64) for n in (13, 3, 8, 6)]
+    for _ in range(3):                                     # running statistics moved by padded batches
+        logits, _ = model(_pad(series, 20), torch.tensor([13, 3, 8, 6]))
+        nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 0])).backward()
+        opt.step()
+        opt.zero_grad()
+    model.eval()
+    together, _ = model(_pad(series, 20), torch.tensor([13, 3, 8, 6]))
+    for b, s in enumerate(series):
+        alone, _ = model(s[None], torch.tensor([len(s)]))
+        torch.testing.assert_close(together[b], alone[0])
+
+
+def test_batch_norm_statistics_are_those_of_the_series_without_padding():
+    torch.manual_seed(3)
+    lengths = [9, 2, 5]
+    x = torch.randn(3, 4, 9, dtype=torch.float64)
+    live = (torch.arange(9)[None] < torch.tensor(lengths)[:, None]).double().unsqueeze(1)    # (B, 1, T)
+    masked, plain = MaskedBatchNorm1d(4).double(), nn.BatchNorm1d(4).double()
+    y = masked(x * live, live)
+    joined = torch.cat([x[b, :, :n] for b, n in enumerate(lengths)], dim=1)[None]            # (1, C, sum L)
+    expected = plain(joined)[0]
+    torch.testing.assert_close(torch.cat([y[b, :, :n] for b, n in enumerate(lengths)], dim=1), expected)
+    torch.testing.assert_close(masked.running_mean, plain.running_mean)
+    torch.testing.assert_close(masked.running_var, plain.running_var)
+    full = torch.ones(3, 1, 9, dtype=torch.float64)                 # every step live: nn.BatchNorm1d itself
+    torch.testing.assert_close(MaskedBatchNorm1d(4).double()(x, full), nn.BatchNorm1d(4).double()(x))
+
+
+def test_an_all_empty_batch_gives_finite_features():
+    fcn = FCN(2)
+    out = fcn(torch.zeros(2, 5, 2), torch.tensor([0, 0]))
+    assert torch.isfinite(out).all() and not out.any()
+
+
+def test_the_held_out_share_follows_the_size_of_the_training_file():
+    two_a_class = torch.arange(104) // 2                      # 52 classes of two: nothing held out
+    assert held_out_share(two_a_class) == 0.0
+    assert held_out_share(torch.arange(MIN_HELD_OUT * 10) % 2) == HELD_OUT
+    assert held_out_share(torch.arange(MIN_HELD_OUT * 10 - 10) % 2) == 0.0     # 49 would be held out
+    assert held_out_share(torch.arange(1000) % 200) == 0.0      # 100 held out, but fewer than five a class
+    assert held_out_share(two_a_class, 0.5) == 0.5              # the user's share wins
+
+
+def test_a_tiny_training_file_trains_on_every_series_and_keeps_the_final_weights(tmp_path):
+    from datasets import ts_file
+    from safetensors.torch import load_file
+
+    from rnnkit.cli import main
+    from rnnkit.runs import open_run
+    folder = tmp_path / "Tiny"
+    folder.mkdir()
+    ts_file(folder / "Tiny_TRAIN.ts", n=8, seed=2)
+    ts_file(folder / "Tiny_TEST.ts", n=6, seed=3)
+    run = tmp_path / "run"
+    assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--max-steps", "6",
+                 "--eval-every", "2", "--hidden-size", "3"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["meta"]["held_out"] == 0.0
+    task, model = open_run(run)
+    ckpt = load_file(str(run / "checkpoint" / "model.safetensors")) if (run / "checkpoint").is_dir() else None
+    final = load_file(str(run / "model.safetensors"))
+    if ckpt is not None:                                        # the model is the last step's weights
+        assert all(torch.equal(final[k], ckpt[k]) for k in final)
+    from rnnkit.tasks import TASKS
+    fresh = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(folder), seed=0)
+    assert len(fresh.train_y) == 8 and fresh.keeps_last       # both series of every class train
+
+
+def test_batches_grouped_by_length_cover_every_example_once_an_epoch_and_repeat_by_seed():
+    lengths = torch.randint(1, 500, (203,), generator=torch.Generator().manual_seed(0)).tolist()
+    for epoch in (0, 1):
+        batches = bucketed_batches(lengths, 16, seed=3, epoch=epoch)
+        assert sorted(i for b in batches for i in b.tolist()) == list(range(203))
+        assert [b.tolist() for b in batches] == [b.tolist() for b in bucketed_batches(lengths, 16, 3, epoch)]
+    assert [b.tolist() for b in bucketed_batches(lengths, 16, 3, 0)] != [b.tolist() for b in bucketed_batches(lengths, 16, 3, 1)]
+    random_batches = torch.randperm(203, generator=torch.Generator().manual_seed(1)).split(16)
+    random_cost = sum(len(b) * max(lengths[i] for i in b.tolist()) for b in random_batches) / len(random_batches)
+    assert padded_cost(lengths, 16) < 0.75 * random_cost      # grouping pads far less than random batches
+    assert padded_cost(lengths, 16) >= sum(lengths) / len(random_batches)
