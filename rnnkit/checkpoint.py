@@ -19,17 +19,17 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
-from .errors import UserError
+from .errors import DiskFull, UserError, disk_full_errno
 
 
 def _test_pause() -> None:
@@ -39,38 +39,77 @@ def _test_pause() -> None:
         time.sleep(float(pause))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+def _write(f, data: bytes) -> None:
+    """Write ``data`` to an open temporary file (in two halves, so tests can kill a run between them)."""
+    half = len(data) // 2
+    f.write(data[:half])
+    f.flush()
+    _test_pause()                            # a kill here leaves half a temporary file, never half of ``path``
+    f.write(data[half:])
+
+
+def _new_temporary(path: Path) -> str:
+    """A new empty file beside ``path``, named for it; its mode follows the umask, as a plain open's would
+    (``tempfile.mkstemp`` makes every file private)."""
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, *, size: int | None = None) -> Iterator[BinaryIO]:
+    """An open temporary file in ``path``'s folder that becomes ``path`` (``os.replace``) when the block ends
+    without an error; on any error it is removed and ``path`` keeps its previous contents.
+
+    Every file rnnkit writes goes through here. A write that fails for lack of space (ENOSPC, EDQUOT, or a
+    library's error saying so) raises ``DiskFull``: one line naming ``path``, ``size`` (the bytes being
+    written, where known) and the bytes free."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
-        with os.fdopen(fd, "wb") as f:
-            half = len(data) // 2
-            f.write(data[:half])
-            f.flush()
-            _test_pause()                    # a kill here leaves half a temporary file, never half of ``path``
-            f.write(data[half:])
+        tmp = _new_temporary(path)
+        with open(tmp, "wb") as f:                            # f.name: the temporary path
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    except BaseException as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        code = disk_full_errno(e)
+        if code is None or isinstance(e, DiskFull):
+            raise
+        raise DiskFull(path, size, code=code) from None
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    with atomic_file(path, size=len(data)) as f:
+        _write(f, data)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(path, _json_bytes(obj))
 
 
-def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path))
+def _tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    """A safetensors file in memory: its exact size is known before a byte reaches the disk, and the one
+    writer above reports a full disk (safetensors' own writer raises a SafetensorError instead)."""
+    return safetensors_bytes({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
 
 
 def save_model(path: Path, model: torch.nn.Module) -> None:
     """The model's state dict as safetensors, atomically."""
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    atomic_write_bytes(Path(path), safetensors_bytes(tensors))
+    atomic_write_bytes(Path(path), _tensor_bytes(dict(model.state_dict())))
 
 
 def load_model(path: Path, model: torch.nn.Module) -> torch.nn.Module:
@@ -110,18 +149,31 @@ def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.
 
 def save_checkpoint(run_dir: Path, model: torch.nn.Module, opt: torch.optim.Optimizer,
                     extra_tensors: dict[str, torch.Tensor], trainer: dict) -> None:
-    """Write ``run_dir/checkpoint`` as a whole: to ``checkpoint.tmp`` first, then swapped in by rename."""
+    """Write ``run_dir/checkpoint`` as a whole: to ``checkpoint.tmp`` first, then swapped in by rename.
+    A write that fails leaves no ``checkpoint.tmp``; for lack of space, ``DiskFull`` names the checkpoint
+    and the bytes all of it needs."""
     run_dir = Path(run_dir)
     tmp, final, old = run_dir / "checkpoint.tmp", run_dir / "checkpoint", run_dir / "checkpoint.old"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    _save_tensors(tmp / "model.safetensors", dict(model.state_dict()))
-    _test_pause()
+    model_bytes = _tensor_bytes(dict(model.state_dict()))
     opt_tensors, opt_meta = optimizer_to_tensors(opt)
-    _save_tensors(tmp / "optimizer.safetensors", {**{f"opt.{k}": v for k, v in opt_tensors.items()},
-                                                   **{f"extra.{k}": v for k, v in extra_tensors.items()}})
-    atomic_write_json(tmp / "trainer.json", {**trainer, "optimizer": opt_meta})   # last: marks tmp complete
-    _sync_dir(tmp)
+    opt_bytes = _tensor_bytes({**{f"opt.{k}": v for k, v in opt_tensors.items()},
+                               **{f"extra.{k}": v for k, v in extra_tensors.items()}})
+    trainer = {**trainer, "optimizer": opt_meta}
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        atomic_write_bytes(tmp / "model.safetensors", model_bytes)
+        _test_pause()
+        atomic_write_bytes(tmp / "optimizer.safetensors", opt_bytes)
+        atomic_write_json(tmp / "trainer.json", trainer)               # last: marks tmp complete
+        _sync_dir(tmp)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        code = disk_full_errno(e)
+        if code is None:
+            raise
+        needed = len(model_bytes) + len(opt_bytes) + len(_json_bytes(trainer))
+        raise DiskFull(final, needed, code=code) from None
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
@@ -202,8 +254,9 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
             raise UserError(f"expected a run folder no other process is training; {run_dir} is being trained by "
                             f"process {holder}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        with contextlib.suppress(OSError):   # the holder's id is for the message above; a full disk may refuse it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)

@@ -480,13 +480,15 @@ def main(argv: list[str] | None = None) -> int:
         return {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "predict": cmd_predict,
                 "data": cmd_data, "kernels": cmd_kernels,
                 "diagnose": cmd_diagnose, "export": cmd_export}[args.command](args)
-    except UserError as e:
+    except UserError as e:   # DiskFull among them: the path, the bytes needed and free, what to do
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
     except (MemoryError, RuntimeError) as e:
+        if _disk_full(e, args):
+            return 2
         if _lost_peer(e):
             print(f"rnnkit: error: expected every process of the job to stay up; another one ended "
                   f"({str(e).strip().splitlines()[0][:120]}); the last checkpoint is intact: rerun with --resume",
@@ -500,6 +502,26 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:   # the reader of our output went away (`rnnkit ... | head`)
         sys.stderr.close()
         return 0
+    except Exception as e:
+        if _disk_full(e, args):
+            return 2
+        raise
+
+
+def _disk_full(e: BaseException, args: argparse.Namespace) -> bool:
+    """A full disk under a writer that is not rnnkit's own (pip's unpacking, stdout, a folder made): its one
+    line, and True; False for any other error."""
+    from .errors import DiskFull, disk_full_errno
+
+    code = disk_full_errno(e)
+    if code is None:
+        return False
+    where = getattr(e, "filename", None)
+    if where is None and args.command == "data":
+        from .data.fetch import cache_dir
+        where = cache_dir()
+    print(f"rnnkit: error: {DiskFull(where, code=code)}", file=sys.stderr)
+    return True
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from .batches import shard_batch, to_device
 from .checkpoint import (atomic_write_bytes, load_checkpoint, optimizer_from_tensors, save_checkpoint,
                          save_model)
-from .errors import UserError
+from .errors import DiskFull, UserError
 from .distributed import Placement
 from .options import check_config, option
 from .state import detach_state, leaves, map_state
@@ -327,10 +327,13 @@ class Trainer:
                         break
                 if crash_after is not None and self.step >= crash_after:
                     raise SimulatedCrash(f"simulated crash after step {self.step}")
+            if losses:  # stopped by the time budget between validations
+                self._validate(sum(losses) / len(losses), time.perf_counter() - start)
+        except DiskFull as e:   # every write is whole or absent: what was saved so far resumes
+            saved = any((self.run_dir / n).exists() for n in ("checkpoint", "checkpoint.old", "model.safetensors"))
+            raise (e.again(hint="free space and run again with --resume") if saved else e) from None
         finally:
             bar.close()
-        if losses:  # stopped by the time budget between validations
-            self._validate(sum(losses) / len(losses), time.perf_counter() - start)
         if stopped_early and self.place.is_main:
             print(f"early stopping: no improvement in {cfg.patience} validations", file=sys.stderr)
         final = next((r for r in reversed(self.history) if any(k.startswith("valid_") for k in r)), {})

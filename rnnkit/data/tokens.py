@@ -22,6 +22,7 @@ when the file is UTF-8, else ``byte``.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import json
 import os
@@ -29,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..checkpoint import atomic_file, atomic_write_bytes
+from ..errors import DiskFull, UserError
 
 __all__ = ["token_file", "CHUNK"]
 
@@ -68,39 +70,45 @@ def _dtype(vocab_size: int) -> np.dtype:
 
 
 def _encode(path: Path, level: str, folder: Path) -> None:
-    """Write ``ids.bin`` and ``meta.json`` into ``folder`` (through temporary names)."""
+    """Write ``ids.bin`` and ``meta.json`` into ``folder``, each through a temporary file (processes encoding
+    at once each write their own), ``meta.json`` last."""
+    count = path.stat().st_size                               # the ids of byte level: one per byte
     if level in ("char", "auto"):
         try:
             symbols: set[str] = set()
+            count = 0
             for piece in _decoded(path):
                 symbols.update(piece)
+                count += len(piece)
             level = "char"
         except UnicodeDecodeError as e:
             if level == "char":
                 raise UserError(f"expected UTF-8 text for a character model; {path} has a non-UTF-8 byte at offset "
                                 f"{e.start} (use --level byte)") from None
-            level = "byte"
+            level, count = "byte", path.stat().st_size
     vocab = list(range(256)) if level == "byte" else sorted(symbols)
     dtype = _dtype(len(vocab))
-    tmp = folder / f"ids.bin.{os.getpid()}.tmp"              # processes encoding at once each write their own
-    count = 0
-    with open(tmp, "wb") as out:
-        if level == "byte":
-            for raw in _chunks(path):
-                out.write(raw)                                              # byte b has id b
-                count += len(raw)
-        else:
-            points = np.array([ord(c) for c in vocab], dtype=np.uint32)     # sorted, as the vocabulary
-            for piece in _decoded(path):
-                cps = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)
-                out.write(np.searchsorted(points, cps).astype(dtype).tobytes())
-                count += len(cps)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, folder / "ids.bin")
-    meta = {"format": FORMAT, "level": level, "vocab": vocab, "dtype": dtype.name, "count": count}
-    (folder / f"meta.json.{os.getpid()}.tmp").write_text(json.dumps(meta))
-    os.replace(folder / f"meta.json.{os.getpid()}.tmp", folder / "meta.json")  # last: marks the folder complete
+    size, written = count * dtype.itemsize, 0                # the ids' bytes, from the first pass
+    try:
+        with atomic_file(folder / "ids.bin", size=size) as out:
+            if level == "byte":
+                for raw in _chunks(path):
+                    out.write(raw)                                          # byte b has id b
+                    written += len(raw)
+            else:
+                points = np.array([ord(c) for c in vocab], dtype=np.uint32)  # sorted, as the vocabulary
+                for piece in _decoded(path):
+                    cps = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)
+                    out.write(np.searchsorted(points, cps).astype(dtype).tobytes())
+                    written += len(cps)
+        meta = {"format": FORMAT, "level": level, "vocab": vocab, "dtype": dtype.name, "count": written}
+        atomic_write_bytes(folder / "meta.json", json.dumps(meta).encode())  # last: marks the folder complete
+    except DiskFull as e:
+        with contextlib.suppress(OSError):                # ids without their meta.json are never read: room back
+            if not (folder / "meta.json").exists():
+                (folder / "ids.bin").unlink()
+        raise e.again(path=folder / "ids.bin", needed=size,
+                      hint="free space, or set RNNKIT_CACHE to a folder with room, and run again") from None
 
 
 def token_file(path: str | Path, level: str = "auto", *, cache: Path | None = None):
@@ -115,7 +123,12 @@ def token_file(path: str | Path, level: str = "auto", *, cache: Path | None = No
     folder = (cache or _cache_root()) / "tokens" / key[:16]
     if not (folder / "meta.json").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        _encode(path, level, folder)
+        try:
+            _encode(path, level, folder)
+        except DiskFull:
+            with contextlib.suppress(OSError):
+                folder.rmdir()                                # only when empty: another process may be encoding
+            raise
     meta = json.loads((folder / "meta.json").read_text())
     if meta["count"] == 0:
         raise UserError(f"expected some text in {path}; it holds none")

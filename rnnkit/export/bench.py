@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checkpoint import atomic_write_bytes
 from ..models import LanguageModel, RecurrentConfig, SequenceModel
 from ..state import leaves
 from ..timing import interleaved
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             result["classification"] = classification(folder, args.rounds)
         result["task_metrics"] = [task_metric(Path(r), folder) for r in args.run]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_bytes(Path(args.out), (json.dumps(result, indent=2) + "\n").encode())
     print(json.dumps(result, indent=2))
     print(f"wrote {args.out}")
     return 0

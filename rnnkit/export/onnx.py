@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint import atomic_write_bytes
 from ..models import POOLS
 from ..runners import Bidirectional, RNN
 from ..state import leaves
@@ -71,10 +72,9 @@ def _save(model: "onnx.ModelProto", path: Path | str, metadata: dict | None) -> 
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(model, full_check=True)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    onnx.save(model, str(tmp))
-    tmp.replace(path)                                         # never a half-written file at ``path``
+    buf = io.BytesIO()
+    onnx.save(model, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())            # never a half-written file at ``path``
     return model
 
 

@@ -12,12 +12,14 @@ along as the extra file ``rnnkit.json``.
 """
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..checkpoint import atomic_write_bytes
 from .step import Step, check_eval, example, parts
 
 __all__ = ["export_step_program"]
@@ -31,7 +33,8 @@ def export_step_program(module: nn.Module, path: Path | str, *, metadata: dict |
     batch = torch.export.Dim("batch", min=1)
     program = torch.export.export(Step(module, head=True), inputs,
                                   dynamic_shapes=({0: batch}, tuple({0: batch} for _ in inputs[1:])))
-    path = Path(path)
-    tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")        # torch.export.save wants its suffix
-    torch.export.save(program, tmp, extra_files={"rnnkit.json": json.dumps(metadata or {})})
-    tmp.replace(path)
+    # serialized in memory, then written by the one atomic writer: torch's own file writer reports a full
+    # disk as "unexpected pos" and can abort the process from a destructor
+    buf = io.BytesIO()
+    torch.export.save(program, buf, extra_files={"rnnkit.json": json.dumps(metadata or {})})
+    atomic_write_bytes(Path(path), buf.getvalue())
