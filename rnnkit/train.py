@@ -107,6 +107,30 @@ class SimulatedCrash(RuntimeError):
     """Raised by ``Trainer.fit(crash_after=k)``: the tests' stand-in for a killed process."""
 
 
+LONG_RUN_CHECK_S = 30     # seconds of training after which the whole run's length is judged (the rate has settled)
+LONG_RUN_S = 3600         # a run expected to train longer than this says so
+
+
+def warn_if_long(cfg: TrainConfig, done: int, elapsed: float, step: int) -> str | None:
+    """One line on stderr when the steps left, at the rate of the ``done`` steps in ``elapsed`` seconds, take
+    longer than ``LONG_RUN_S`` (and no ``--max-time`` stops the run sooner); the line, or None.
+
+    >>> warn_if_long(TrainConfig(steps=10_000), done=10, elapsed=30.0, step=10)[:44]
+    'this run will train for about 8.3 h more at '
+    >>> warn_if_long(TrainConfig(steps=100), done=10, elapsed=30.0, step=10) is None
+    True
+    """
+    left = (cfg.steps - step) * elapsed / max(done, 1)
+    if cfg.max_time:
+        left = min(left, cfg.max_time - elapsed)
+    if left <= LONG_RUN_S:
+        return None
+    line = (f"this run will train for about {left / 3600:.1f} h more at {elapsed / max(done, 1):.2f} s a step "
+            f"({cfg.steps - step} steps left); --max-time SECONDS or --max-steps N caps it")
+    print(line, file=sys.stderr, flush=True)
+    return line
+
+
 class Trainer:
     """Fits a task's model in a run folder; see the module docstring for the guarantees.
 
@@ -294,7 +318,7 @@ class Trainer:
         losses: list[float] = []          # since the last validation
         logged: list[float] = []          # since the last training-loss row
         last_log, items_done = 0.0, 0
-        stopped_early = False
+        stopped_early, first_step, warned = False, self.step, False
         try:
             while self.step < cfg.steps:
                 elapsed = time.perf_counter() - start
@@ -311,6 +335,9 @@ class Trainer:
                 items_done += items
                 elapsed = time.perf_counter() - start
                 bar.update(1)
+                if not warned and elapsed >= LONG_RUN_CHECK_S and self.place.is_main:
+                    warned = True
+                    warn_if_long(cfg, self.step - first_step, elapsed, self.step)
                 bar.set_postfix_str(f"loss {value:.4f}  {items_done / max(elapsed, 1e-9):,.0f} {self.task.unit}/s",
                                     refresh=False)
                 logged_now = self.place.is_main and self._log_due(elapsed, last_log)
