@@ -10,8 +10,9 @@ folder, so each run is the command a user types:
 
     python -m rnnkit train classify --data FOLDER --run TMP --seed S [candidate flags]
 
-with S the split number. Model selection inside a run looks only at a stratified validation share of the
-training file; the test file is scored once, at the end (test_metrics.json).
+with S the split number. Model selection inside a run never looks at the test file (a stratified validation
+share of the training file where it is large enough, else the final weights of the schedule: README); the test
+file is scored once, at the end (test_metrics.json).
 
 MiniRocket (aeon's ``MiniRocketClassifier``, default settings, ``random_state`` = S) is fitted on the very same
 split files, in its own process (``--jobs`` > 1: one thread, like each rnnkit run; ``--jobs 1``: every thread).
