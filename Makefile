@@ -34,3 +34,9 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# On a lent GPU machine: the CUDA tests and a cell-by-cell GPU benchmark in one JSON (benchmarks/gpu.json;
+# GPU_ARGS="--out PATH" to write elsewhere); needs nothing installed. On the CPU: GPU_ARGS=--dry-run.
+.PHONY: gpu-check
+gpu-check:
+	benchmarks/gpu.sh $(GPU_ARGS)
