@@ -129,3 +129,36 @@ def test_batches_grouped_by_length_cover_every_example_once_an_epoch_and_repeat_
     random_cost = sum(len(b) * max(lengths[i] for i in b.tolist()) for b in random_batches) / len(random_batches)
     assert padded_cost(lengths, 16) < 0.75 * random_cost      # grouping pads far less than random batches
     assert padded_cost(lengths, 16) >= sum(lengths) / len(random_batches)
+
+
+def test_after_a_validation_evaluation_normalises_as_one_batch_of_every_training_series(tmp_path):
+    """Batch norm's moving average over small batches of very different series is not the population's (it misses
+    the spread between batches' means); each validation sets the population statistics, which the saved model keeps."""
+    from rnnkit.tasks import TASKS
+    from rnnkit.data.padding import pad_sequences
+    from rnnkit.data.series_files import write_ts
+    g = torch.Generator().manual_seed(0)
+    series = [torch.randn(int(torch.randint(20, 40, (1,), generator=g)), 1, generator=g) * (1 + 10 * (k % 7))
+              + 5 * k for k in range(42)]
+    folder = tmp_path / "Scales"
+    folder.mkdir()
+    write_ts(folder / "Scales_TRAIN.ts", series, [str(k % 21) for k in range(42)], name="Scales")
+    cls = TASKS["classify"]
+    task = cls.prepare(cls.Config(normalize="none"), RecurrentConfig(hidden_size=3), str(folder), seed=0)
+    model = task.build_model()
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for step in range(6):                                  # batches of 4: running statistics of a few series each
+        batch = task.train_batch(step, 4)
+        nn.functional.cross_entropy(model(batch.x, batch.lengths)[0], batch.y).backward()
+        opt.step()
+        opt.zero_grad()
+    x, lengths = pad_sequences(task.train_x)
+    model.train()
+    with torch.no_grad():
+        whole = model(x, lengths)[0]                         # every training series in one batch
+    model.eval()
+    moving = model(x, lengths)[0]
+    assert not torch.allclose(moving, whole, rtol=0.05, atol=0.05)
+    task.evaluate(model)
+    torch.testing.assert_close(model(x, lengths)[0], whole, rtol=0.05, atol=0.05)
+    assert model.training is False

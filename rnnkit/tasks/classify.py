@@ -30,7 +30,7 @@ from ..data.text import read_labelled
 from ..data.series_files import SUFFIXES, is_series_file, read_series, split_files
 from ..data.vocab import Vocab
 from ..errors import UserError
-from ..models import LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble
+from ..models import LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble, population_statistics_
 from ..options import option
 from ..state import State
 from .base import Batch, Task, bucketed_batches, data_path, padded_cost
@@ -58,8 +58,9 @@ class ClassifyConfig:
                         "branch beside it, Karim et al. 2017); auto: lstm-fcn for series, rnn for text", "auto",
                         choices=("auto", "rnn", "lstm-fcn"))
     normalize: str = option("series: z-normalise each dimension with the training set's mean and sd (dataset), "
-                            "each series by its own (series), or not at all (none)", "dataset",
-                            choices=("dataset", "series", "none"))
+                            "each series by its own (series), or not at all (none); auto: series when the training "
+                            "series' own scales spread over more than SCALE_SPREAD (an order of magnitude), else "
+                            "dataset", "auto", choices=("auto", "dataset", "series", "none"))
     rate: int = option("series: read each series at 1/N of its rate, the mean of every N steps (piecewise aggregate "
                        "approximation); 0: auto, the smallest N that brings the median training length to at most "
                        "MAX_SERIES_STEPS", 0, at_least=0, at_most=1_000_000)
@@ -117,6 +118,37 @@ def coarser(s: Tensor, n: int) -> Tensor:
     return torch.nanmean(padded, dim=1)
 
 
+def normalization_for(series: list[Tensor]) -> str:
+    """``series`` when the training series' own scales (each dimension's sd within a series) spread over more than
+    ``SCALE_SPREAD`` between the 10th and 90th percentile of the series, else ``dataset``. One mean and sd for the
+    whole set would leave a series a thousand times smaller than another nearly constant (a household's appliances
+    drawing microamperes and amperes), so its shape could not be read; where the scales are alike, keeping them
+    keeps what the amplitude says.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> alike = [torch.randn(50, 1, generator=g) * (1 + k % 3) for k in range(30)]
+    >>> apart = [torch.randn(50, 1, generator=g) * 10.0 ** (k % 6) for k in range(30)]
+    >>> normalization_for(alike), normalization_for(apart)
+    ('dataset', 'series')
+    """
+    sd = torch.stack([torch.nan_to_num(torch.sqrt(torch.nanmean((s - torch.nanmean(s, 0)) ** 2, 0))) for s in series])
+    lo, hi = torch.quantile(sd, 0.1, dim=0), torch.quantile(sd, 0.9, dim=0)              # (D,) each
+    return "series" if bool((hi > SCALE_SPREAD * lo.clamp(min=1e-12)).any()) else "dataset"
+
+
+def capped_sample(lengths: list[int], max_steps: int, seed: int) -> Tensor:
+    """A seeded sample of the indices of ``lengths``, in order, holding at most ``max_steps`` steps (at least one
+    example): all of a small set, a random part of a large one.
+
+    >>> capped_sample([10] * 5, 100, seed=0).tolist(), len(capped_sample([10] * 50, 100, seed=0))
+    ([0, 1, 2, 3, 4], 10)
+    """
+    perm = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(seed + 15485863))
+    steps = torch.cumsum(torch.as_tensor(lengths)[perm], 0)
+    keep = max(1, int((steps <= max_steps).sum()))
+    return perm[:keep].sort().values
+
+
 def held_out_share(y: Tensor, fraction: float = 0.0) -> float:
     """The share of the training examples (labels ``y``) held out to choose the weights: ``fraction`` when the
     user gave one, else ``HELD_OUT`` when that many examples are at least ``MIN_HELD_OUT`` and five a class, else
@@ -162,6 +194,9 @@ def _from_language_model(cfg: ClassifyConfig, model_cfg: RecurrentConfig):
 
 
 MAX_SERIES_STEPS = 512          # a long series is read at a coarser rate down to about this many steps (median)
+SCALE_SPREAD = 10.0             # series scales further apart than this are normalised each by its own
+STATISTICS_STEPS = 100_000      # steps of training data for the batch-norm population statistics and the training
+                                 # scores at each validation: a few per cent of a run's cost
 HELD_OUT = 0.1                   # the share held out for choosing weights, where it is large enough to choose by
 MIN_HELD_OUT = 50                # below this many held-out examples an accuracy is coarser than 2 points and its
                                  # sampling noise (sd ~ 0.5 / sqrt(n) = 7 points at 50) exceeds what it chooses between
@@ -183,6 +218,7 @@ class Classify(Task):
     model_defaults = {"hidden_size": 128}
     train_defaults = {"steps": 1000, "batch_size": 32, "lr": 2e-3, "eval_every": 100}
     _epoch: tuple[int, int] | None = None    # the (epoch, batch size) whose batches ``_batches`` holds
+    _sample: Tensor | None = None            # training examples that give the batch-norm population statistics
 
     # ------------------------------------------------------------------ data
     @classmethod
@@ -198,13 +234,15 @@ class Classify(Task):
             path, test_file = split
             test_path = str(test_file) if test_file is not None else None
         kind = "series" if _is_series(path) else "text"
-        if kind == "text" and (cfg.model == "lstm-fcn" or cfg.normalize != "dataset"):
+        if kind == "text" and (cfg.model == "lstm-fcn" or cfg.normalize in ("series", "none")):
             raise UserError(f"--model lstm-fcn and --normalize are for series data; {path} holds texts")
         if cfg.model == "auto":
             cfg = replace(cfg, model="lstm-fcn" if kind == "series" else "rnn")
         if cfg.readout == "auto":
             cfg = replace(cfg, readout="max" if kind == "text" else "last")
         raw_x, raw_y = cls._read(path, kind, cfg)
+        if kind == "series" and cfg.normalize == "auto":
+            cfg = replace(cfg, normalize=normalization_for(raw_x))
         labels = sorted(set(raw_y))
         if len(labels) < 2:
             raise UserError(f"expected at least two classes in {path}; received {labels}")
@@ -241,8 +279,9 @@ class Classify(Task):
             task.train_x, task.train_y = [x[i] for i in tr], y[tr]
             task.valid_x, task.valid_y = [x[i] for i in va], y[va]
         else:     # too few examples to choose weights on a share of them: train on all, keep the final weights
-            task.train_x = task.valid_x = x
-            task.train_y = task.valid_y = y
+            task.train_x, task.train_y = x, y
+            shown = capped_sample([len(s) for s in x], STATISTICS_STEPS, seed)   # the learning curve's scores
+            task.valid_x, task.valid_y = [x[i] for i in shown], y[shown]
         task.keeps_last = not valid_path and not meta["held_out"]
         return task
 
@@ -405,7 +444,19 @@ class Classify(Task):
         return out
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation scores, after the batch-norm layers (if any) take the training data's population statistics
+        (``population_statistics_``), which the saved model then keeps."""
+        if self._sample is None:
+            self._sample = capped_sample([len(x) for x in self.train_x], STATISTICS_STEPS, self.seed)
+        population_statistics_(model, lambda: self._chunks([self.train_x[i] for i in self._sample], 64))
         return self._scores(model, self.valid_x, self.valid_y)
+
+    @staticmethod
+    def _chunks(xs: list[Tensor], size: int):
+        """(x, lengths) batches of ``size`` series of similar lengths (sorted), each padded to its longest."""
+        order = sorted(range(len(xs)), key=lambda i: len(xs[i]))
+        for a in range(0, len(xs), size):
+            yield pad_sequences([xs[i] for i in order[a:a + size]])
 
     def test_metrics(self, model: nn.Module) -> tuple[str, dict[str, float]] | None:
         """The test file of a UCR/UEA folder scored with ``model`` (the selected weights), or None."""
