@@ -8,6 +8,14 @@ same rnnkit cell stepped by the generic autograd loop (``kernels.only_generic``)
 gets writing the loop by hand. Peak memory is the growth of the resident-set high-water mark
 (``VmHWM``) of a fresh subprocess running one forward+backward, at the largest size only (Linux).
 The generation limit: weight bytes per token over the measured copy bandwidth.
+
+Variable lengths (``--lengths``, or ``--lengths-sizes``): a plain LSTM over sequences with lengths
+uniform in [T/10, T], forward+backward, rnnkit with the lengths, rnnkit without them and
+torch.nn.LSTM on a ``pack_padded_sequence``, to T = 4000 by default; wall and CPU seconds
+(``time.process_time``, all threads), interleaved, median. torch's packed op's backward on the CPU
+grows faster than T (163 s of CPU at T = 2000 on one thread of the development machine, against 1.8 s
+for rnnkit), so these rows are opt-in and take over an hour at the default sizes and 5 rounds, nearly
+all of it torch's packed op at T = 4000; ``--packed-max-steps 2000`` leaves it out above T = 2000.
 """
 from __future__ import annotations
 
@@ -30,6 +38,7 @@ from .runners import RNN
 from .timing import interleaved
 
 SIZES = [(32, 128, 128, 256), (64, 100, 64, 128), (16, 512, 256, 512), (1, 1000, 64, 64)]
+LENGTH_SIZES = [(32, 500, 128, 128), (32, 1000, 128, 128), (32, 2000, 128, 128), (32, 4000, 128, 128)]
 CELLS = ["lstm", "gru", "elman", "lstm_layer_norm", "lstm_peepholes", "lstm_variational_dropout", "lstm_zoneout",
          "gru_layer_norm"]
 
@@ -112,6 +121,58 @@ def time_training(name: str, size: tuple, rounds: int, machine: dict) -> dict:
             "matmul_fraction": {k: flops / v / 1e9 / machine["matmul_gflops"] for k, v in med.items()}}
 
 
+def _wall_and_cpu(impls: dict, rounds: int) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds per call, implementations interleaved round by round after a warm-up."""
+    times = {k: {"wall": [], "cpu": []} for k in impls}
+    for f in impls.values():
+        f()
+    for _ in range(rounds):
+        for k, f in impls.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            f()
+            times[k]["cpu"].append(time.process_time() - cpu)
+            times[k]["wall"].append(time.perf_counter() - wall)
+    return {k: {kind: statistics.median(v) for kind, v in t.items()} for k, t in times.items()}
+
+
+def time_lengths(size: tuple, rounds: int, packed_max_steps: int | None = None) -> dict:
+    """A plain LSTM over variable lengths (uniform in [T/10, T]): rnnkit with and without the lengths,
+    torch.nn.LSTM on a packed sequence (left out above ``packed_max_steps``)."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    from .kernels.torch_rnn import route
+    B, T, D, H = size
+    g = torch.Generator().manual_seed(T)
+    x = torch.randn(B, T, D, generator=g)
+    lengths = torch.randint(max(T // 10, 1), T + 1, (B,), generator=g)
+    torch.manual_seed(0)
+    ours, theirs = RNN(LSTMCell(D, H)), nn.LSTM(D, H, batch_first=True)
+
+    def with_lengths():
+        y, _ = ours(x, lengths)
+        y.sum().backward()
+
+    def full():
+        y, _ = ours(x)
+        y.sum().backward()
+
+    def packed():
+        y, _ = theirs(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        y, _ = pad_packed_sequence(y, batch_first=True, total_length=T)
+        y.sum().backward()
+
+    impls = {"rnnkit_lengths": with_lengths, "rnnkit_full": full}
+    if packed_max_steps is None or T <= packed_max_steps:
+        impls["torch_packed"] = packed
+    med = _wall_and_cpu(impls, rounds)
+    path = kernels.path_for(ours.cell, x)
+    cpu = {k: v["cpu"] for k, v in med.items()}
+    return {"cell": "lstm", "B": B, "T": T, "D": D, "H": H, "mean_length": float(lengths.float().mean()),
+            "path": path, "route_with_lengths": route(ours.cell, x, lengths) if path == "torch" else path,
+            "median_s": {k: v["wall"] for k, v in med.items()}, "median_cpu_s": cpu,
+            "cpu_ratio_to_full": cpu["rnnkit_lengths"] / cpu["rnnkit_full"],
+            "cpu_ratio_to_torch_packed": cpu["rnnkit_lengths"] / cpu["torch_packed"] if "torch_packed" in cpu else None}
+
+
 def time_generation(rounds: int, machine: dict, layers: int = 3, H: int = 512, tokens: int = 200) -> dict:
     """Tokens per second at batch 1 stepping a layers x H LSTM one token at a time."""
     torch.manual_seed(0)
@@ -176,12 +237,25 @@ print((high_water_kb() - before) / 1024)
 def format_table(result: dict) -> str:
     lines = ["| cell | B×T×D×H | path | rnnkit ms | plain loop ms | torch.nn ms | rnnkit / torch.nn.LSTM | "
              "rnnkit / torch peer | rnnkit matmul fraction |", "|---|---|---|---|---|---|---|---|---|"]
+    if not result["training"]:
+        lines = []
     for r in result["training"]:
         m = r["median_s"]
         lines.append(f"| {r['cell']} | {r['B']}×{r['T']}×{r['D']}×{r['H']} | {r['path']} | {m['rnnkit'] * 1e3:.1f} | "
                      f"{m['plain_loop'] * 1e3:.1f} | {m['torch_nn'] * 1e3:.1f} | "
                      f"{r['ratio_to_torch_nn_lstm']['rnnkit']:.2f} | {r['ratio_to_torch_peer']:.2f} | "
                      f"{r['matmul_fraction']['rnnkit']:.2f} |")
+    if result.get("lengths"):
+        lines += [""] if lines else []
+        lines += ["| LSTM, lengths uniform in [T/10, T] | B×T×D×H | route | rnnkit CPU s | rnnkit, no lengths | "
+                  "nn.LSTM + packed | rnnkit / no lengths | rnnkit / nn.LSTM packed |", "|---" * 8 + "|"]
+        for r in result["lengths"]:
+            c = r["median_cpu_s"]
+            packed = f"{c['torch_packed']:.3f}" if "torch_packed" in c else "—"
+            ratio = f"{r['cpu_ratio_to_torch_packed']:.3f}" if r["cpu_ratio_to_torch_packed"] is not None else "—"
+            lines.append(f"| {r['cell']} | {r['B']}×{r['T']}×{r['D']}×{r['H']} | {r['route_with_lengths']} | "
+                         f"{c['rnnkit_lengths']:.3f} | {c['rnnkit_full']:.3f} | {packed} | "
+                         f"{r['cpu_ratio_to_full']:.2f} | {ratio} |")
     g = result.get("generation")
     if g:
         lines += ["", f"| generation, batch 1, {g['layers']}×{g['H']} LSTM | tokens/s | fraction of bandwidth limit "
@@ -207,11 +281,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="measure peak memory at the largest size (subprocesses)")
     parser.add_argument("--out", default="benchmarks/results.json", help="JSON file to write")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 rounds: a smoke run")
+    parser.add_argument("--lengths", action="store_true",
+                        help="also the variable-length rows (LSTM against nn.LSTM + pack_padded_sequence; long)")
+    parser.add_argument("--lengths-sizes", default=None,
+                        help="B,T,D,H;... for the variable-length rows (implies --lengths; default "
+                             + ";".join(",".join(map(str, s)) for s in LENGTH_SIZES) + ")")
+    parser.add_argument("--packed-max-steps", type=int, default=None,
+                        help="variable-length rows: time nn.LSTM's packed op only up to this T")
     parser.add_argument("--export", action="store_true", help="instead: exported models in onnxruntime (generation, "
                         "classification, int8), `rnnkit bench --export --help`")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.rounds = "4,8,8,16", 2
+        args.lengths_sizes = args.lengths_sizes or "4,8,8,16;4,32,8,16"
+    if args.lengths_sizes is None and args.lengths:
+        args.lengths_sizes = ";".join(",".join(map(str, s)) for s in LENGTH_SIZES)
+    length_sizes = [tuple(int(v) for v in s.split(",")) for s in (args.lengths_sizes or "").split(";") if s]
     sizes = [tuple(int(v) for v in s.split(",")) for s in args.sizes.split(";") if s]
     cells = [c for c in args.cells.split(",") if c]
     machine = measure_machine()
@@ -228,6 +313,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:26s} {size}  {r['path']:10s} rnnkit {r['median_s']['rnnkit'] * 1e3:8.1f} ms  "
                   f"x{r['ratio_to_torch_nn_lstm']['rnnkit']:.2f} of nn.LSTM, plain loop "
                   f"x{r['ratio_to_torch_nn_lstm']['plain_loop']:.2f}", flush=True)
+    if length_sizes:
+        result["lengths"] = []
+    for size in length_sizes:
+        r = time_lengths(size, args.rounds, args.packed_max_steps)
+        result["lengths"].append(r)
+        c = r["median_cpu_s"]
+        packed = f"nn.LSTM packed {c['torch_packed']:.3f} s, x{r['cpu_ratio_to_torch_packed']:.3f}" \
+            if "torch_packed" in c else "nn.LSTM packed not timed"
+        print(f"lstm with lengths {size}  {r['route_with_lengths']:12s} CPU {c['rnnkit_lengths']:.3f} s, "
+              f"x{r['cpu_ratio_to_full']:.2f} of no lengths; {packed}", flush=True)
     if not args.no_generation:
         g = time_generation(args.rounds, machine, tokens=20 if args.quick else 200,
                             H=64 if args.quick else 512)

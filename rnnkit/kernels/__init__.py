@@ -5,13 +5,21 @@
 - ``"native-lstm"``: every tanh ``LSTMCell`` option (peepholes, clipping, projection, no forget gate,
   layer norm), alone or inside a variational (or evaluating) ``Dropout`` or a ``Zoneout``, through the
   compiled time loops of ``csrc/lstm.cpp`` with an explicit backward pass (``lstm.py``). A plain LSTM
-  (``spec().fused_op``) takes it only over one sequence or with a projection; otherwise torch's op
-  is faster (benchmarks/README.md).
+  (``spec().fused_op``) takes it only over one sequence or with a projection; otherwise ``"torch"``,
+  whose op is faster over full-length batches (benchmarks/README.md) and which runs this loop itself
+  for batches with padding on the CPU (below).
 - ``"native-gru"``: any ``GRUCell``, alone or inside those wrappers (``csrc/gru.cpp``, ``gru.py``).
 - ``"native-elman"``: tanh or relu ``ElmanCell``s alone (an output map is one product after the run),
   and without an output map inside those wrappers (``csrc/elman.cpp``, ``elman.py``).
 - ``"torch"``: cells whose ``spec().fused_op`` names torch's fused recurrence (oneDNN on CPU, cuDNN on
-  CUDA), on any device (``torch_rnn.py``).
+  CUDA), on any device (``torch_rnn.py``). ``supports`` does not see the lengths, so the path's run
+  decides by them (``torch_rnn.route``): a full-length batch runs torch's op; one with padding on the
+  CPU, where the backward of torch's packed-sequence op grows faster than T (163 s against 1.8 s for
+  the compiled loop at 32×2000×128×128, one thread), runs the cell's compiled loop (``native-lstm``,
+  ``native-gru``, ``native-elman``), or without the compiled kernels the LSTM's PyTorch-ops loop
+  (``fused-lstm``) and for a GRU or Elman cell torch's op over the padded batch; other devices use the
+  packed op. So ``path_for`` names ``"torch"`` for a plain LSTM with or without lengths, and with
+  lengths on the CPU its time grows linearly in T.
 - ``"native-min"``: ``MinGRUCell`` and ``MinLSTMCell``: the input map for all steps in one product,
   then their gates and the scan in one compiled pass (``csrc/scan.cpp``); the backward pass
   recomputes the gates instead of storing them.
@@ -51,7 +59,7 @@ from .lstm import python_computes as _lstm_python
 from .native import without_native
 from .registry import FastPath, find, only_generic, path_for, paths, register, registered, unregister
 from .scan import declares_linear, min_rnn_unroll, scan_unroll
-from .torch_rnn import torch_unroll
+from .torch_rnn import OP_ROUTES, route, torch_unroll
 
 __all__ = ["path_for", "run", "find", "paths", "register", "registered", "unregister", "FastPath", "only_generic",
            "without_native", "native"]
@@ -76,17 +84,50 @@ def _native(computes):
     return lambda cell, x: _sequence(x) and native.usable(x) and computes(cell)
 
 
+def _cpu_low_precision_unsupported(x: Tensor) -> bool:
+    """True where oneDNN has no bf16 / fp16 recurrent primitive on this CPU (no AVX-512 BF16 / FP16) and the call
+    would run in that precision (the input's dtype or CPU autocast): torch's op then fails to build the primitive."""
+    if x.device.type != "cpu":
+        return False
+    dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+    if dtype == torch.bfloat16:
+        return not torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if dtype == torch.float16:
+        return not torch.ops.mkldnn._is_mkldnn_fp16_supported()
+    return False
+
+
 def _torch(cell: nn.Module, x: Tensor) -> bool:
-    return _sequence(x) and cell.spec().fused_op is not None
+    return _sequence(x) and cell.spec().fused_op is not None and not _cpu_low_precision_unsupported(x)
 
 
 def _fused_lstm(cell: nn.Module, x: Tensor) -> bool:
     # measured on the CPU only; elsewhere the variants take the generic loop until a kernel exists there
-    return _sequence(x) and x.device.type == "cpu" and _lstm_python(cell)
+    return _sequence(x) and x.device.type == "cpu" and _lstm_python(cell) and not _cpu_low_precision_unsupported(x)
 
 
 def _scan(cell: nn.Module, x: Tensor) -> bool:
     return _sequence(x) and declares_linear(cell)
+
+
+def _native_lstm_run(*args):
+    return lstm_unroll(*args, compiled=True)
+
+
+def _fused_lstm_run(*args):
+    return lstm_unroll(*args, compiled=False)
+
+
+_LOOPS = {"native-lstm": _native_lstm_run, "native-gru": gru_unroll, "native-elman": elman_unroll,
+          "fused-lstm": _fused_lstm_run}
+
+
+def _torch_run(cell: nn.Module, x: Tensor, lengths, state, reverse: bool):
+    """The ``"torch"`` path: torch's op, or with padding on the CPU a loop linear in T (``torch_rnn.route``)."""
+    how = route(cell, x, lengths)
+    if how in OP_ROUTES:
+        return torch_unroll(cell, x, lengths, state, reverse, how=how)
+    return _LOOPS[how](cell, x, lengths, state, reverse)
 
 
 # registered last-tried first: the registry tries the newest first
@@ -97,11 +138,11 @@ register("scan", (), _scan, scan_unroll)
 register("native-scan", (), lambda cell, x: _scan(cell, x) and native.usable(x),
          lambda *a: scan_unroll(*a, compiled=True))
 register("native-min", (MinGRUCell, MinLSTMCell), lambda cell, x: _scan(cell, x) and native.usable(x), min_rnn_unroll)
-register("fused-lstm", (LSTMCell,), _fused_lstm, lambda *a: lstm_unroll(*a, compiled=False))
-register("torch", (LSTMCell, GRUCell, ElmanCell), _torch, torch_unroll)
+register("fused-lstm", (LSTMCell,), _fused_lstm, _fused_lstm_run)
+register("torch", (LSTMCell, GRUCell, ElmanCell), _torch, _torch_run)
 register("native-elman", (ElmanCell, *_WRAPPERS), _native(_elman_computes), elman_unroll)
 register("native-gru", (GRUCell, *_WRAPPERS), _native(_gru_computes), gru_unroll)
-register("native-lstm", (LSTMCell, *_WRAPPERS), _native_lstm, lambda *a: lstm_unroll(*a, compiled=True))
+register("native-lstm", (LSTMCell, *_WRAPPERS), _native_lstm, _native_lstm_run)
 
 
 def run(name: str, cell: nn.Module, x: Tensor, lengths, state, reverse: bool):
