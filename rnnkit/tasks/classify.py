@@ -201,7 +201,8 @@ HELD_OUT = 0.1                   # the share held out for choosing weights, wher
 MIN_HELD_OUT = 50                # below this many held-out examples an accuracy is coarser than 2 points and its
                                  # sampling noise (sd ~ 0.5 / sqrt(n) = 7 points at 50) exceeds what it chooses between
 SERIES_EPOCHS = 2000             # passes over a series set's training file, as FCN was trained (Wang et al. 2017)
-SERIES_STEP_BUDGET = 14_000_000  # series steps a run may cost: about 3 minutes of the default LSTM-FCN on 2 cores
+SERIES_STEP_BUDGET = 8_000_000   # series steps a run may cost: 55 us each on one core here (LSTM-FCN's forward and
+                                 # backward at batch 14 x 286 steps), so about 5 minutes of 2 cores
 STEP_OVERHEAD = 550              # what one update costs beyond its series steps, in series steps (measured)
 TEXT_EPOCHS = 3                  # passes over a text set's training examples
 TEXT_STEP_BUDGET = 8_000_000     # token steps a run may cost: about 10 minutes of the default text model on 2 cores
@@ -390,11 +391,11 @@ class Classify(Task):
 
         >>> task = Classify(ClassifyConfig(), RecurrentConfig(), {"kind": "series"})
         >>> task.train_x, task.train_y = [torch.zeros(100, 1)] * 40, torch.zeros(40)
-        >>> task.data_defaults()["steps"]                 # 3 batches an epoch, 2000 epochs
+        >>> task.data_defaults()["steps"]                 # 8e6 / (40 * 100 / 3 padded steps a batch + 550)
+        4248
+        >>> task.train_x = [torch.zeros(10, 1)] * 40       # short series: FCN's 2000 epochs of 3 batches
+        >>> task.data_defaults()["steps"]
         6000
-        >>> task.train_x = [torch.zeros(1000, 1)] * 40     # longer series: the budget binds
-        >>> task.data_defaults()["steps"]                 # 14e6 / (40 * 1000 / 3 padded steps a batch + 550)
-        1008
         """
         series = self.meta["kind"] == "series"
         epochs, budget, batch = (SERIES_EPOCHS, SERIES_STEP_BUDGET, 16) if series else (TEXT_EPOCHS, TEXT_STEP_BUDGET, 32)
