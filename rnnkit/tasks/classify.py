@@ -392,7 +392,7 @@ class Classify(Task):
         >>> task = Classify(ClassifyConfig(), RecurrentConfig(), {"kind": "series"})
         >>> task.train_x, task.train_y = [torch.zeros(100, 1)] * 40, torch.zeros(40)
         >>> task.data_defaults()["steps"]                 # 8e6 / (40 * 100 / 3 padded steps a batch + 550)
-        4248
+        4247
         >>> task.train_x = [torch.zeros(10, 1)] * 40       # short series: FCN's 2000 epochs of 3 batches
         >>> task.data_defaults()["steps"]
         6000
