@@ -220,6 +220,7 @@ class Classify(Task):
     train_defaults = {"steps": 1000, "batch_size": 32, "lr": 2e-3, "eval_every": 100}
     _epoch: tuple[int, int] | None = None    # the (epoch, batch size) whose batches ``_batches`` holds
     _sample: Tensor | None = None            # training examples that give the batch-norm population statistics
+    train_x: list[Tensor] | tuple = ()       # set by ``prepare``; a run opened for evaluation has none
 
     # ------------------------------------------------------------------ data
     @classmethod
@@ -447,9 +448,10 @@ class Classify(Task):
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """Validation scores, after the batch-norm layers (if any) take the training data's population statistics
         (``population_statistics_``), which the saved model then keeps."""
-        if self._sample is None:
-            self._sample = capped_sample([len(x) for x in self.train_x], STATISTICS_STEPS, self.seed)
-        population_statistics_(model, lambda: self._chunks([self.train_x[i] for i in self._sample], 64))
+        if self.train_x:          # training (``rnnkit eval`` of a run keeps the statistics its model was saved with)
+            if self._sample is None:
+                self._sample = capped_sample([len(x) for x in self.train_x], STATISTICS_STEPS, self.seed)
+            population_statistics_(model, lambda: self._chunks([self.train_x[i] for i in self._sample], 64))
         return self._scores(model, self.valid_x, self.valid_y)
 
     @staticmethod
