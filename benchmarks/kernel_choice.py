@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit as rk
 from rnnkit import kernels
 from rnnkit.kernels import native
+from rnnkit.bench import length_impls as bench_length_impls
 from rnnkit.kernels.torch_rnn import route
 
 CELLS = {
@@ -62,29 +62,7 @@ def cpu_interleaved(impls: dict, rounds: int) -> dict[str, list[float]]:
 def length_impls(name: str, B: int, T: int, D: int, H: int, packed: bool = True):
     """(rnnkit runner, inputs, lengths, {implementation: forward+backward}) for one cell and size."""
     make, make_peer = LENGTH_CELLS[name]
-    g = torch.Generator().manual_seed(T)
-    x = torch.randn(B, T, D, generator=g)
-    lengths = torch.randint(max(T // 10, 1), T + 1, (B,), generator=g)
-    torch.manual_seed(0)
-    ours, peer = rk.RNN(make(D, H)), make_peer(D, H)
-
-    def with_lengths():
-        y, _ = ours(x, lengths)
-        y.sum().backward()
-
-    def full():
-        y, _ = ours(x)
-        y.sum().backward()
-
-    def torch_packed():
-        y, _ = peer(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
-        y, _ = pad_packed_sequence(y, batch_first=True, total_length=T)
-        y.sum().backward()
-
-    impls = {"rnnkit_lengths": with_lengths, "rnnkit_full": full}
-    if packed:
-        impls["torch_packed"] = torch_packed
-    return ours, x, lengths, impls
+    return bench_length_impls(make, make_peer, B, T, D, H, packed)
 
 
 def variable_lengths(args) -> None:

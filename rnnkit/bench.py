@@ -135,17 +135,16 @@ def _wall_and_cpu(impls: dict, rounds: int) -> dict[str, dict[str, float]]:
     return {k: {kind: statistics.median(v) for kind, v in t.items()} for k, t in times.items()}
 
 
-def time_lengths(size: tuple, rounds: int, packed_max_steps: int | None = None) -> dict:
-    """A plain LSTM over variable lengths (uniform in [T/10, T]): rnnkit with and without the lengths,
-    torch.nn.LSTM on a packed sequence (left out above ``packed_max_steps``)."""
+def length_impls(make, make_peer, B: int, T: int, D: int, H: int, packed: bool = True):
+    """(rnnkit runner, inputs, lengths, {implementation: forward+backward}) for the cell ``make(D, H)`` over lengths
+    uniform in [T/10, T]: rnnkit with and without the lengths, and the torch.nn peer ``make_peer(D, H)`` on a packed
+    sequence (when ``packed``)."""
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-    from .kernels.torch_rnn import route
-    B, T, D, H = size
     g = torch.Generator().manual_seed(T)
     x = torch.randn(B, T, D, generator=g)
     lengths = torch.randint(max(T // 10, 1), T + 1, (B,), generator=g)
     torch.manual_seed(0)
-    ours, theirs = RNN(LSTMCell(D, H)), nn.LSTM(D, H, batch_first=True)
+    ours, peer = RNN(make(D, H)), make_peer(D, H)
 
     def with_lengths():
         y, _ = ours(x, lengths)
@@ -155,14 +154,24 @@ def time_lengths(size: tuple, rounds: int, packed_max_steps: int | None = None) 
         y, _ = ours(x)
         y.sum().backward()
 
-    def packed():
-        y, _ = theirs(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    def torch_packed():
+        y, _ = peer(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
         y, _ = pad_packed_sequence(y, batch_first=True, total_length=T)
         y.sum().backward()
 
     impls = {"rnnkit_lengths": with_lengths, "rnnkit_full": full}
-    if packed_max_steps is None or T <= packed_max_steps:
-        impls["torch_packed"] = packed
+    if packed:
+        impls["torch_packed"] = torch_packed
+    return ours, x, lengths, impls
+
+
+def time_lengths(size: tuple, rounds: int, packed_max_steps: int | None = None) -> dict:
+    """A plain LSTM over variable lengths (uniform in [T/10, T]): rnnkit with and without the lengths,
+    torch.nn.LSTM on a packed sequence (left out above ``packed_max_steps``)."""
+    from .kernels.torch_rnn import route
+    B, T, D, H = size
+    ours, x, lengths, impls = length_impls(LSTMCell, lambda d, h: nn.LSTM(d, h, batch_first=True), B, T, D, H,
+                                           packed=packed_max_steps is None or T <= packed_max_steps)
     med = _wall_and_cpu(impls, rounds)
     path = kernels.path_for(ours.cell, x)
     cpu = {k: v["cpu"] for k, v in med.items()}
