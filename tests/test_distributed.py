@@ -1,6 +1,7 @@
 """Scale-out: DDP under torchrun equals one process, a killed rank ends the job and resumes, token files
 are memory-mapped in bounded memory, precision and device flags."""
 import os
+import socket
 import signal
 import subprocess
 import sys
@@ -22,9 +23,17 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GP
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
+def free_port() -> int:
+    """A port no one listens on now: one fixed port for every torchrun of a session can still be held by the last
+    job's store (TIME_WAIT, a rank exiting) when the next job binds it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def torchrun(*argv, nproc=2, wait=True):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc), "--master-port",
-           str(29500 + os.getpid() % 500), "-m", "rnnkit", *map(str, argv)]
+           str(free_port()), "-m", "rnnkit", *map(str, argv)]
     if not wait:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
