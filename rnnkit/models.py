@@ -319,6 +319,10 @@ def population_statistics_(model: nn.Module, batches: Callable[[], Iterator[tupl
     return len(norms)
 
 
+FCN_FILTERS = (128, 256, 128)    # Wang et al. 2017's three convolutions: filters and widths
+FCN_KERNELS = (8, 5, 3)
+
+
 class FCN(nn.Module):
     """The fully convolutional branch of Wang et al. 2017 (as in Karim et al. 2017's LSTM-FCN): three 1-d
     convolutions (128 filters of width 8, 256 of 5, 128 of 3), each with batch normalisation and ReLU, then the
@@ -329,7 +333,7 @@ class FCN(nn.Module):
     pools each series' own steps; a batch padded to any length gives the outputs and gradients of the series
     without padding."""
 
-    def __init__(self, input_size: int, widths: tuple[int, ...] = (128, 256, 128), kernels: tuple[int, ...] = (8, 5, 3)):
+    def __init__(self, input_size: int, widths: tuple[int, ...] = FCN_FILTERS, kernels: tuple[int, ...] = FCN_KERNELS):
         super().__init__()
         self.blocks, d = nn.ModuleList(), input_size
         for w, k in zip(widths, kernels):
@@ -360,17 +364,28 @@ class LSTMFCN(SequenceModel):
 
     needs_whole_sequence = True
 
-    def __init__(self, rnn: RecurrentConfig, *, input_size: int, output_size: int, readout: str = "last"):
+    def __init__(self, rnn: RecurrentConfig, *, input_size: int, output_size: int, readout: str = "last",
+                 filters: tuple[int, ...] = FCN_FILTERS, log_length: tuple[float, float] | None = None):
         super().__init__(rnn, input_size=input_size, output_size=output_size, readout=readout)
         if readout == "all":
             raise ValueError("LSTM-FCN gives one output per sequence; received readout 'all'")
-        self.fcn = FCN(input_size)
-        self.head = nn.Linear(self.runner.output_size + self.fcn.output_size, output_size)
+        self.fcn = FCN(input_size, tuple(filters))
+        # the series' own length as one more input to the head, standardised by the training set's mean and sd of
+        # log length: both branches pool or read each series' own steps, so without it a padded archive's cue
+        # (how long a gesture took) is lost
+        self.log_length = tuple(log_length) if log_length is not None else None
+        extra = 1 if self.log_length is not None else 0
+        self.head = nn.Linear(self.runner.output_size + self.fcn.output_size + extra, output_size)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: State = None) -> tuple[Tensor, State]:
         h = self.features(x.to(self.device))                              # (B, T, D)
-        joined = torch.cat([self.read(h, lengths, state), self.fcn(h, lengths)], dim=-1)
-        return self.head(self.dropout(joined)), None
+        joined = [self.read(h, lengths, state), self.fcn(h, lengths)]
+        if self.log_length is not None:
+            n = (torch.as_tensor(lengths, device=h.device) if lengths is not None
+                 else torch.full((h.shape[0],), h.shape[1], device=h.device)).to(h.dtype).clamp(min=1)
+            mean, sd = self.log_length
+            joined.append(((n.log() - mean) / sd).unsqueeze(-1))                         # (B, 1)
+        return self.head(self.dropout(torch.cat(joined, dim=-1))), None
 
 
 class Ensemble(nn.Module):

@@ -3,11 +3,13 @@ statistics included), tiny training files train on every series, batches grouped
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 from torch import nn
 
+from rnnkit.errors import UserError
 from rnnkit.models import FCN, LSTMFCN, MaskedBatchNorm1d, RecurrentConfig
 from rnnkit.tasks.base import bucketed_batches, padded_cost
 from rnnkit.tasks.classify import HELD_OUT, MIN_HELD_OUT, held_out_share
@@ -20,19 +22,20 @@ def _pad(series: list[torch.Tensor], T: int) -> torch.Tensor:
     return out
 
 
-def _model(seed: int = 0) -> LSTMFCN:
+def _model(seed: int = 0, log_length=None) -> LSTMFCN:
     torch.manual_seed(seed)
-    return LSTMFCN(RecurrentConfig(hidden_size=5), input_size=2, output_size=3).double()
+    return LSTMFCN(RecurrentConfig(hidden_size=5), input_size=2, output_size=3, log_length=log_length).double()
 
 
+@pytest.mark.parametrize("log_length", [None, (1.9, 0.4)], ids=["no-length", "length-input"])
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_lstm_fcn_loss_gradients_and_statistics_do_not_depend_on_the_padding(mode):
+def test_lstm_fcn_loss_gradients_and_statistics_do_not_depend_on_the_padding(mode, log_length):
     torch.manual_seed(1)
     series = [torch.randn(n, 2, dtype=torch.float64) for n in (11, 4, 7)]
     lengths, y = torch.tensor([11, 4, 7]), torch.tensor([0, 2, 1])
     results = []
     for T in (11, 19):                                     # tight, and padded by 8 more steps
-        model = _model()
+        model = _model(log_length=log_length)
         model.train(mode == "train")
         logits, _ = model(_pad(series, T), lengths)
         loss = nn.functional.cross_entropy(logits, y)
@@ -162,3 +165,46 @@ def test_after_a_validation_evaluation_normalises_as_one_batch_of_every_training
     task.evaluate(model)
     torch.testing.assert_close(model(x, lengths)[0], whole, rtol=0.05, atol=0.05)
     assert model.training is False
+
+
+def _series_folder(tmp_path, lengths: list[int]):
+    from rnnkit.data.series_files import write_ts
+    g = torch.Generator().manual_seed(0)
+    folder = tmp_path / "Shapes"
+    folder.mkdir()
+    series = [torch.randn(n, 1, generator=g) for n in lengths]
+    write_ts(folder / "Shapes_TRAIN.ts", series, [str(k % 2) for k in range(len(lengths))], name="Shapes")
+    return folder
+
+
+def test_the_head_reads_the_length_only_where_training_lengths_differ_and_filters_reach_the_model(tmp_path):
+    from rnnkit.tasks import TASKS
+    cls = TASKS["classify"]
+    varied = cls.prepare(cls.Config(filters="6,5,4"), RecurrentConfig(hidden_size=8), str(_series_folder(tmp_path, [20, 40] * 6)))
+    model = varied.build_model()
+    assert [b[1].out_channels for b in model.fcn.blocks] == [6, 5, 4]
+    assert model.head.in_features == 8 + 4 + 1                  # recurrent branch, convolutions, log length
+    mean, sd = varied.meta["log_length"]
+    assert mean == pytest.approx((math.log(20) + math.log(40)) / 2) and sd == pytest.approx(math.log(2) / 2)
+    # the same values, one series cut shorter: only the length input tells them apart once both branches are blind
+    model.eval()
+    x = torch.zeros(2, 30, 1)
+    with torch.no_grad():
+        model.head.weight[:, :-1] = 0
+        logits = model(x, torch.tensor([30, 20]))[0]
+    assert not torch.allclose(logits[0], logits[1])
+    (tmp_path / "b").mkdir()
+    equal = cls.prepare(cls.Config(), RecurrentConfig(hidden_size=8), str(_series_folder(tmp_path / "b", [30] * 12)))
+    assert equal.meta["log_length"] is None and equal.build_model().head.in_features == 8 + 128
+    with pytest.raises(UserError, match="--filters"):
+        cls.prepare(cls.Config(filters="64,,x"), RecurrentConfig(), str(tmp_path / "b" / "Shapes"))
+
+
+def test_narrower_convolutions_buy_more_passes_under_the_same_budget(tmp_path):
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.classify import fcn_step_cost
+    cls = TASKS["classify"]
+    folder = str(_series_folder(tmp_path, [3000] * 60))
+    wide = cls.prepare(cls.Config(), RecurrentConfig(), folder).data_defaults()["steps"]
+    narrow = cls.prepare(cls.Config(filters="64,128,64"), RecurrentConfig(), folder).data_defaults()["steps"]
+    assert fcn_step_cost((64, 128, 64)) < 0.4 and narrow > 2 * wide       # the budget binds on both

@@ -239,7 +239,9 @@ CANDIDATES = {"defaults": [],
               "rnn-old": ["--model", "rnn", "--max-steps", "1000", "--batch-size", "32", "--lr", "2e-3",
                           "--eval-every", "100", "--schedule", "constant"],
               "series-norm": ["--normalize", "series"],
-              "lstm128": ["--hidden-size", "128"]}
+              "lstm128": ["--hidden-size", "128"],
+              "length-off": ["--length-input", "off"],
+              "narrow": ["--filters", "64,128,64"]}
 MINIROCKET = "minirocket"
 
 

@@ -30,7 +30,7 @@ from ..data.text import read_labelled
 from ..data.series_files import SUFFIXES, is_series_file, read_series, split_files
 from ..data.vocab import Vocab
 from ..errors import UserError
-from ..models import LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble, population_statistics_
+from ..models import FCN_FILTERS, FCN_KERNELS, LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble, population_statistics_
 from ..options import option
 from ..state import State
 from .base import Batch, Task, bucketed_batches, data_path, padded_cost
@@ -64,6 +64,11 @@ class ClassifyConfig:
     rate: int = option("series: read each series at 1/N of its rate, the mean of every N steps (piecewise aggregate "
                        "approximation); 0: auto, the smallest N that brings the median training length to at most "
                        "MAX_SERIES_STEPS", 0, at_least=0, at_most=1_000_000)
+    filters: str = option("series, lstm-fcn: filters of each convolution of the fully convolutional branch, "
+                          "comma-separated (FCN's 128,256,128)", "128,256,128")
+    length_input: str = option("series, lstm-fcn: give the head each series' length (log, standardised) as one more "
+                               "input; auto: when the training series' lengths differ", "auto",
+                               choices=("auto", "on", "off"))
     init_from: str = option("text: a charlm run folder whose embedding and recurrent layers start the classifier "
                             "(ULMFiT, Howard & Ruder 2018); its cell, sizes and vocabulary are taken", "")
     lr_decay: float = option("with --init-from: discriminative learning rates, each layer below the head at the rate "
@@ -149,6 +154,54 @@ def capped_sample(lengths: list[int], max_steps: int, seed: int) -> Tensor:
     return perm[:keep].sort().values
 
 
+def parse_filters(text: str) -> tuple[int, ...]:
+    """``--filters`` as a tuple of positive ints.
+
+    >>> parse_filters("64, 128,64")
+    (64, 128, 64)
+    """
+    try:
+        filters = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        filters = ()
+    if not filters or min(filters) < 1 or len(filters) > 8:
+        raise UserError(f"expected --filters as one to eight positive integers joined by commas, e.g. 128,256,128; "
+                        f"received {text!r}")
+    return filters
+
+
+def log_length_statistics(lengths: list[int], when: str) -> list[float] | None:
+    """(mean, sd) of the training series' log lengths, which standardise the length the head reads, or None
+    when the head reads no length (``when`` off, or auto and every series has one length).
+
+    >>> log_length_statistics([10, 10], "auto") is None, log_length_statistics([10, 10], "on")
+    (True, [2.302585092994046, 1.0])
+    """
+    if when == "off" or (when == "auto" and min(lengths) == max(lengths)):
+        return None
+    logs = torch.tensor([max(n, 1) for n in lengths], dtype=torch.float64).log()
+    sd = logs.std(unbiased=False).item() if len(logs) > 1 else 0.0
+    return [logs.mean().item(), sd if sd > 1e-6 else 1.0]
+
+
+def fcn_step_cost(filters: tuple[int, ...], input_size: int = 1) -> float:
+    """What one series step of LSTM-FCN's forward and backward costs relative to the default model's on a
+    univariate series: the convolutions' multiply-adds plus a fixed part (the small recurrent branch, the
+    normalisations), fitted to times measured on one core (47, 16 and 9 us a step for 128/64/32-wide filters).
+
+    >>> fcn_step_cost(FCN_FILTERS)
+    1.0
+    >>> round(fcn_step_cost((64, 128, 64)), 2)
+    0.35
+    """
+    def macs(widths, d):
+        total = 0
+        for w, k in zip(widths, FCN_KERNELS):
+            total, d = total + d * w * k, w
+        return total
+    return (STEP_FIXED_MACS + macs(filters, input_size)) / (STEP_FIXED_MACS + macs(FCN_FILTERS, 1))
+
+
 def held_out_share(y: Tensor, fraction: float = 0.0) -> float:
     """The share of the training examples (labels ``y``) held out to choose the weights: ``fraction`` when the
     user gave one, else ``HELD_OUT`` when that many examples are at least ``MIN_HELD_OUT`` and five a class, else
@@ -204,6 +257,7 @@ SERIES_EPOCHS = 2000             # passes over a series set's training file, as 
 SERIES_STEP_BUDGET = 8_000_000   # series steps a run may cost: 55 us each on one core here (LSTM-FCN's forward and
                                  # backward at batch 14 x 286 steps), so about 5 minutes of 2 cores
 STEP_OVERHEAD = 550              # what one update costs beyond its series steps, in series steps (measured)
+STEP_FIXED_MACS = 38_000         # the part of a series step's cost that is not the convolutions, in multiply-adds
 TEXT_EPOCHS = 3                  # passes over a text set's training examples
 TEXT_STEP_BUDGET = 8_000_000     # token steps a run may cost: about 10 minutes of the default text model on 2 cores
 
@@ -272,6 +326,9 @@ class Classify(Task):
             meta["rate"] = cfg.rate or math.ceil(statistics.median(len(s) for s in raw_x) / MAX_SERIES_STEPS)
         task = cls(cfg, model_cfg, meta, seed=seed)
         x, y = task.encode_all(raw_x, raw_y, str(path))
+        if kind == "series" and cfg.model == "lstm-fcn":
+            meta["filters"] = parse_filters(cfg.filters)
+            meta["log_length"] = log_length_statistics([len(s) for s in x], cfg.length_input)
         meta["held_out"] = 0.0 if valid_path else held_out_share(y, cfg.valid_fraction)
         if valid_path:
             task.train_x, task.train_y = x, y
@@ -347,7 +404,8 @@ class Classify(Task):
             return SequenceModel(self.model_cfg, vocab_size=len(self.meta["vocab"]), embed_size=self.cfg.embed_size,
                                  output_size=n, readout=self.cfg.readout)
         if self.cfg.model == "lstm-fcn":
-            return LSTMFCN(self.model_cfg, input_size=self.meta["input_size"], output_size=n, readout=self.cfg.readout)
+            return LSTMFCN(self.model_cfg, input_size=self.meta["input_size"], output_size=n, readout=self.cfg.readout,
+                           filters=self.meta.get("filters", FCN_FILTERS), log_length=self.meta.get("log_length"))
         return SequenceModel(self.model_cfg, input_size=self.meta["input_size"], output_size=n,
                              readout=self.cfg.readout)
 
@@ -403,7 +461,9 @@ class Classify(Task):
         n = len(self.train_y)
         batch = batch_size or min(batch, n)
         # what an update really costs: its batch padded to the longest member of its length bucket
-        cost = max(padded_cost([len(x) for x in self.train_x], batch, self.seed), 1) + STEP_OVERHEAD
+        per_step = fcn_step_cost(tuple(self.meta.get("filters", FCN_FILTERS)), self.meta.get("input_size", 1)) \
+            if series and self.cfg.model == "lstm-fcn" else 1.0
+        cost = max(padded_cost([len(x) for x in self.train_x], batch, self.seed), 1) * per_step + STEP_OVERHEAD
         steps = max(1, min(epochs * math.ceil(n / batch), int(budget / cost)))
         if series:
             small = {"hidden_size": 8} if self.cfg.model == "lstm-fcn" else {}
