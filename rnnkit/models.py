@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import (Dropout, ElmanCell, EUNNCell, GRUCell, LearnedInitialState, LSTMCell, MinGRUCell, MinLSTMCell,
+from .cells import (BasicRNNCell, Dropout, init_, svd_rescaled_linear_, ElmanCell, EUNNCell, GRUCell, LearnedInitialState, LSTMCell, MinGRUCell, MinLSTMCell,
                     Residual, Stack, Zoneout, chrono_)
 from .decoding import beam_search, greedy
 from .options import flag_name, option
@@ -36,8 +36,14 @@ POOLS = ("mean", "max", "attention")
 class RecurrentConfig:
     """The recurrent stack; every field is a ``rnnkit train`` flag."""
 
-    cell: str = option("lstm, gru, elman, mingru, minlstm (these two train by a parallel scan over time) or eunn "
-                       "(unitary, complex state)", "lstm", choices=("lstm", "gru", "elman", "mingru", "minlstm", "eunn"))
+    cell: str = option("lstm, gru, elman, basic (Albert's notes' cell: separate output and state maps), mingru, "
+                       "minlstm (these two train by a parallel scan over time) or eunn (unitary, complex state)", "lstm",
+                       choices=("lstm", "gru", "elman", "basic", "mingru", "minlstm", "eunn"))
+    init: str = option("the cells' initial weights: each cell's own (default), uniform U(-a, a) with a = "
+                       "--init-scale (Albert's notes), svd (U(-1, 1) over the largest singular value, every matrix and "
+                       "the output layer, zero biases: the Theano notebook) or orthogonal recurrent matrices",
+                       "default", choices=("default", "uniform", "svd", "orthogonal"))
+    init_scale: float = option("--init uniform: the bound a of U(-a, a) (Albert's notes use 1)", 0.1, above=0.0)
     hidden_size: int = option("units per layer (H; complex units for eunn, whose output has 2H)", 128,
                               at_least=1, at_most=65536)
     num_layers: int = option("stacked layers", 1, at_least=1, at_most=1000)
@@ -110,6 +116,8 @@ class RecurrentConfig:
             raise ValueError(f"--layer-norm is for lstm and gru cells; received --cell {self.cell}")
         if self.chrono and self.cell not in ("lstm", "gru"):
             raise ValueError(f"--chrono is for lstm and gru cells; received --cell {self.cell}")
+        if self.init != "default" and self.cell not in ("lstm", "gru", "elman", "basic"):
+            raise ValueError(f"--init is for lstm, gru, elman and basic cells; received --cell {self.cell}")
         if self.chrono and self.chrono < 3:
             raise ValueError(f"--chrono is the longest dependency in steps, at least 3 (or 0: off); received {self.chrono}")
 
@@ -121,14 +129,16 @@ class RecurrentConfig:
                             layer_norm=self.layer_norm, activation=self.activation)
         elif self.cell == "gru":
             cell = GRUCell(input_size, self.hidden_size, layer_norm=self.layer_norm, reset_after=self.gru_reset_after)
-        elif self.cell == "elman":
-            return ElmanCell(input_size, self.hidden_size, activation=self.activation)
+        elif self.cell in ("elman", "basic"):
+            cell = (ElmanCell(input_size, self.hidden_size, activation=self.activation) if self.cell == "elman"
+                    else BasicRNNCell(input_size, self.hidden_size))
         elif self.cell in ("mingru", "minlstm"):
             return (MinGRUCell if self.cell == "mingru" else MinLSTMCell)(input_size, self.hidden_size)
         elif self.cell == "eunn":
             return EUNNCell(input_size, self.hidden_size, capacity=self.capacity, fft=self.fft)
         else:
-            raise ValueError(f"cell must be lstm, gru, elman, mingru, minlstm or eunn; received {self.cell!r}")
+            raise ValueError(f"cell must be lstm, gru, elman, basic, mingru, minlstm or eunn; received {self.cell!r}")
+        init_(cell, self.init, scale=self.init_scale)          # before chrono, which sets the gates' biases
         return chrono_(cell, self.chrono) if self.chrono else cell
 
     def decoder_config(self) -> "RecurrentConfig":
@@ -175,6 +185,8 @@ class SequenceModel(nn.Module):
         self.readout = readout
         self.embed_dropout = rnn.embed_dropout
         self.score = nn.Linear(self.runner.output_size, 1) if readout == "attention" else None
+        if rnn.init == "svd":                      # the notebook rescales its output weights as its recurrent ones
+            svd_rescaled_linear_(self.head)
 
     def initial_state(self, batch_size: int, *, device=None, dtype=None) -> State:
         return self.runner.initial_state(batch_size, device=device, dtype=dtype)
@@ -376,6 +388,8 @@ class LSTMFCN(SequenceModel):
         self.log_length = tuple(log_length) if log_length is not None else None
         extra = 1 if self.log_length is not None else 0
         self.head = nn.Linear(self.runner.output_size + self.fcn.output_size + extra, output_size)
+        if rnn.init == "svd":
+            svd_rescaled_linear_(self.head)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: State = None) -> tuple[Tensor, State]:
         h = self.features(x.to(self.device))                              # (B, T, D)

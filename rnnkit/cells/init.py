@@ -15,12 +15,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .basic import BasicRNNCell
 from .gru import GRUCell
 from .lstm import LSTMCell
 
 
 def _cells(module: nn.Module):
-    return [m for m in module.modules() if hasattr(m, "weight_ih") and hasattr(m, "weight_hh")]
+    return [m for m in module.modules() if isinstance(m, BasicRNNCell) or (hasattr(m, "weight_ih") and hasattr(m, "weight_hh"))]
+
+
+def _matrices(cell: nn.Module) -> tuple[list[Tensor], list[Tensor]]:
+    """(every weight matrix, the recurrent ones) of a cell, as views of gate blocks (in, H) where a weight
+    stacks G of them; Albert's notes' basic cell keeps its four maps apart."""
+    if isinstance(cell, BasicRNNCell):
+        return [cell.A_u, cell.B_u, cell.A_v, cell.B_v], [cell.B_v]
+    H = cell.hidden_size
+    recurrent = _blocks(cell.weight_hh, H)
+    return _blocks(cell.weight_ih, H) + recurrent, recurrent
 
 
 def _blocks(weight: Tensor, width: int) -> list[Tensor]:
@@ -49,22 +60,58 @@ def svd_rescaled_(module: nn.Module) -> nn.Module:
     ("the vanishing and exploding gradient depends on the largest singular value"). Biases become 0.
     """
     for cell in _cells(module):
-        H = cell.hidden_size
-        for w in (cell.weight_ih, cell.weight_hh):
-            for block in _blocks(w, H):
-                block.uniform_(-1.0, 1.0)
-                block.div_(torch.linalg.matrix_norm(block, ord=2))
+        for block in _matrices(cell)[0]:
+            _rescaled_uniform_(block)
         for name, p in cell.named_parameters(recurse=False):
-            if name.startswith("bias"):
+            if name.startswith(("bias", "b_")):
                 p.zero_()
     return module
+
+
+def _rescaled_uniform_(w: Tensor) -> Tensor:
+    """U(-1, 1) divided by its largest singular value (the notebook's ``sample_weights``)."""
+    w.uniform_(-1.0, 1.0)
+    return w.div_(torch.linalg.matrix_norm(w, ord=2))
+
+
+@torch.no_grad()
+def init_(module: nn.Module, scheme: str, *, readouts: tuple[nn.Module, ...] = (), scale: float = 0.1) -> nn.Module:
+    """The cells inside ``module`` initialised by ``scheme``: default (each cell's own), uniform, svd or
+    orthogonal (``scale``: uniform's bound a of U(-a, a)). With svd, the ``readouts`` (linear layers after the recurrent stack) are rescaled too, as the
+    notebook rescales its output weights ``W_ho`` with the same ``sample_weights``; their biases become 0.
+
+    >>> from rnnkit import BasicRNNCell
+    >>> cell = init_(BasicRNNCell(3, 5), "svd")
+    >>> round(torch.linalg.matrix_norm(cell.B_v.detach(), ord=2).item(), 5), float(cell.b_v.detach().abs().sum())
+    (1.0, 0.0)
+    """
+    if scheme not in INITIALISERS:
+        raise ValueError(f"init must be one of {', '.join(INITIALISERS)}; received {scheme!r}")
+    if scheme == "uniform":
+        uniform_(module, scale)
+    else:
+        INITIALISERS[scheme](module)
+    if scheme == "svd":
+        for layer in readouts:
+            svd_rescaled_linear_(layer)
+    return module
+
+
+@torch.no_grad()
+def svd_rescaled_linear_(layer: nn.Linear) -> nn.Linear:
+    """A linear layer initialised as the notebook's output weights ``W_ho``: U(-1, 1) over its largest singular
+    value, zero bias."""
+    _rescaled_uniform_(layer.weight)
+    if layer.bias is not None:
+        layer.bias.zero_()
+    return layer
 
 
 @torch.no_grad()
 def orthogonal_recurrent_(module: nn.Module, gain: float = 1.0) -> nn.Module:
     """Each gate block of every ``weight_hh`` orthogonal (Saxe et al. 2014); other weights untouched."""
     for cell in _cells(module):
-        for block in _blocks(cell.weight_hh, cell.hidden_size):
+        for block in _matrices(cell)[1]:
             q = torch.empty(block.shape, dtype=block.dtype)
             nn.init.orthogonal_(q, gain=gain)
             block.copy_(q)
@@ -102,3 +149,7 @@ def chrono_(module: nn.Module, max_lag: int, *, generator: torch.Generator | Non
             cell.bias_ih[H:2 * H] = log_u                                 # blocks r, z, n
             cell.bias_hh[H:2 * H] = 0.0
     return module
+
+
+INITIALISERS = {"default": lambda module: module, "uniform": uniform_, "svd": svd_rescaled_,
+                "orthogonal": orthogonal_recurrent_}
