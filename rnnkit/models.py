@@ -502,15 +502,20 @@ class Seq2Seq(nn.Module):
 
     The encoder (a runner, bidirectional or not) reads the source; a linear ``bridge`` maps its last
     layer's final state to the decoder's initial state. The decoder is a ``Stack`` of cells reading
-    ``[E[y_{t-1}]; c_{t-1}]`` (input feeding); with attention, ``c_t`` attends over the encoder
+    ``[E[y_{t-1}]; c_{t-1}]`` (input feeding; zeros in place of ``E[y_{t-1}]`` with ``decoder_input="zeros"``); with attention, ``c_t`` attends over the encoder
     outputs and the output is ``tanh(W_c [h_t; c_t])`` (Luong); without, ``c_t`` is empty.
     """
 
     def __init__(self, rnn: RecurrentConfig, src_vocab: int, tgt_vocab: int, *, embed_size: int = 64,
-                 attention: str = "additive"):
+                 attention: str = "additive", decoder_input: str = "previous"):
         super().__init__()
         if attention not in ("none", "additive", "dot"):
             raise ValueError(f"attention must be none, additive or dot; received {attention!r}")
+        if decoder_input not in ("previous", "zeros"):
+            raise ValueError(f"decoder_input must be previous or zeros; received {decoder_input!r}")
+        # Albert's notes' sorter feeds its decoder zeros at every step: all it knows of the source is the bridged
+        # state (and the attention context, where there is one), never its own or the true previous output
+        self.decoder_input = decoder_input
         self.src_embedding = nn.Embedding(src_vocab, embed_size)
         self.tgt_embedding = nn.Embedding(tgt_vocab, embed_size)
         self.encoder = build_runner(rnn, embed_size)
@@ -548,7 +553,10 @@ class Seq2Seq(nn.Module):
 
     def decode_step(self, y_prev: Tensor, context: Tensor, state: State, memory: Tensor, mask: Tensor):
         """One decoder step: logits (B, V), the new context, the new state, the attention weights (B, S) or None."""
-        h, state = self.decoder(torch.cat([self.tgt_embedding(y_prev), context], dim=-1), state)
+        e = self.tgt_embedding(y_prev)                                      # (B, E)
+        if self.decoder_input == "zeros":
+            e = torch.zeros_like(e)
+        h, state = self.decoder(torch.cat([e, context], dim=-1), state)
         alpha = None
         if self.attention is not None:
             context, alpha = self.attention(h, memory, mask)

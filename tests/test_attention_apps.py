@@ -320,3 +320,30 @@ def test_eval_on_a_folder_scores_its_test_file(tmp_path, capsys):
     assert task_eval == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith(f"seq2seq eval on {data}") and "exact_match" in last
+
+
+@pytest.mark.parametrize("attention", ["none", "additive"])
+def test_a_zero_fed_decoder_receives_zeros_and_never_reads_the_previous_token(attention):
+    """Albert's notes' sorter: the decoder's input is zeros at every step, so teacher forcing and decoding read
+    nothing but the encoder's bridged state (and the context, with attention)."""
+    torch.manual_seed(0)
+    model = Seq2Seq(RecurrentConfig(hidden_size=12, num_layers=2), 9, 11, embed_size=6, attention=attention,
+                    decoder_input="zeros").eval()
+    seen = []
+    model.decoder.register_forward_pre_hook(lambda _, args: seen.append(args[0][:, :6].clone()))
+    src, lengths = torch.randint(4, 9, (3, 5)), torch.tensor([5, 2, 4])
+    a = model(src, lengths, torch.randint(0, 11, (3, 7)))
+    b = model(src, lengths, torch.randint(0, 11, (3, 7)))
+    assert seen and all(not x.any() for x in seen)                 # the embedding part of every input is zero
+    torch.testing.assert_close(a, b, rtol=0, atol=0)               # whatever the targets, the same outputs
+    fed = Seq2Seq(RecurrentConfig(hidden_size=12, num_layers=2), 9, 11, embed_size=6, attention=attention)
+    fed.load_state_dict(model.state_dict())
+    fed.eval()
+    assert not torch.allclose(fed(src, lengths, torch.randint(0, 11, (3, 7))), a)
+
+
+def test_decoder_input_zeros_reaches_the_model_from_the_flags():
+    cfg = Seq2SeqConfig(decoder_input="zeros", attention="none")
+    task = Seq2SeqTask.prepare(cfg, RecurrentConfig(hidden_size=8), None, seed=0)
+    model = task.build_model()
+    assert model.decoder_input == "zeros" and model.attention is None

@@ -49,6 +49,9 @@ def _group(pairs: list[tuple[Tensor, Tensor]]) -> list[tuple[Tensor, list[list[i
 @dataclass
 class Seq2SeqConfig:
     attention: str = option("none, additive (Bahdanau) or dot (Luong)", "additive", choices=("none", "additive", "dot"))
+    decoder_input: str = option("what the decoder reads at each step: the previous target token (the true one in "
+                                "training, its own when decoding) or zeros (Albert's notes' sorter: the encoder's "
+                                "state, bridged, is all the decoder knows)", "previous", choices=("previous", "zeros"))
     beam: int = option("beam width for validation decoding (1: greedy)", 1, at_least=1, at_most=1000)
     tokens: str = option("sources (and targets, unless --target-tokens says otherwise) as char or word tokens",
                          "char", choices=("char", "word"))
@@ -172,7 +175,7 @@ class Seq2SeqTask(Task):
 
     def build_model(self) -> Seq2Seq:
         return Seq2Seq(self.model_cfg, len(self.meta["src_vocab"]), len(self.meta["tgt_vocab"]),
-                       embed_size=self.cfg.embed_size, attention=self.cfg.attention)
+                       embed_size=self.cfg.embed_size, attention=self.cfg.attention, decoder_input=self.cfg.decoder_input)
 
     # ------------------------------------------------------------------ training
     def _batch(self, pairs: list[tuple[Tensor, Tensor]]) -> Batch:
