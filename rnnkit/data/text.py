@@ -38,16 +38,11 @@ def read_text(path: str | Path, level: str) -> tuple[str | bytes, str]:
 
 
 def read_labelled(path: str | Path, *, text_column: str = "text", label_column: str = "label") -> list[tuple[str, str]]:
-    """(text, label) pairs from a CSV / TSV (with a header), JSONL, or a folder with one subfolder per class."""
-    path = check_file(path, "labelled data (CSV, TSV, JSONL or a folder per class)", folder_ok=True)
+    """(text, label) pairs from a CSV / TSV (with a header), JSONL, or a folder (see :func:`_read_folder`)."""
+    path = check_file(path, "labelled data (CSV, TSV, JSONL, or a folder of class subfolders or <Label>.txt files)",
+                      folder_ok=True)
     if path.is_dir():
-        pairs = []
-        for class_dir in sorted(p for p in path.iterdir() if p.is_dir()):
-            for f in sorted(p for p in class_dir.iterdir() if p.is_file()):
-                pairs.append((f.read_text(encoding="utf-8", errors="replace"), class_dir.name))
-        if not pairs:
-            raise UserError(f"expected one subfolder of text files per class in {path}; found no files")
-        return pairs
+        return _read_folder(path)
     if path.suffix in (".jsonl", ".json"):
         text = path.read_text(encoding="utf-8-sig", errors="replace")      # a byte-order mark is not data
         pairs = []
@@ -66,6 +61,61 @@ def read_labelled(path: str | Path, *, text_column: str = "text", label_column: 
         pairs = _read_table(path, text_column, label_column)
     if not pairs:
         raise UserError(f"expected at least one labelled example in {path}; found none")
+    return pairs
+
+
+LABELLED_SUFFIXES = (".csv", ".tsv", ".tab", ".jsonl", ".json")
+
+
+def labelled_split(path: str | Path) -> tuple[Path, Path] | None:
+    """(train, test) of a folder holding a labelled set split in two entries of one kind: folders ``train/`` and
+    ``test/`` (``rnnkit data fetch names`` writes them) or files ``train.<ext>`` and ``test.<ext>`` (CSV, TSV,
+    JSONL); None for any other path."""
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        return path / "train", path / "test"
+    for ext in LABELLED_SUFFIXES:
+        if (path / f"train{ext}").is_file() and (path / f"test{ext}").is_file():
+            return path / f"train{ext}", path / f"test{ext}"
+    return None
+
+
+def _read_folder(path: Path) -> list[tuple[str, str]]:
+    """(text, label) pairs of a folder in one of two layouts (hidden entries are passed over):
+
+    - one subfolder per class, each of its files one example;
+    - one ``<Label>.txt`` file per class, each non-blank line one example, stripped (the PyTorch names tutorial's
+      ``data/names/<Language>.txt``); files of other kinds beside them are passed over.
+
+    A folder mixing the two, holding neither, or holding a ``train/``/``test/`` split is refused.
+    """
+    entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+    folders = [p for p in entries if p.is_dir()]
+    files = [p for p in entries if p.is_file() and p.suffix.lower() == ".txt"]
+    expected = f"expected one subfolder per class or one <Label>.txt file per class in {path}"
+    split = labelled_split(path)
+    if split is not None:
+        raise UserError(f"{expected}; it holds a train/test split: read {split[0]} (and {split[1]})")
+    if folders and files:
+        raise UserError(f"{expected}, not both; it holds {len(folders)} subfolder(s) ({folders[0].name}/ ...) and "
+                        f"{len(files)} .txt file(s) ({files[0].name} ...)")
+    if not folders and not files:
+        held = ", ".join(p.name for p in entries[:3]) + (" ..." if len(entries) > 3 else "")
+        raise UserError(f"{expected}; {'it is empty' if not entries else 'it holds no .txt file: ' + held}")
+    pairs = []
+    for f in files:
+        lines = [line.strip() for line in f.read_text(encoding="utf-8-sig", errors="replace").splitlines()]
+        examples = [(line, f.stem) for line in lines if line]
+        if not examples:
+            raise UserError(f"expected one example per line in {f}; it has none")
+        pairs += examples
+    for class_dir in folders:
+        for f in sorted(p for p in class_dir.iterdir() if p.is_file() and not p.name.startswith(".")):
+            pairs.append((f.read_text(encoding="utf-8", errors="replace"), class_dir.name))
+    if not pairs:
+        raise UserError(f"expected one subfolder of text files per class in {path}; found no files")
     return pairs
 
 

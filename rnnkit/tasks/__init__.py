@@ -6,7 +6,8 @@ from .forecast import Forecast
 from .memory import Memory
 from .reber import Reber
 from .seq2seq import Seq2SeqTask
+from .tag import Tag
 
-TASKS = {t.name: t for t in (CharLM, Classify, Seq2SeqTask, Caption, Reber, Forecast, Memory)}
+TASKS = {t.name: t for t in (CharLM, Classify, Seq2SeqTask, Caption, Reber, Forecast, Memory, Tag)}
 
 __all__ = ["TASKS"]

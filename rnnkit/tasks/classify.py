@@ -26,10 +26,11 @@ from safetensors.torch import load_file
 
 from ..checkpoint import read_config
 from ..data.padding import pad_sequences
-from ..data.text import read_labelled
+from ..data.text import labelled_split, read_labelled
 from ..data.series_files import SUFFIXES, is_series_file, read_series, split_files
 from ..data.vocab import Vocab
 from ..errors import UserError
+from ..figures import confusion_figure
 from ..models import FCN_FILTERS, FCN_KERNELS, LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble, population_statistics_
 from ..options import option
 from ..state import State
@@ -285,8 +286,10 @@ class Classify(Task):
             cfg = replace(cfg, tokens="char" if cfg.init_from else "word")
         path = data_path(data, cls.name)
         valid_path, test_path = cfg.valid or None, None
-        split = split_files(path) if path.is_dir() else None
-        if split is not None:                      # an archive folder: NAME_TRAIN / NAME_TEST in .ts, .arff, .tsv, .txt
+        # an archive folder (NAME_TRAIN / NAME_TEST in .ts, .arff, .tsv, .txt), or a text folder holding train/ and
+        # test/ (or train.csv and test.csv ...), as `rnnkit data fetch names` writes it
+        split = (split_files(path) or labelled_split(path)) if path.is_dir() else None
+        if split is not None:
             path, test_file = split
             test_path = str(test_file) if test_file is not None else None
         kind = "series" if _is_series(path) else "text"
@@ -528,7 +531,24 @@ class Classify(Task):
         path = Path(self.meta["test"])
         raw_x, raw_y = self._read(path, self.meta["kind"], self.cfg)
         x, y = self.encode_all(raw_x, raw_y, str(path))
-        return str(path), self._scores(model, x, y)
+        scores = self._scores(model, x, y)
+        self.test_confusion = self.confusion
+        return str(path), scores
+
+    def figures(self, run_dir: Path, model: nn.Module) -> list[Path]:
+        """``confusion.png``: the confusion matrix of ``model`` (the selected weights) on the test data when there
+        is some, else on the validation data; rows the true class, colours each row's shares (as the names ->
+        language tutorial the RNN 1 notes end with draws it)."""
+        confusion = getattr(self, "test_confusion", None)
+        if confusion is None and self.meta.get("test"):
+            self.test_metrics(model)
+            confusion = self.test_confusion
+        if confusion is None:
+            if getattr(self, "valid_y", None) is None:          # a run opened from its folder
+                self.load_eval_data(None)
+            self._scores(model, self.valid_x, self.valid_y)
+            confusion = self.confusion
+        return [confusion_figure(confusion, self.meta["labels"], run_dir / "confusion.png")]
 
     def _scores(self, model: nn.Module, xs: list[Tensor], y: Tensor) -> dict[str, float]:
         logits = self.logits(model, xs)
