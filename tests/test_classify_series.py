@@ -171,7 +171,7 @@ def _series_folder(tmp_path, lengths: list[int]):
     from rnnkit.data.series_files import write_ts
     g = torch.Generator().manual_seed(0)
     folder = tmp_path / "Shapes"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     series = [torch.randn(n, 1, generator=g) for n in lengths]
     write_ts(folder / "Shapes_TRAIN.ts", series, [str(k % 2) for k in range(len(lengths))], name="Shapes")
     return folder
@@ -180,7 +180,7 @@ def _series_folder(tmp_path, lengths: list[int]):
 def test_the_head_reads_the_length_only_where_training_lengths_differ_and_filters_reach_the_model(tmp_path):
     from rnnkit.tasks import TASKS
     cls = TASKS["classify"]
-    varied = cls.prepare(cls.Config(filters="6,5,4"), RecurrentConfig(hidden_size=8), str(_series_folder(tmp_path, [20, 40] * 6)))
+    varied = cls.prepare(cls.Config(filters="6,5,4", length_input="auto"), RecurrentConfig(hidden_size=8), str(_series_folder(tmp_path, [20, 40] * 6)))
     model = varied.build_model()
     assert [b[1].out_channels for b in model.fcn.blocks] == [6, 5, 4]
     assert model.head.in_features == 8 + 4 + 1                  # recurrent branch, convolutions, log length
@@ -194,8 +194,11 @@ def test_the_head_reads_the_length_only_where_training_lengths_differ_and_filter
         logits = model(x, torch.tensor([30, 20]))[0]
     assert not torch.allclose(logits[0], logits[1])
     (tmp_path / "b").mkdir()
-    equal = cls.prepare(cls.Config(), RecurrentConfig(hidden_size=8), str(_series_folder(tmp_path / "b", [30] * 12)))
+    equal = cls.prepare(cls.Config(length_input="auto"), RecurrentConfig(hidden_size=8),
+                        str(_series_folder(tmp_path / "b", [30] * 12)))
     assert equal.meta["log_length"] is None and equal.build_model().head.in_features == 8 + 128
+    off = cls.prepare(cls.Config(), RecurrentConfig(hidden_size=8), str(_series_folder(tmp_path / "c", [20, 40] * 6)))
+    assert off.meta["log_length"] is None                        # the default: off
     with pytest.raises(UserError, match="--filters"):
         cls.prepare(cls.Config(filters="64,,x"), RecurrentConfig(), str(tmp_path / "b" / "Shapes"))
 
@@ -205,6 +208,21 @@ def test_narrower_convolutions_buy_more_passes_under_the_same_budget(tmp_path):
     from rnnkit.tasks.classify import fcn_step_cost
     cls = TASKS["classify"]
     folder = str(_series_folder(tmp_path, [3000] * 60))
-    wide = cls.prepare(cls.Config(), RecurrentConfig(), folder).data_defaults()["steps"]
+    wide = cls.prepare(cls.Config(filters="128,256,128"), RecurrentConfig(), folder).data_defaults()["steps"]
     narrow = cls.prepare(cls.Config(filters="64,128,64"), RecurrentConfig(), folder).data_defaults()["steps"]
     assert fcn_step_cost((64, 128, 64)) < 0.4 and narrow > 2 * wide       # the budget binds on both
+
+
+def test_auto_filters_follow_the_passes_the_budget_affords(tmp_path):
+    """FCN's widths where the budget pays for MIN_SERIES_PASSES passes of them; half as wide where it does not."""
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.classify import MIN_SERIES_PASSES, NARROW_FILTERS, SERIES_STEP_BUDGET
+    from rnnkit.models import FCN_FILTERS
+    cls = TASKS["classify"]
+    short = cls.prepare(cls.Config(), RecurrentConfig(), str(_series_folder(tmp_path, [50] * 40)))
+    assert short.meta["filters"] == FCN_FILTERS
+    (tmp_path / "long").mkdir()
+    # 200 series of 500 steps: 13 updates a pass, each 8,000 steps: ~70 passes under the budget, far fewer than needed
+    long = cls.prepare(cls.Config(), RecurrentConfig(), str(_series_folder(tmp_path / "long", [500] * 200)))
+    assert SERIES_STEP_BUDGET / (13 * 16 * 500) < MIN_SERIES_PASSES
+    assert long.meta["filters"] == NARROW_FILTERS and long.build_model().fcn.output_size == NARROW_FILTERS[-1]

@@ -66,9 +66,12 @@ class ClassifyConfig:
                        "approximation); 0: auto, the smallest N that brings the median training length to at most "
                        "MAX_SERIES_STEPS", 0, at_least=0, at_most=1_000_000)
     filters: str = option("series, lstm-fcn: filters of each convolution of the fully convolutional branch, "
-                          "comma-separated (FCN's 128,256,128)", "128,256,128")
+                          "comma-separated (FCN's are 128,256,128); auto: FCN's when the step budget affords them "
+                          "at least MIN_SERIES_PASSES passes over the training file, else half as many (64,128,64), "
+                          "a third of the cost a step, trained for about three times the passes", "auto")
     length_input: str = option("series, lstm-fcn: give the head each series' length (log, standardised) as one more "
-                               "input; auto: when the training series' lengths differ", "auto",
+                               "input; auto: when the training series' lengths differ (off by default: no gain "
+                               "measured on the variable-length development sets)", "off",
                                choices=("auto", "on", "off"))
     init_from: str = option("text: a charlm run folder whose embedding and recurrent layers start the classifier "
                             "(ULMFiT, Howard & Ruder 2018); its cell, sizes and vocabulary are taken", "")
@@ -171,6 +174,26 @@ def parse_filters(text: str) -> tuple[int, ...]:
     return filters
 
 
+def series_filters(text: str, lengths: list[int], input_size: int, seed: int = 0) -> tuple[int, ...]:
+    """The convolutions' filters: ``--filters`` as given, or for auto FCN's own when the budget affords them
+    ``MIN_SERIES_PASSES`` passes over series of these ``lengths`` in the recipe's batches, else half as wide.
+
+    >>> series_filters("auto", [100] * 40, 1), series_filters("auto", [3000] * 400, 1), series_filters("8,8", [], 1)
+    ((128, 256, 128), (64, 128, 64), (8, 8))
+    """
+    if text != "auto":
+        return parse_filters(text)
+    batch = min(SERIES_BATCH, len(lengths))
+    updates = affordable_updates(lengths, batch, fcn_step_cost(FCN_FILTERS, input_size), SERIES_STEP_BUDGET, seed)
+    return FCN_FILTERS if updates / math.ceil(len(lengths) / batch) >= MIN_SERIES_PASSES else NARROW_FILTERS
+
+
+def affordable_updates(lengths: list[int], batch: int, per_step: float, budget: float, seed: int = 0) -> int:
+    """Updates of ``batch`` examples grouped by length that ``budget`` steps pay for: each costs the padded steps
+    of its batch times ``per_step`` (a step's cost relative to the budget's unit) plus ``STEP_OVERHEAD``."""
+    return int(budget / (max(padded_cost(lengths, batch, seed), 1) * per_step + STEP_OVERHEAD))
+
+
 def log_length_statistics(lengths: list[int], when: str) -> list[float] | None:
     """(mean, sd) of the training series' log lengths, which standardise the length the head reads, or None
     when the head reads no length (``when`` off, or auto and every series has one length).
@@ -257,6 +280,11 @@ MIN_HELD_OUT = 50                # below this many held-out examples an accuracy
 SERIES_EPOCHS = 2000             # passes over a series set's training file, as FCN was trained (Wang et al. 2017)
 SERIES_STEP_BUDGET = 8_000_000   # series steps a run may cost: 55 us each on one core here (LSTM-FCN's forward and
                                  # backward at batch 14 x 286 steps), so about 5 minutes of 2 cores
+SERIES_BATCH = 16                # FCN's batch (Wang et al. 2017)
+MIN_SERIES_PASSES = SERIES_EPOCHS // 8   # fewer passes than this stop FCN's convolutions far from converged: on the
+                                 # development sets affording 58-152 passes, half-width filters trained ~2.5x longer
+                                 # scored higher, on those affording 319-657 lower (RESULTS.md section 4)
+NARROW_FILTERS = (64, 128, 64)
 STEP_OVERHEAD = 550              # what one update costs beyond its series steps, in series steps (measured)
 STEP_FIXED_MACS = 38_000         # the part of a series step's cost that is not the convolutions, in multiply-adds
 TEXT_EPOCHS = 3                  # passes over a text set's training examples
@@ -330,7 +358,7 @@ class Classify(Task):
         task = cls(cfg, model_cfg, meta, seed=seed)
         x, y = task.encode_all(raw_x, raw_y, str(path))
         if kind == "series" and cfg.model == "lstm-fcn":
-            meta["filters"] = parse_filters(cfg.filters)
+            meta["filters"] = series_filters(cfg.filters, [len(s) for s in x], meta["input_size"], seed)
             meta["log_length"] = log_length_statistics([len(s) for s in x], cfg.length_input)
         meta["held_out"] = 0.0 if valid_path else held_out_share(y, cfg.valid_fraction)
         if valid_path:
@@ -460,14 +488,14 @@ class Classify(Task):
         6000
         """
         series = self.meta["kind"] == "series"
-        epochs, budget, batch = (SERIES_EPOCHS, SERIES_STEP_BUDGET, 16) if series else (TEXT_EPOCHS, TEXT_STEP_BUDGET, 32)
+        epochs, budget, batch = (SERIES_EPOCHS, SERIES_STEP_BUDGET, SERIES_BATCH) if series else (TEXT_EPOCHS, TEXT_STEP_BUDGET, 32)
         n = len(self.train_y)
         batch = batch_size or min(batch, n)
         # what an update really costs: its batch padded to the longest member of its length bucket
         per_step = fcn_step_cost(tuple(self.meta.get("filters", FCN_FILTERS)), self.meta.get("input_size", 1)) \
             if series and self.cfg.model == "lstm-fcn" else 1.0
-        cost = max(padded_cost([len(x) for x in self.train_x], batch, self.seed), 1) * per_step + STEP_OVERHEAD
-        steps = max(1, min(epochs * math.ceil(n / batch), int(budget / cost)))
+        updates = affordable_updates([len(x) for x in self.train_x], batch, per_step, budget, self.seed)
+        steps = max(1, min(epochs * math.ceil(n / batch), updates))
         if series:
             small = {"hidden_size": 8} if self.cfg.model == "lstm-fcn" else {}
             return {**small, "steps": steps, "batch_size": batch, "lr": 1e-3, "schedule": "cosine",
