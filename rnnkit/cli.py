@@ -7,11 +7,9 @@ line ``rnnkit: error: ...`` and exit with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import sys
 import time
-from dataclasses import MISSING, asdict, fields, replace
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 from .errors import UserError
@@ -45,19 +43,6 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> No
             group.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper(), help=help_text)
 
 
-def _build(cls, task_defaults: dict, file_cfg: dict, args: argparse.Namespace):
-    """Dataclass defaults < task defaults < --config file < flags."""
-    values = {}
-    for f in fields(cls):
-        if getattr(args, f.name, None) is not None:
-            values[f.name] = getattr(args, f.name)
-        elif f.name in file_cfg:
-            values[f.name] = file_cfg[f.name]
-        elif f.name in task_defaults:
-            values[f.name] = task_defaults[f.name]
-    return cls(**values)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from .models import RecurrentConfig
     from .tasks import TASKS
@@ -81,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max-steps", type=int, dest="steps", metavar="N", help="train at most N steps")
         p.add_argument("--max-time", type=float, dest="max_time", metavar="SECONDS",
                        help="train at most this many seconds")
+        p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
+                       help="write TensorBoard event files into RUN/tensorboard (default: when the tensorboard "
+                            "package is installed)")
         _add_dataclass_flags(p, task.Config, f"{name} options")
         _add_dataclass_flags(p, RecurrentConfig, "model options")
         _add_dataclass_flags(p, _without(TrainConfig, {"steps", "max_time"}), "training options")
@@ -148,162 +136,47 @@ def _without(cls, names: set[str]):
 # ------------------------------------------------------------------------------------ commands
 
 
-def _read_settings(path: str | None) -> dict:
-    if not path:
-        return {}
-    try:
-        settings = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"expected a JSON settings file at {path}; {e}") from None
-    if not isinstance(settings, dict):
-        raise UserError(f"expected a JSON object of settings in {path}; received {type(settings).__name__}")
-    return settings
+def _settings(cls, args: argparse.Namespace) -> dict:
+    """The settings of a new run of task class ``cls``: the --config file's, then the flags given over them."""
+    from .runs import merged_settings, setting_names
+
+    flags = {name: getattr(args, name) for name in setting_names(cls) if getattr(args, name, None) is not None}
+    return merged_settings(cls, args.config, flags)
 
 
 def _configs(cls, args: argparse.Namespace):
     """The task, model and train configs of a new run, every value checked, and the names of the model and
     training settings the user gave (by flag or --config), which the task's data-dependent defaults leave alone."""
-    from .models import RecurrentConfig
-    from .options import check_config
-    from .train import TrainConfig
+    from .runs import new_configs
 
-    file_cfg = _read_settings(args.config)
-    known = {f.name for c in (cls.Config, RecurrentConfig, TrainConfig) for f in fields(c)}
-    unknown = sorted(set(file_cfg) - known)
-    if unknown:
-        raise UserError(f"expected settings named like the flags in {args.config}; unknown: {unknown}")
-    configs = (_build(cls.Config, {}, file_cfg, args), _build(RecurrentConfig, cls.model_defaults, file_cfg, args),
-               _build(TrainConfig, cls.train_defaults, file_cfg, args))
-    for cfg in configs:
-        check_config(cfg)
-    try:
-        configs[1].make_cell(1)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    given = {f.name for c in (RecurrentConfig, TrainConfig) for f in fields(c)
-             if getattr(args, f.name, None) is not None or f.name in file_cfg}
-    return (*configs, given)
+    return new_configs(cls, _settings(cls, args))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
-    from .checkpoint import run_lock
-    from .distributed import Placement
-    from .runs import format_metrics, open_task, write_config
+    from .runs import train_run
     from .tasks import TASKS
-    from .train import Trainer, init_seed
 
-    cls = TASKS[args.task]
     run_dir = Path(args.run or f"runs/{args.task}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if args.resume:
-        task, train_cfg = open_task(run_dir, expect=args.task)
-        for name in ("max_time", "steps"):            # the budget may change on resume; nothing else does
-            if getattr(args, name) is not None:
-                setattr(train_cfg, name, getattr(args, name))
-        train_cfg.validate()
-        task_cfg, model_cfg, data, seed = task.cfg, task.model_cfg, args.data or task.meta.get("data"), task.seed
-    else:
-        if (run_dir / "config.json").exists():
-            raise UserError(f"expected a new run folder; {run_dir} already holds a run (add --resume to continue "
-                            f"it, or choose another --run)")
-        task_cfg, model_cfg, train_cfg, given = _configs(cls, args)
-        data, seed = args.data, train_cfg.seed
-    place = Placement.create(args.device, args.precision)
-    # every source of randomness comes from the seed: data splits and generated data, then the initial weights
-    torch.manual_seed(seed)
-    task = cls.prepare(task_cfg, model_cfg, data, seed=seed)
-    if not args.resume:   # settings that follow from the data (e.g. a series set's epochs), where none was given
-        chosen = task.data_defaults(train_cfg.batch_size if "batch_size" in given else None)
-        chosen = {k: v for k, v in chosen.items() if k not in given}
-        train_names = {f.name for f in fields(train_cfg)}
-        train_cfg = replace(train_cfg, **{k: v for k, v in chosen.items() if k in train_names})
-        task.model_cfg = replace(task.model_cfg, **{k: v for k, v in chosen.items() if k not in train_names})
-        train_cfg.validate()
-    created = not run_dir.exists()
-    try:
-        with (run_lock(run_dir) if place.is_main else contextlib.nullcontext()):
-            if not args.resume and place.is_main:
-                if (run_dir / "config.json").exists():
-                    raise UserError(f"expected a new run folder; {run_dir} already holds a run")
-                write_config(run_dir, task, train_cfg)
-            place.barrier()                              # the other ranks start once the folder is there
-            torch.manual_seed(init_seed(seed))
-            model = task.build_model()
-            if not args.resume:
-                getattr(task, "initialize", lambda m: None)(model)   # e.g. a language model's weights
-            trainer = Trainer(task, model, train_cfg, run_dir, placement=place)
-            if args.resume and not trainer.resume() and place.is_main:
-                print(f"no checkpoint in {run_dir} yet; starting from step 0", file=sys.stderr)
-            n_params = sum(p.numel() for p in model.parameters())
-            if place.is_main:
-                print(f"run {run_dir}: task {task.name}, {n_params:,} parameters, up to {train_cfg.steps} steps"
-                      + (f" or {train_cfg.max_time:g} s" if train_cfg.max_time else "")
-                      + (f", {place.world_size} processes" if place.distributed else "")
-                      + f", {place.device} {place.precision}", flush=True)
-            metrics = trainer.fit()
-    except Exception:
-        # a run that failed before anything was trained leaves no folder behind
-        if place.is_main and created and not any((run_dir / n).exists()
-                                                 for n in ("model.safetensors", "checkpoint", "checkpoint.old")):
-            import shutil
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    finally:
-        place.close()
-    if not place.is_main:
-        return 0
-    print(f"final validation ({task.name}, step {trainer.step}): {format_metrics(metrics)}")
-    _report_test(run_dir)
+    # a resumed run keeps its settings but for the budget
+    settings = {"steps": args.steps, "max_time": args.max_time} if args.resume else _settings(TASKS[args.task], args)
+    train_run(args.task, settings, args.data, run_dir, resume=args.resume, device=args.device,
+              precision=args.precision, tensorboard=args.tensorboard)
     return 0
 
 
-def _report_test(run_dir: Path) -> None:
-    """A task with a held-out test set (a UCR/UEA folder's test file) scores it once, with the weights
-    that validation selected, and writes ``test_metrics.json``; nothing before looked at it. A task
-    with figures of the selected model (attention maps) draws them into the run folder."""
-    from .checkpoint import atomic_write_json
-    from .runs import format_metrics, open_run
-
-    task, best = open_run(run_dir)
-    scored = getattr(task, "test_metrics", lambda model: None)(best)
-    if scored is not None:
-        where, metrics = scored
-        atomic_write_json(run_dir / "test_metrics.json", {"test": where, **metrics})
-        print(f"test ({task.name}, {where}, the weights selected on validation): {format_metrics(metrics)}")
-    for figure in getattr(task, "figures", lambda run_dir, model: [])(run_dir, best):
-        print(f"attention maps of the selected weights: {figure}")
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
-    import torch
-
+    from .generate import generate_text
     from .runs import open_run
 
     task, model = open_run(Path(args.run), expect="charlm", device=args.device)
-    if args.length < 0:
-        raise UserError(f"--length must be >= 0; received {args.length}")
-    if not 0 < args.temperature < float("inf"):
-        raise UserError(f"--temperature must be a finite number > 0; received {args.temperature}")
-    if args.top_k < 0:
-        raise UserError(f"--top-k must be >= 0; received {args.top_k}")
-    if args.seed is not None and not 0 <= args.seed < 2 ** 63:
-        raise UserError(f"--seed must be in [0, 2**63); received {args.seed}")
-    prime_ids = task.encode(args.prime) if args.prime else [int(torch.randint(len(task.vocab), (1,)))]
-    generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
-    allowed = task.printable_mask() if args.printable else None
+    pieces = generate_text(task, model, args.prime, args.length, temperature=args.temperature, top_k=args.top_k,
+                           printable=args.printable, seed=args.seed)
     out = sys.stdout
     out.write(args.prime)
-    pending: list[int] = []
-    for token in model.generate(torch.tensor(prime_ids), args.length, temperature=args.temperature,
-                                top_k=args.top_k or None, allowed=allowed, generator=generator):
-        pending.append(token)
-        text = task.decode(pending)
-        if "\ufffd" not in text or len(pending) > 4:  # bytes of a multi-byte character wait for the rest
-            out.write(text)
-            out.flush()
-            pending = []
-    out.write(task.decode(pending) + "\n")
+    for piece in pieces:
+        out.write(piece)
+        out.flush()
+    out.write("\n")
     return 0
 
 
@@ -339,44 +212,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .models import is_ensemble
+    from .export.run import export_run
     from .runs import open_run
 
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UserError(f"expected --out in an existing folder; received {args.out}")
     task, model = open_run(Path(args.run))
-    if is_ensemble(model):
-        raise UserError(f"expected a run of one model to export; {args.run} is an ensemble of {len(model.members)} "
-                        f"(--ensemble), whose members ONNX would run one by one")
-    if not hasattr(model, "runner") or not hasattr(model, "head"):
-        raise UserError(f"expected a run whose model is a recurrent stack with a head (charlm, classify, forecast, "
-                        f"reber, memory); {args.run} is a {task.name} run")
-    model = model.float().eval()
-    metadata = {"rnnkit_task": task.name, "rnnkit_meta": json.dumps(task.meta),
-                "rnnkit_model": json.dumps(asdict(task.model_cfg)),
-                "rnnkit_task_config": json.dumps(asdict(task.cfg)), "rnnkit_what": args.what,
-                "rnnkit_readout": model.readout}
-    if args.format == "torch":
-        if args.what != "step":
-            raise UserError("expected --what step with --format torch (a torch.export program is one step; "
-                            "loop over it, or export the sequence with --format onnx)")
-        from .export.torch import export_step_program
-        export_step_program(model, out, metadata=metadata)
-    else:
-        import importlib.util
-
-        # export.onnx imports onnx only when it runs, and torch.onnx needs onnxscript: check both first
-        missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
-        if missing:
-            raise UserError(f"expected the packages onnx and onnxscript for --format onnx (pip install onnx "
-                            f"onnxscript); missing: {', '.join(missing)}")
-        from .export.onnx import export_sequence, export_step
-        try:
-            (export_step if args.what == "step" else export_sequence)(model, out, metadata=metadata)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-    print(f"wrote {out} ({args.format}, {args.what}, task {task.name})")
+    export_run(task, model, Path(args.out), format=args.format, what=args.what, name=args.run)
+    print(f"wrote {args.out} ({args.format}, {args.what}, task {task.name})")
     return 0
 
 

@@ -139,7 +139,8 @@ class Trainer:
     ``primary`` (the metric early stopping watches) and ``higher_is_better``.
     """
 
-    def __init__(self, task, model: nn.Module, cfg: TrainConfig, run_dir: Path, *, placement: Placement | None = None):
+    def __init__(self, task, model: nn.Module, cfg: TrainConfig, run_dir: Path, *, placement: Placement | None = None,
+                 progress: bool = True, figures: bool = True):
         cfg.validate()
         self.place = placement or Placement(torch.device("cpu"))
         self.place.check_batch(cfg.batch_size)
@@ -153,6 +154,9 @@ class Trainer:
         self.scaler = self.place.grad_scaler()
         self.step, self.best, self.bad_evals, self.history = 0, None, 0, []
         self.carry = None                                    # this rank's streams' state (truncated BPTT)
+        self.progress = progress                             # the progress bar (rank 0)
+        self.figures = figures                               # learning_curve.png (off: a run no one will look at)
+        self.board = None                                    # TensorBoard event files, during ``fit``
 
     @property
     def local_batch(self) -> int:
@@ -199,7 +203,8 @@ class Trainer:
         writer.writeheader()
         writer.writerows(self.history)
         atomic_write_bytes(self.run_dir / "metrics.csv", buf.getvalue().encode())
-        self._plot()
+        if self.figures:
+            self._plot()
 
     def _plot(self) -> None:
         import matplotlib
@@ -239,6 +244,8 @@ class Trainer:
         row = {"step": self.step, "elapsed_s": round(elapsed, 3), "lr": learning_rate(self.cfg, self.step - 1),
                "train_loss": train_loss, **{f"valid_{k}": v for k, v in metrics.items()}}
         self._record(row)
+        if self.board is not None:
+            self.board.validation(self.step, metrics)
         value = metrics[self.task.primary]
         improved = self._improved(value)
         # a tie keeps the later checkpoint but does not reset patience: a small validation set scores many
@@ -268,9 +275,9 @@ class Trainer:
             return True
         return not cfg.log_every and bool(cfg.max_time) and elapsed - last_log >= cfg.max_time / 50
 
-    def _step(self) -> tuple[float, int]:
-        """One update; (loss, items). Raises ``Diverged`` without touching the weights when the loss or
-        the gradient is not finite."""
+    def _step(self) -> tuple[float, int, float]:
+        """One update; (loss, items, gradient norm before clipping). Raises ``Diverged`` without touching the
+        weights when the loss or the gradient is not finite."""
         cfg, place = self.cfg, self.place
         # dropout and zoneout masks come from (seed, step, rank): rank 0's are those of a single process
         torch.manual_seed(step_seed(cfg.seed, self.step) + place.rank * 7_919)
@@ -304,20 +311,23 @@ class Trainer:
             self.opt.step()
         self.carry = detach_state(carry)
         self.step += 1
-        return value, items * place.world_size
+        return value, items * place.world_size, float(norm)
 
-    def fit(self, *, crash_after: int | None = None) -> dict[str, float]:
+    def fit(self, *, crash_after: int | None = None, board=None) -> dict[str, float]:
         """Train to ``cfg.steps`` (or the time budget, or early stopping); returns the final validation metrics.
+        ``board`` (``rnnkit.tensorboard.Board``) receives every training-loss row and validation as it is logged.
 
         A non-finite loss or gradient stops the run with ``Diverged`` before the update, so the weights
         stay the last finite ones; they are written as the result when no validation has saved one."""
         cfg, start = self.cfg, time.perf_counter()
+        self.board = board
         bar = tqdm(total=cfg.steps, initial=self.step, unit="step", file=sys.stderr, dynamic_ncols=True,
                    mininterval=0.5 if sys.stderr.isatty() else 10.0, delay=1.0, leave=False,
-                   disable=not self.place.is_main)
+                   disable=not (self.place.is_main and self.progress))
         losses: list[float] = []          # since the last validation
         logged: list[float] = []          # since the last training-loss row
-        last_log, items_done = 0.0, 0
+        norms: list[float] = []           # gradient norms since the last training-loss row
+        last_log, items_done, items_logged = 0.0, 0, 0
         stopped_early, first_step, warned = False, self.step, False
         try:
             while self.step < cfg.steps:
@@ -325,13 +335,14 @@ class Trainer:
                 if cfg.max_time and self.place.broadcast_flag(elapsed >= cfg.max_time):   # rank 0's clock
                     break
                 try:
-                    value, items = self._step()
+                    value, items, norm = self._step()
                 except Diverged:
                     if self.place.is_main and not (self.run_dir / "model.safetensors").exists():
                         save_model(self.run_dir / "model.safetensors", self.model)
                     raise
                 losses.append(value)
                 logged.append(value)
+                norms.append(norm)
                 items_done += items
                 elapsed = time.perf_counter() - start
                 bar.update(1)
@@ -342,9 +353,13 @@ class Trainer:
                                     refresh=False)
                 logged_now = self.place.is_main and self._log_due(elapsed, last_log)
                 if logged_now:
-                    self._record({"step": self.step, "elapsed_s": round(elapsed, 3),
-                                  "lr": learning_rate(cfg, self.step - 1), "train_loss": sum(logged) / len(logged)})
-                    logged, last_log = [], elapsed
+                    row = {"step": self.step, "elapsed_s": round(elapsed, 3), "lr": learning_rate(cfg, self.step - 1),
+                           "train_loss": sum(logged) / len(logged)}
+                    self._record(row)
+                    if board is not None:
+                        board.training(row, grad_norm=sum(norms) / len(norms), unit=self.task.unit,
+                                       throughput=(items_done - items_logged) / max(elapsed - last_log, 1e-9))
+                    logged, norms, last_log, items_logged = [], [], elapsed, items_done
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                     # the row just logged keeps its own window's training loss
                     stop = self._validate(None if logged_now else sum(losses) / len(losses), elapsed)

@@ -152,8 +152,9 @@ def test_a_tie_on_the_primary_metric_keeps_the_later_checkpoint(tmp_path):
 def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     from rnnkit.cli import main
     from rnnkit.tasks.base import padded_cost
+    from rnnkit.models import FCN_FILTERS
     from rnnkit.tasks.classify import (SERIES_EPOCHS, SERIES_STEP_BUDGET, STEP_OVERHEAD, TEXT_EPOCHS,
-                                       TEXT_STEP_BUDGET)
+                                       TEXT_STEP_BUDGET, fcn_step_cost)
     folder = tmp_path / "Toy"
     folder.mkdir()
     ts_file(folder / "Toy_TRAIN.ts", n=60, seed=2)
@@ -162,7 +163,8 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--max-time", "0.5"]) == 0
     config = json.loads((run / "config.json").read_text())
     task = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(folder), seed=0)  # same split
-    n, cost = len(task.train_y), padded_cost([len(x) for x in task.train_x], 16)   # an update's padded steps
+    per_step = fcn_step_cost(FCN_FILTERS, 2)                          # a bivariate step costs a little more
+    n, cost = len(task.train_y), padded_cost([len(x) for x in task.train_x], 16) * per_step  # an update's padded steps
     assert config["task_config"]["model"] == "lstm-fcn"               # auto: the convolutional branch for series
     assert config["model"]["hidden_size"] == 8 and config["task_config"]["readout"] == "last"
     assert config["train"]["steps"] == min(SERIES_EPOCHS * -(-n // 16),
@@ -182,7 +184,7 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
                  "--max-time", "0.2"]) == 0
     assert json.loads((given_batch / "config.json").read_text())["train"]["steps"] == min(
         SERIES_EPOCHS * -(-n // 8), int(SERIES_STEP_BUDGET / (padded_cost([len(x) for x in task.train_x], 8)
-                                                              + STEP_OVERHEAD)))
+                                                              * per_step + STEP_OVERHEAD)))
     assert config["model"]["hidden_size"] == 4                        # given: not the recipe's 8
     text = tmp_path / "text"                                          # text: words, both ways, max over time
     assert main(["train", "classify", "--data", str(sentiment_csv(tmp_path / "s.csv", n=400)), "--run", str(text),
