@@ -31,7 +31,8 @@ def _matrices(cell: nn.Module) -> tuple[list[Tensor], list[Tensor]]:
         return [cell.A_u, cell.B_u, cell.A_v, cell.B_v], [cell.B_v]
     H = cell.hidden_size
     recurrent = _blocks(cell.weight_hh, H)
-    return _blocks(cell.weight_ih, H) + recurrent, recurrent
+    output = [cell.weight_ho] if getattr(cell, "weight_ho", None) is not None else []    # the Elman output map W_ho
+    return _blocks(cell.weight_ih, H) + recurrent + output, recurrent
 
 
 def _blocks(weight: Tensor, width: int) -> list[Tensor]:
