@@ -171,6 +171,10 @@ class SequenceModel(nn.Module):
     step, joined with the backward run's first for a bidirectional stack).
     """
 
+    # why the exporters (one id or feature vector a step through embedding, runner, head) cannot write this model;
+    # None: they can
+    export_refusal: str | None = None
+
     def __init__(self, rnn: RecurrentConfig, *, output_size: int, vocab_size: int | None = None,
                  input_size: int | None = None, embed_size: int = 64, readout: str = "all"):
         super().__init__()

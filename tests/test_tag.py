@@ -229,6 +229,11 @@ def test_train_predict_eval_through_the_command_line(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].split() == ["tag", "precision", "recall", "f1", "support"] and "accuracy" in out[-1]
 
+    for what in ("sequence", "step"):           # several ids a step: refused in one line, no file written
+        assert main(["export", str(run), "--what", what, "--out", str(tmp_path / f"{what}.onnx")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--affixes 0" in err[0] and not (tmp_path / f"{what}.onnx").exists()
+
 
 def test_a_single_file_holds_out_a_seeded_share(tmp_path, capsys):
     data = conllu_file(tmp_path / "tiny.conllu", n=40)

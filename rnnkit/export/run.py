@@ -29,6 +29,9 @@ def export_run(task, model: nn.Module, out: Path, *, format: str = "onnx", what:
     if not hasattr(model, "runner") or not hasattr(model, "head"):
         raise UserError(f"expected a run whose model is a recurrent stack with a head (charlm, classify, forecast, "
                         f"reber, memory); {name} is a {task.name} run")
+    if getattr(model, "export_refusal", None):
+        raise UserError(f"expected a model that reads one token id or feature vector a step; {name} "
+                        f"{model.export_refusal}")
     model = model.float().eval()
     metadata = {"rnnkit_task": task.name, "rnnkit_meta": json.dumps(task.meta),
                 "rnnkit_model": json.dumps(asdict(task.model_cfg)),

@@ -125,6 +125,8 @@ class AffixTagger(SequenceModel):
     (2, 7, 2)
     """
 
+    export_refusal = "reads several ids a step (the word and its affixes); train with --affixes 0 to export it"
+
     def __init__(self, rnn: RecurrentConfig, *, vocab_size: int, affix_vocab_sizes: list[int], output_size: int,
                  embed_size: int = 64, affix_size: int = 32):
         super().__init__(rnn, input_size=embed_size + len(affix_vocab_sizes) * affix_size, output_size=output_size,
