@@ -234,28 +234,31 @@ def train_run(task_name: str, settings: dict, data, run_dir: Path, *, resume: bo
         place.close()
     if not place.is_main:
         return None
-    echo(f"final validation ({task.name}, step {trainer.step}): {format_metrics(metrics)}")
     try:
-        report_test(run_dir, echo, board, figures=figures)
+        report_test(run_dir, echo, board, figures=figures,
+                    final=f"final validation ({task.name}, step {trainer.step}): {format_metrics(metrics)}")
     finally:
         if board is not None:
             board.close()
     return metrics
 
 
-def report_test(run_dir: Path, echo=print, board=None, *, figures: bool = True) -> None:
+def report_test(run_dir: Path, echo=print, board=None, *, figures: bool = True, final: str | None = None) -> None:
     """A task with a held-out test set (a UCR/UEA folder's test file) scores it once, with the weights that
     validation selected, and writes ``test_metrics.json``; nothing before looked at it. A task with figures of
-    the selected model (attention maps) draws them into the run folder; ``board`` (TensorBoard) gets the test
-    metrics and every figure of the run."""
+    the selected model (attention maps, a confusion matrix) draws them into the run folder; ``board``
+    (TensorBoard) gets the test metrics and every figure of the run. The lines printed end with the ``final``
+    validation line and then the test line, so a run's metrics are always its last line."""
     task, best = open_run(run_dir)
     scored = getattr(task, "test_metrics", lambda model: None)(best)
+    drawn = getattr(task, "figures", lambda run_dir, model: [])(run_dir, best) if figures else []
+    for figure in drawn:
+        echo(f"figure of the selected weights: {figure}")
+    if final:
+        echo(final)
     if scored is not None:
         where, metrics = scored
         atomic_write_json(run_dir / "test_metrics.json", {"test": where, **metrics})
         echo(f"test ({task.name}, {where}, the weights selected on validation): {format_metrics(metrics)}")
-    drawn = getattr(task, "figures", lambda run_dir, model: [])(run_dir, best) if figures else []
-    for figure in drawn:
-        echo(f"figure of the selected weights: {figure}")
     if board is not None:
         board.final(run_dir, test=scored[1] if scored else None, figures=drawn)

@@ -65,8 +65,8 @@ def test_classify_ts_folder_uses_the_archive_split(tmp_path, capsys):
     meta = json.loads((run / "config.json").read_text())["meta"]
     assert meta["valid"] is None and meta["test"].endswith("Toy_TEST.ts") and meta["input_size"] == 2
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-3].startswith("final validation") and out[-2].startswith("test (classify, ")
-    assert out[-1] == f"figure of the selected weights: {run / 'confusion.png'}"
+    assert out[-2].startswith("final validation") and out[-1].startswith("test (classify, ")
+    assert out[-3] == f"figure of the selected weights: {run / 'confusion.png'}"
     test = json.loads((run / "test_metrics.json").read_text())
     assert test["test"].endswith("Toy_TEST.ts") and 0 <= test["accuracy"] <= 1
     assert main(["predict", str(run), "0.1,0.2,0.3:0,0.5,0.9"]) == 0
