@@ -68,7 +68,7 @@ class ClassifyConfig:
     filters: str = option("series, lstm-fcn: filters of each convolution of the fully convolutional branch, "
                           "comma-separated (FCN's are 128,256,128); auto: FCN's when the step budget affords them "
                           "at least MIN_SERIES_PASSES passes over the training file, else half as many (64,128,64), "
-                          "a third of the cost a step, trained for about three times the passes", "auto")
+                          "a third of the cost a step, trained for about 2.5 times the passes", "auto")
     length_input: str = option("series, lstm-fcn: give the head each series' length (log, standardised) as one more "
                                "input; auto: when the training series' lengths differ (off by default: no gain "
                                "measured on the variable-length development sets)", "off",
@@ -226,6 +226,36 @@ def fcn_step_cost(filters: tuple[int, ...], input_size: int = 1) -> float:
     return (STEP_FIXED_MACS + macs(filters, input_size)) / (STEP_FIXED_MACS + macs(FCN_FILTERS, 1))
 
 
+def text_inputs(cfg: ClassifyConfig, model_cfg: RecurrentConfig, texts: list[str]):
+    """(config, model config, vocabulary) of a text model: a character LM's (``--init-from``), or the texts' own."""
+    if cfg.init_from:
+        return _from_language_model(cfg, model_cfg)
+    vocab = Vocab.build([_tokenize(t, cfg) for t in texts], specials=[PAD, UNK], min_count=cfg.min_count)
+    return cfg, model_cfg, vocab.symbols
+
+
+def series_meta(raw_x: list[Tensor], cfg: ClassifyConfig, path: Path) -> dict:
+    """What a series model needs of its training set: dimensions, mean and sd of each, and the rate it reads at."""
+    dims = {s.shape[1] for s in raw_x}
+    if len(dims) != 1:
+        raise UserError(f"expected every series in {path} to have the same dimensions; received {sorted(dims)}")
+    stacked = torch.cat(raw_x)
+    mean = torch.nanmean(stacked, 0)
+    std = torch.sqrt(torch.nanmean((stacked - mean) ** 2, 0))
+    return {"input_size": dims.pop(), "mean": mean.tolist(), "std": [s if s > 1e-8 else 1.0 for s in std.tolist()],
+            "rate": cfg.rate or math.ceil(statistics.median(len(s) for s in raw_x) / MAX_SERIES_STEPS)}
+
+
+def convolution_meta(cfg: ClassifyConfig, x: list[Tensor], meta: dict, seed: int) -> dict:
+    """LSTM-FCN's data-driven shape (the convolutions' filters, the log-length statistics the head reads) from the
+    encoded training series ``x``; nothing for other models."""
+    if meta["kind"] != "series" or cfg.model != "lstm-fcn":
+        return {}
+    lengths = [len(s) for s in x]
+    return {"filters": series_filters(cfg.filters, lengths, meta["input_size"], seed),
+            "log_length": log_length_statistics(lengths, cfg.length_input)}
+
+
 def held_out_share(y: Tensor, fraction: float = 0.0) -> float:
     """The share of the training examples (labels ``y``) held out to choose the weights: ``fraction`` when the
     user gave one, else ``HELD_OUT`` when that many examples are at least ``MIN_HELD_OUT`` and five a class, else
@@ -340,26 +370,14 @@ class Classify(Task):
             if cfg.ensemble > 1:
                 raise UserError(f"expected one model with --init-from (it starts from one language model); received "
                                 f"--ensemble {cfg.ensemble}")
-            cfg, model_cfg, meta["vocab"] = _from_language_model(cfg, model_cfg)
-            meta["init_from"] = cfg.init_from
-        elif kind == "text":
-            meta["vocab"] = Vocab.build([_tokenize(t, cfg) for t in raw_x], specials=[PAD, UNK],
-                                        min_count=cfg.min_count).symbols
+        if kind == "text":
+            cfg, model_cfg, meta["vocab"] = text_inputs(cfg, model_cfg, raw_x)
+            meta.update({"init_from": cfg.init_from} if cfg.init_from else {})
         else:
-            dims = {s.shape[1] for s in raw_x}
-            if len(dims) != 1:
-                raise UserError(f"expected every series in {path} to have the same dimensions; received {sorted(dims)}")
-            stacked = torch.cat(raw_x)
-            meta["input_size"] = dims.pop()
-            meta["mean"] = torch.nanmean(stacked, 0).tolist()
-            std = torch.sqrt(torch.nanmean((stacked - torch.tensor(meta["mean"])) ** 2, 0))
-            meta["std"] = [s if s > 1e-8 else 1.0 for s in std.tolist()]
-            meta["rate"] = cfg.rate or math.ceil(statistics.median(len(s) for s in raw_x) / MAX_SERIES_STEPS)
+            meta.update(series_meta(raw_x, cfg, path))
         task = cls(cfg, model_cfg, meta, seed=seed)
         x, y = task.encode_all(raw_x, raw_y, str(path))
-        if kind == "series" and cfg.model == "lstm-fcn":
-            meta["filters"] = series_filters(cfg.filters, [len(s) for s in x], meta["input_size"], seed)
-            meta["log_length"] = log_length_statistics([len(s) for s in x], cfg.length_input)
+        meta.update(convolution_meta(cfg, x, meta, seed))
         meta["held_out"] = 0.0 if valid_path else held_out_share(y, cfg.valid_fraction)
         if valid_path:
             task.train_x, task.train_y = x, y
@@ -429,8 +447,12 @@ class Classify(Task):
             return self._one_model()
         return Ensemble([self._one_model() for _ in range(self.cfg.ensemble)])
 
+    def output_size(self) -> int:
+        """The head's outputs: one logit a class."""
+        return len(self.meta["labels"])
+
     def _one_model(self) -> SequenceModel:
-        n = len(self.meta["labels"])
+        n = self.output_size()
         if self.meta["kind"] == "text":
             return SequenceModel(self.model_cfg, vocab_size=len(self.meta["vocab"]), embed_size=self.cfg.embed_size,
                                  output_size=n, readout=self.cfg.readout)
@@ -613,6 +635,13 @@ class Classify(Task):
                 for p in probs]
 
     def _series_input(self, text: str) -> list[Tensor]:
+        raw = self._raw_series(text)
+        xs, _ = self.encode_all(raw, [self.meta["labels"][0]] * len(raw), "the input")
+        return xs
+
+    @staticmethod
+    def _raw_series(text: str) -> list[Tensor]:
+        """The series of a file (.ts, .arff, .tsv), or one written ``1,2,3`` (dimensions joined by ':')."""
         if Path(text).suffix in SUFFIXES and Path(text).is_file():
             raw, _ = read_series(text)
         else:
@@ -622,5 +651,4 @@ class Classify(Task):
             except ValueError:
                 raise UserError(f"expected a series file (.ts, .arff, .tsv) or a series like 1,2,3 (dimensions joined by ':'); "
                                 f"received {text[:40]!r}") from None
-        xs, _ = self.encode_all(raw, [self.meta["labels"][0]] * len(raw), "the input")
-        return xs
+        return raw

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,14 +25,12 @@ from torch import Tensor, nn
 from ..data.series_files import SUFFIXES, read_series, split_files
 from ..data.text import read_labelled
 from ..data.tsfile import parse_ts
-from ..data.vocab import Vocab
 from ..errors import UserError
-from ..models import FCN_FILTERS, LSTMFCN, SequenceModel, is_ensemble
+from ..models import is_ensemble
 from ..state import State
 from .base import Batch, data_path, split_off
-from .classify import (HELD_OUT, MAX_SERIES_STEPS, MIN_HELD_OUT, PAD, STATISTICS_STEPS, UNK, Classify, ClassifyConfig,
-                       _from_language_model, _is_series, _tokenize, capped_sample, log_length_statistics,
-                       normalization_for, series_filters)
+from .classify import (HELD_OUT, MIN_HELD_OUT, STATISTICS_STEPS, Classify, ClassifyConfig, _is_series, capped_sample,
+                       convolution_meta, normalization_for, series_meta, text_inputs)
 
 # the choices a series or a text set makes where an option says auto
 AUTO = {"series": {"model": "lstm-fcn", "readout": "last"}, "text": {"model": "rnn", "readout": "max"}}
@@ -92,17 +89,15 @@ class Regress(Classify):
         meta = {"kind": kind, "data": str(path), "valid": cfg.valid or None, "test": test_path, "labels": [],
                 "target_mean": y.mean().item(), "target_std": _spread(y)}
         if kind == "text":
-            cfg, model_cfg, meta["vocab"] = _text_inputs(cfg, model_cfg, raw_x)
+            cfg, model_cfg, meta["vocab"] = text_inputs(cfg, model_cfg, raw_x)
             meta.update({"init_from": cfg.init_from} if cfg.init_from else {})
         else:
-            meta.update(_series_meta(raw_x, cfg, path))
+            meta.update(series_meta(raw_x, cfg, path))
             if cfg.normalize == "auto":
                 cfg = replace(cfg, normalize=normalization_for(raw_x))
         task = cls(cfg, model_cfg, meta, seed=seed)
         x, y = task.encode_all(raw_x, raw_y, str(path))
-        if kind == "series" and cfg.model == "lstm-fcn":      # the convolutions' widths; the length the head reads
-            meta["filters"] = series_filters(cfg.filters, [len(s) for s in x], meta["input_size"], seed)
-            meta["log_length"] = log_length_statistics([len(s) for s in x], cfg.length_input)
+        meta.update(convolution_meta(cfg, x, meta, seed))     # the convolutions' widths; the length the head reads
         share = 0.0 if cfg.valid else cfg.valid_fraction or (HELD_OUT if HELD_OUT * len(y) >= MIN_HELD_OUT else 0.0)
         meta["held_out"] = share
         if cfg.valid:
@@ -139,15 +134,9 @@ class Regress(Classify):
             _, va = split_off(len(self.valid_y), self.meta["held_out"], self.seed)
             self.valid_x, self.valid_y = [self.valid_x[i] for i in va], self.valid_y[va]
 
-    def _one_model(self) -> SequenceModel:
-        if self.meta["kind"] == "text":
-            return SequenceModel(self.model_cfg, vocab_size=len(self.meta["vocab"]), embed_size=self.cfg.embed_size,
-                                 output_size=1, readout=self.cfg.readout)
-        if self.cfg.model == "lstm-fcn":
-            return LSTMFCN(self.model_cfg, input_size=self.meta["input_size"], output_size=1, readout=self.cfg.readout,
-                           filters=self.meta.get("filters", FCN_FILTERS), log_length=self.meta.get("log_length"))
-        return SequenceModel(self.model_cfg, input_size=self.meta["input_size"], output_size=1,
-                             readout=self.cfg.readout)
+    def output_size(self) -> int:
+        """One output: the standardised target."""
+        return 1
 
     # ------------------------------------------------------------------ training and scores
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
@@ -179,39 +168,15 @@ class Regress(Classify):
         """The target of a text (text runs), or of each case of a series file or a ``1,2,3[:4,5,6]`` series."""
         if self.meta["kind"] == "text":
             raw = [text]
-        elif Path(text).suffix in SUFFIXES and Path(text).is_file():
+        elif Path(text).suffix in SUFFIXES and Path(text).is_file():        # the regression archive's own files
             raw = self._read(Path(text), "series", self.cfg)[0]
         else:
-            try:
-                raw = [torch.tensor([[float(v) for v in part.split(",")] for part in text.split(":")]).T.contiguous()]
-            except ValueError:
-                raise UserError(f"expected a series file (.ts, .arff, .tsv) or a series like 1,2,3 (dimensions "
-                                f"joined by ':'); received {text[:40]!r}") from None
+            raw = self._raw_series(text)
         xs, _ = self.encode_all(raw, None, "the input")
         return [f"value={v:.6g}" for v in self.values(model, xs).tolist()]
-
-
-def _text_inputs(cfg: ClassifyConfig, model_cfg, texts: list[str]):
-    """(config, model config, vocabulary) of a text model: a character LM's (``--init-from``), or the texts' own."""
-    if cfg.init_from:
-        return _from_language_model(cfg, model_cfg)
-    vocab = Vocab.build([_tokenize(t, cfg) for t in texts], specials=[PAD, UNK], min_count=cfg.min_count)
-    return cfg, model_cfg, vocab.symbols
 
 
 def _spread(y: Tensor) -> float:
     """The sd of the training targets, or 1 where they are (nearly) constant."""
     sd = y.std(unbiased=False).item()
     return sd if sd > 1e-12 else 1.0
-
-
-def _series_meta(raw_x: list[Tensor], cfg: ClassifyConfig, path: Path) -> dict:
-    """What a series model needs of its training set: dimensions, mean and sd of each, and the rate it reads at."""
-    dims = {s.shape[1] for s in raw_x}
-    if len(dims) != 1:
-        raise UserError(f"expected every series in {path} to have the same dimensions; received {sorted(dims)}")
-    stacked = torch.cat(raw_x)
-    mean = torch.nanmean(stacked, 0)
-    std = torch.sqrt(torch.nanmean((stacked - mean) ** 2, 0))
-    return {"input_size": dims.pop(), "mean": mean.tolist(), "std": [s if s > 1e-8 else 1.0 for s in std.tolist()],
-            "rate": cfg.rate or math.ceil(statistics.median(len(s) for s in raw_x) / MAX_SERIES_STEPS)}
