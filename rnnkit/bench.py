@@ -9,6 +9,20 @@ gets writing the loop by hand. Peak memory is the growth of the resident-set hig
 (``VmHWM``) of a fresh subprocess running one forward+backward, at the largest size only (Linux).
 The generation limit: weight bytes per token over the measured copy bandwidth.
 
+GEMM rates, per training row, measured in the same interleaved rounds as the implementations: the
+rate rnnkit's run reaches (its matrix-product FLOPs over its time), the rate of the recurrence's
+per-step product alone (T products of (B, H) by (H, G*H)) with ``torch.mm`` and with the compiled loops'
+own step kernel on one thread, and the machine's sgemm rate (a 1024^3 float32 ``torch.mm``).
+``--threads N`` sets torch's thread count first: on a machine shared with other work, one thread per
+process measures each implementation's own cost, while with two threads every per-step barrier (torch's
+fused op has them; rnnkit's compiled loops do not) waits whenever the other core is taken.
+
+``--baseline-ref REF`` builds the compiled kernels of git revision REF (or of a folder holding a copy of
+``csrc/``) as a second extension and adds an implementation ``rnnkit_baseline``: the same rnnkit code and
+cell running REF's kernels, interleaved with this build's (``native.substituted``), so a change to
+``csrc/`` is timed against what it replaced in one process. REF's entry points must take the arguments
+this revision's ``ops.py`` passes.
+
 Variable lengths (``--lengths``, or ``--lengths-sizes``): a plain LSTM over sequences with lengths
 uniform in [T/10, T], forward+backward, rnnkit with the lengths, rnnkit without them and
 torch.nn.LSTM on a ``pack_padded_sequence``, to T = 4000 by default; wall and CPU seconds
@@ -20,11 +34,14 @@ all of it torch's packed op at T = 4000; ``--packed-max-steps 2000`` leaves it o
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import platform
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,10 +82,53 @@ def torch_peer(name: str, D: int, H: int) -> nn.Module:
     return nn.LSTM(D, H, batch_first=True)
 
 
+def gate_count(name: str) -> int:
+    """G: the gates whose pre-activations the products make (4 for an LSTM, 3 for a GRU, 1 for Elman)."""
+    return 3 if name.startswith("gru") else {"elman": 1}.get(name, 4)
+
+
 def matmul_flops(name: str, B: int, T: int, D: int, H: int) -> float:
     """Matrix-product FLOPs of forward + backward (3x the forward's 2*B*T*(D+H)*G*H)."""
-    gates = 3 if name.startswith("gru") else {"elman": 1}.get(name, 4)
-    return 3 * 2 * B * T * (D + H) * gates * H
+    return 3 * 2 * B * T * (D + H) * gate_count(name) * H
+
+
+def gemm_probes(name: str, B: int, T: int, H: int) -> dict:
+    """Products timed beside each row, with their FLOPs: ``step_gemm``, the recurrence's per-step product
+    (B, H) @ (H, G*H) T times with ``torch.mm``; ``step_kernel``, the same T products on one thread by the
+    compiled loops' own kernel (each thread of a compiled loop runs it on its share of the B rows; absent
+    without the compiled kernels); ``sgemm``, one 1024^3 float32 product."""
+    h, w = torch.randn(B, H), torch.randn(H, gate_count(name) * H)
+    out = torch.empty(B, w.shape[1])
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    flops = 2 * T * B * H * w.shape[1]
+
+    def step_gemm():
+        for _ in range(T):
+            torch.mm(h, w, out=out)
+
+    probes = {"step_gemm": (step_gemm, flops), "sgemm": (lambda: a @ b, 2 * 1024 ** 3)}
+    module = native.load()
+    if module is not None and hasattr(module, "step_product"):
+        probes["step_kernel"] = (lambda: module.step_product(h, w, T), flops)
+    return probes
+
+
+def baseline_kernels(ref: str):
+    """(module, label): the compiled kernels of git revision ``ref`` (or of a folder ``ref`` holding a copy of
+    ``csrc/``), its ``rnnkit/kernels/csrc`` built as a second extension module (``native.build_copy``, cached by
+    its sources), and what was built (the folder, or the revision's commit)."""
+    if Path(ref).is_dir():
+        return native.build_copy(Path(ref), "rnnkit_native_baseline"), str(Path(ref).resolve())
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", ref], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", commit, "rnnkit/kernels/csrc"],
+                             capture_output=True, check=True).stdout
+    with tempfile.TemporaryDirectory(prefix="rnnkit-baseline-") as folder, \
+            tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+        module = native.build_copy(Path(folder) / "rnnkit" / "kernels" / "csrc", "rnnkit_native_baseline")
+    return module, f"{ref} = {commit}"
 
 
 def measure_machine() -> dict:
@@ -103,7 +163,9 @@ def _train_step(module: nn.Module, x: torch.Tensor, generic: bool) -> None:
     y.sum().backward()
 
 
-def time_training(name: str, size: tuple, rounds: int, machine: dict) -> dict:
+def time_training(name: str, size: tuple, rounds: int, machine: dict, baseline=None) -> dict:
+    """One training row: forward+backward of every implementation and the GEMM probes, interleaved.
+    ``baseline``: another build of the kernels (``baseline_kernels``), timed as ``rnnkit_baseline``."""
     B, T, D, H = size
     torch.manual_seed(0)
     x = torch.randn(B, T, D)
@@ -111,14 +173,23 @@ def time_training(name: str, size: tuple, rounds: int, machine: dict) -> dict:
              "torch_nn": (torch_peer(name, D, H), False)}
     if name != "lstm":
         impls["torch_nn_lstm"] = (nn.LSTM(D, H, batch_first=True), False)
-    med = interleaved({k: (lambda m=m, generic=generic: _train_step(m, x, generic))
-                       for k, (m, generic) in impls.items()}, rounds)
+    calls = {k: (lambda m=m, generic=generic: _train_step(m, x, generic)) for k, (m, generic) in impls.items()}
+    if baseline is not None:
+        def run_baseline(m=impls["rnnkit"][0]):
+            with native.substituted(baseline):
+                _train_step(m, x, False)
+        calls = {"rnnkit": calls.pop("rnnkit"), "rnnkit_baseline": run_baseline, **calls}
+    probes = gemm_probes(name, B, T, H)
+    timed = interleaved({**calls, **{k: f for k, (f, _) in probes.items()}}, rounds)
+    med = {k: timed[k] for k in calls}
     lstm_time = med.get("torch_nn_lstm", med["torch_nn"])
     flops = matmul_flops(name, B, T, D, H)
     return {"cell": name, "B": B, "T": T, "D": D, "H": H, "path": kernels.path_for(impls["rnnkit"][0].cell, x),
             "median_s": med, "ratio_to_torch_nn_lstm": {k: v / lstm_time for k, v in med.items()},
             "ratio_to_torch_peer": med["rnnkit"] / med["torch_nn"],
-            "matmul_fraction": {k: flops / v / 1e9 / machine["matmul_gflops"] for k, v in med.items()}}
+            "matmul_fraction": {k: flops / v / 1e9 / machine["matmul_gflops"] for k, v in med.items()},
+            "gflops": {**{k: flops / v / 1e9 for k, v in med.items()},
+                       **{k: f / timed[k] / 1e9 for k, (_, f) in probes.items()}}}
 
 
 def _wall_and_cpu(impls: dict, rounds: int) -> dict[str, dict[str, float]]:
@@ -244,16 +315,21 @@ print((high_water_kb() - before) / 1024)
 
 
 def format_table(result: dict) -> str:
-    lines = ["| cell | B×T×D×H | path | rnnkit ms | plain loop ms | torch.nn ms | rnnkit / torch.nn.LSTM | "
-             "rnnkit / torch peer | rnnkit matmul fraction |", "|---|---|---|---|---|---|---|---|---|"]
+    base = any("rnnkit_baseline" in r["median_s"] for r in result["training"])
+    lines = ["| cell | B×T×D×H | path | rnnkit ms | " + ("baseline ms | " if base else "") + "plain loop ms | "
+             "torch.nn ms | rnnkit / torch.nn.LSTM | " + ("baseline / torch.nn.LSTM | " if base else "")
+             + "rnnkit / torch peer | rnnkit matmul fraction | rnnkit GFLOP/s | step GEMM GFLOP/s | "
+             "step kernel GFLOP/s | sgemm GFLOP/s |", "|---" * (13 + 2 * base) + "|"]
     if not result["training"]:
         lines = []
     for r in result["training"]:
-        m = r["median_s"]
+        m, g, ratio = r["median_s"], r.get("gflops", {}), r["ratio_to_torch_nn_lstm"]
+        rate = " | ".join(f"{g[k]:.1f}" if k in g else "—" for k in ("rnnkit", "step_gemm", "step_kernel", "sgemm"))
         lines.append(f"| {r['cell']} | {r['B']}×{r['T']}×{r['D']}×{r['H']} | {r['path']} | {m['rnnkit'] * 1e3:.1f} | "
-                     f"{m['plain_loop'] * 1e3:.1f} | {m['torch_nn'] * 1e3:.1f} | "
-                     f"{r['ratio_to_torch_nn_lstm']['rnnkit']:.2f} | {r['ratio_to_torch_peer']:.2f} | "
-                     f"{r['matmul_fraction']['rnnkit']:.2f} |")
+                     + (f"{m['rnnkit_baseline'] * 1e3:.1f} | " if base else "")
+                     + f"{m['plain_loop'] * 1e3:.1f} | {m['torch_nn'] * 1e3:.1f} | {ratio['rnnkit']:.2f} | "
+                     + (f"{ratio['rnnkit_baseline']:.2f} | " if base else "")
+                     + f"{r['ratio_to_torch_peer']:.2f} | {r['matmul_fraction']['rnnkit']:.2f} | {rate} |")
     if result.get("lengths"):
         lines += [""] if lines else []
         lines += ["| LSTM, lengths uniform in [T/10, T] | B×T×D×H | route | rnnkit CPU s | rnnkit, no lengths | "
@@ -297,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
                              + ";".join(",".join(map(str, s)) for s in LENGTH_SIZES) + ")")
     parser.add_argument("--packed-max-steps", type=int, default=None,
                         help="variable-length rows: time nn.LSTM's packed op only up to this T")
+    parser.add_argument("--threads", type=int, default=None, help="torch's thread count (default: torch's own)")
+    parser.add_argument("--baseline-ref", default=None,
+                        help="also time the compiled kernels of this git revision (e.g. HEAD) or csrc/ folder, "
+                             "interleaved with this build's (`rnnkit_baseline`; built once, about a minute)")
     parser.add_argument("--export", action="store_true", help="instead: exported models in onnxruntime (generation, "
                         "classification, int8), `rnnkit bench --export --help`")
     args = parser.parse_args(argv)
@@ -308,20 +388,26 @@ def main(argv: list[str] | None = None) -> int:
     length_sizes = [tuple(int(v) for v in s.split(",")) for s in (args.lengths_sizes or "").split(";") if s]
     sizes = [tuple(int(v) for v in s.split(",")) for s in args.sizes.split(";") if s]
     cells = [c for c in args.cells.split(",") if c]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    baseline, baseline_label = baseline_kernels(args.baseline_ref) if args.baseline_ref else (None, None)
     machine = measure_machine()
     print(f"machine: {machine['matmul_gflops']:.1f} GFLOP/s matmul, {machine['copy_gbs']:.1f} GB/s copy; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; compiled kernels: {native.status()}",
           flush=True)
     result = {"machine": {**machine, "torch": torch.__version__, "threads": torch.get_num_threads(),
                           "platform": platform.platform(), "compiled_kernels": native.status()},
-              "rounds": args.rounds, "training": []}
+              "rounds": args.rounds, "baseline_ref": baseline_label, "training": []}
     for size in sizes:
         for name in cells:
-            r = time_training(name, size, args.rounds, machine)
+            r = time_training(name, size, args.rounds, machine, baseline)
             result["training"].append(r)
+            ratio, g = r["ratio_to_torch_nn_lstm"], r["gflops"]
+            was = f" (baseline x{ratio['rnnkit_baseline']:.2f})" if baseline is not None else ""
             print(f"{name:26s} {size}  {r['path']:10s} rnnkit {r['median_s']['rnnkit'] * 1e3:8.1f} ms  "
-                  f"x{r['ratio_to_torch_nn_lstm']['rnnkit']:.2f} of nn.LSTM, plain loop "
-                  f"x{r['ratio_to_torch_nn_lstm']['plain_loop']:.2f}", flush=True)
+                  f"x{ratio['rnnkit']:.2f} of nn.LSTM{was}, plain loop x{ratio['plain_loop']:.2f}; GFLOP/s: rnnkit "
+                  f"{g['rnnkit']:.1f}, step GEMM {g['step_gemm']:.1f}, step kernel {g.get('step_kernel', 0):.1f}, "
+                  f"sgemm {g['sgemm']:.1f}", flush=True)
     if length_sizes:
         result["lengths"] = []
     for size in length_sizes:

@@ -11,6 +11,10 @@ compiled with ``-march=native``: ``$RNNKIT_CACHE/kernels/<key>`` (default ``~/.c
 ``-ffast-math`` is given to the compiler only (never the linker, whose ``crtfastmath.o`` would turn
 on flush-to-zero for the whole process); it lets GCC call glibc's vector ``exp``/``tanh``.
 
+For timing a change against what it replaced, ``build_copy(folder, name)`` compiles another copy of
+``csrc/`` (a previous revision's) as a separately named extension, and within ``substituted(module)``
+the operators run that build instead of this one (``rnnkit bench --baseline-ref``).
+
 >>> status() in ("built", "disabled by RNNKIT_NO_NATIVE", NOT_BUILT) or status().startswith("build failed")
 True
 """
@@ -31,15 +35,18 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
-__all__ = ["load", "build", "status", "build_dir", "usable", "without_native", "NOT_BUILT"]
+__all__ = ["load", "build", "status", "build_dir", "usable", "without_native", "build_copy", "substituted",
+           "NOT_BUILT"]
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = [CSRC / name for name in ("module.cpp", "lstm.cpp", "gru.cpp", "elman.cpp", "input_norm.cpp", "scan.cpp", "eunn.cpp")]
+SOURCES = [CSRC / name for name in ("module.cpp", "lstm.cpp", "gru.cpp", "elman.cpp", "input_norm.cpp", "scan.cpp", "eunn.cpp",
+                                    "step.cpp")]
 CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
 NOT_BUILT = "not built: run `rnnkit kernels build` (or `make install`) once"
 LIBRARY = "rnnkit_native.so"
 _STATE: dict = {}
 _OFF = contextvars.ContextVar("rnnkit_native_off", default=False)
+_SUBSTITUTE = contextvars.ContextVar("rnnkit_native_substitute", default=None)
 _DTYPES = (torch.float32, torch.float64)
 
 
@@ -52,21 +59,29 @@ def _cpu_key() -> str:
     return "\n".join(sorted(set(lines)))
 
 
+def _key(csrc: Path, *extra: str) -> str:
+    """A hash of the sources in ``csrc``, torch's and Python's versions, this CPU and the flags."""
+    h = hashlib.sha256()
+    parts = [p.read_bytes() for p in sorted(csrc.iterdir()) if p.suffix in (".cpp", ".h")]
+    for part in (*parts, torch.__version__.encode(), sys.version.encode(), _cpu_key().encode(),
+                 " ".join(CFLAGS).encode(), *(e.encode() for e in extra)):
+        h.update(part)
+    return h.hexdigest()[:16]
+
+
+def _cache() -> Path:
+    return Path(os.environ.get("RNNKIT_CACHE") or Path.home() / ".cache" / "rnnkit") / "kernels"
+
+
 def build_dir() -> Path:
     """Where this source, torch and CPU's build lives."""
-    h = hashlib.sha256()
-    parts = [p.read_bytes() for p in sorted(CSRC.iterdir()) if p.suffix in (".cpp", ".h")]
-    for part in (*parts, torch.__version__.encode(), sys.version.encode(), _cpu_key().encode(),
-                 " ".join(CFLAGS).encode()):
-        h.update(part)
-    root = Path(os.environ.get("RNNKIT_CACHE") or Path.home() / ".cache" / "rnnkit")
-    return root / "kernels" / h.hexdigest()[:16]
+    return _cache() / _key(CSRC)
 
 
-def _import(path: Path):
-    """The built extension module at ``path``, imported without the build system."""
-    loader = importlib.machinery.ExtensionFileLoader("rnnkit_native", str(path))
-    spec = importlib.util.spec_from_file_location("rnnkit_native", str(path), loader=loader)
+def _import(path: Path, name: str = "rnnkit_native"):
+    """The built extension module ``name`` at ``path``, imported without the build system."""
+    loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, str(path), loader=loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
@@ -98,7 +113,10 @@ def build(*, quiet: bool = False):
 
 
 def load():
-    """The compiled module if it was built for this torch and CPU, else ``None``; never compiles."""
+    """The compiled module if it was built for this torch and CPU, else ``None``; never compiles.
+    Within ``substituted(module)``, that module."""
+    if _SUBSTITUTE.get() is not None:
+        return _SUBSTITUTE.get()
     if "why" in _STATE:
         return _STATE["module"]
     module, why = None, "built"
@@ -137,3 +155,30 @@ def without_native() -> Iterator[None]:
         yield
     finally:
         _OFF.reset(token)
+
+
+def build_copy(csrc: Path, name: str):
+    """Compile the ``.cpp`` files of another copy of ``csrc/`` (a previous revision's, say) as the extension
+    module ``name`` (a name of its own, so that it loads beside this build), cached by its sources like
+    ``build_dir()``; the module. Raises what the compiler raised."""
+    from torch.utils import cpp_extension
+    csrc = Path(csrc)
+    folder = _cache() / f"{name}-{_key(csrc, name)}"
+    if not (folder / f"{name}.so").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cpp_extension.load(name=name, sources=[str(p) for p in sorted(csrc.glob("*.cpp"))], extra_cflags=CFLAGS,
+                               extra_ldflags=["-fopenmp"], build_directory=str(folder), verbose=False)
+    return _import(folder / f"{name}.so", name)
+
+
+@contextlib.contextmanager
+def substituted(module) -> Iterator[None]:
+    """Within this block the operators run ``module`` (from ``build_copy``, with the same entry points)
+    instead of this build: the same Python code timed against another revision's kernels."""
+    token = _SUBSTITUTE.set(module)
+    try:
+        yield
+    finally:
+        _SUBSTITUTE.reset(token)

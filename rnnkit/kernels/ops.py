@@ -71,6 +71,13 @@ def _incoming(grad: Tensor | None, like: Tensor) -> Tensor:
     return like.new_zeros(like.shape) if grad is None else grad.contiguous()
 
 
+def _no_zero_grads(ctx) -> None:
+    """Outputs that receive no gradient (the saved buffers, often h_T) reach the backward as None, not as
+    zero tensors of their size: filling those would write 3 x 64 MB per pass for the layer-norm LSTM at
+    16x512x512 (benchmarks/README.md)."""
+    ctx.set_materialize_grads(False)
+
+
 @torch.library.custom_op("rnnkit::input_norm_backward", mutates_args=())
 def input_norm_backward(dgx: Tensor, x_hat: Tensor, x_rstd: Tensor, g: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """d xw, d g, d b through the input layer norm ``gx = LN(xw) g + b`` that the forward operators apply."""
@@ -183,6 +190,7 @@ def _lstm_setup(ctx, inputs, keyword_only_inputs, output):
     (_, _, _, mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, _, W_proj, h_scale, g_ih, b_ih) = inputs
     y, _, _, *saved = output
     ctx.mark_non_differentiable(*saved)
+    _no_zero_grads(ctx)
     ctx.save_for_backward(y if h_scale is not None else None, *saved, mask, W_hh, w_ci, w_cf, w_co, g_hh, g_c, W_proj,
                           h_scale, g_ih)
     ctx.kw, ctx.has_b_ih = keyword_only_inputs, b_ih is not None
@@ -281,6 +289,7 @@ def _gru_setup(ctx, inputs, keyword_only_inputs, output):
     _, _, mask, W_hh, b_hh, g_hh, h_scale, g_ih, b_ih = inputs
     y, _, *saved = output
     ctx.mark_non_differentiable(*saved)
+    _no_zero_grads(ctx)
     ctx.save_for_backward(y if h_scale is not None else None, *saved, mask, W_hh, g_hh, h_scale, g_ih)
     ctx.kw, ctx.has_bias, ctx.has_b_ih = keyword_only_inputs, b_hh is not None, b_ih is not None
 
@@ -357,6 +366,7 @@ def _elman_setup(ctx, inputs, keyword_only_inputs, output):
     _, _, mask, W_hh, h_scale = inputs
     _, _, h_all, h_new = output
     ctx.mark_non_differentiable(h_all, h_new)
+    _no_zero_grads(ctx)
     ctx.save_for_backward(h_all, h_new, mask, W_hh, h_scale)
     ctx.kw = keyword_only_inputs
 

@@ -1,16 +1,18 @@
-// Helpers shared by the compiled recurrences (lstm.cpp, gru.cpp): step products with weights reused
-// by every step, row-wise layer norm, zoneout's hashed masks, and compile-time option flags.
+// Helpers shared by the compiled recurrences (lstm.cpp, gru.cpp, elman.cpp): the split of the batch among
+// threads, step products with weights reused by every step, buffers of a whole pass, row-wise layer norm,
+// zoneout's hashed masks, and compile-time option flags.
 #pragma once
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include <dlfcn.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -50,62 +52,129 @@ template <typename T> inline T sigm(T x) { return T(1) / (T(1) + std::exp(-x)); 
 template <typename T> inline const T* ptr(const OptT& t) { return t.has_value() ? t->data_ptr<T>() : nullptr; }
 template <typename T> inline T* mptr(OptT& t) { return t.has_value() ? t->data_ptr<T>() : nullptr; }
 
-// Products below this many multiply-adds are done by hand: BLAS's call overhead dominates them.
+// double products below this many multiply-adds are done by hand: BLAS's call overhead dominates them.
 constexpr int64_t kSmallProduct = 1 << 15;
-// Rows of gate maths are split among threads in chunks of about this many elements: small enough that
-// both threads get work at B >= 16, large enough that a chunk outweighs the cost of handing it out
-// (the sizes compared are in benchmarks/README.md).
+// The input layer norm's rows (all T*B of them, before the time loop) are split among threads in chunks of
+// about this many elements: large enough that a chunk outweighs the cost of handing it out.
 constexpr int64_t kParallelWork = 1 << 13;
 
-// MKL's packed GEMM, found at run time in the torch library already loaded (absent in non-MKL builds):
-// the weights are packed once per pass through time and reused by every step's skinny product.
-using PackGetSize = size_t (*)(int, int64_t, int64_t, int64_t);
-using Pack = void (*)(int, int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, float*);
-using Compute = void (*)(int, int, int, int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
-                         float, float*, int64_t);
-struct Mkl {
-  PackGetSize get_size = nullptr;
-  Pack pack = nullptr;
-  Compute compute = nullptr;
-  Mkl() {
-    // torch's library is loaded privately (RTLD_LOCAL): find it by an address inside it
-    Dl_info info{};
-    void* self = nullptr;
-    if (dladdr(reinterpret_cast<void*>(&at::_ops::mm::call), &info) && info.dli_fname)
-      self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
-    if (!self) return;
-    get_size = reinterpret_cast<PackGetSize>(dlsym(self, "cblas_sgemm_pack_get_size"));
-    pack = reinterpret_cast<Pack>(dlsym(self, "cblas_sgemm_pack"));
-    compute = reinterpret_cast<Compute>(dlsym(self, "cblas_sgemm_compute"));
-    if (!get_size || !pack || !compute) get_size = nullptr;
+// The batch split among the threads once for a whole pass through time. Rows never meet in a recurrence
+// (forward or backward; the weight gradients are formed afterwards), so each thread walks every step for
+// its own block of rows: no synchronisation between steps, and a thread that the machine delays delays
+// only its own rows. Blocks differ in height by at most one row.
+struct RowBlocks {
+  int64_t B, n;
+  explicit RowBlocks(int64_t B_) : B(B_), n(std::max<int64_t>(1, std::min<int64_t>(B_, at::get_num_threads()))) {}
+  int64_t begin(int64_t i) const { return i * B / n; }
+  int64_t end(int64_t i) const { return (i + 1) * B / n; }
+  // f(b0, b1) once per block [b0, b1), the blocks in parallel
+  template <typename F> void run(const F& f) const {
+    at::parallel_for(0, n, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) f(begin(i), end(i));
+    });
   }
 };
-inline const Mkl& mkl() { static Mkl m; return m; }
-constexpr int kRowMajor = 101, kNoTrans = 111, kPacked = 151, kBMatrix = 162;
 
-// A weight W (K, N) that every step multiplies: out (M, N) = [base (M, N) +] A (M, K) @ W.
-// Small products are done by hand (BLAS's call overhead dominates them); large float ones by MKL's
-// packed GEMM where torch has it; the rest by ATen's mm.
+// The float step products' own kernel. W (K, N) is packed once per pass into panels of kPanel columns
+// (K x kPanel each, the last zero-padded); each panel is multiplied by blocks of up to kRows rows of A whose
+// kRows x kPanel results stay in 12 vector registers for the whole K loop: the register blocking of BLIS's
+// AVX2 sgemm micro-kernel (Van Zee and van de Geijn 2015, "BLIS: a framework for rapidly instantiating BLAS
+// functionality"). At the skinny shapes of a recurrence (M = a thread's batch rows) it ran 1.06-1.5x
+// faster than torch.mm (MKL's sgemm) at B >= 16 and 2.3-2.6x at B = 1, on one thread of the development
+// machine (benchmarks/README.md); MKL's packed GEMM had run at about sgemm's rate.
+#if defined(__AVX512F__)
+constexpr int64_t kLanes = 16;
+#else
+constexpr int64_t kLanes = 8;
+#endif
+using VecF = float __attribute__((vector_size(kLanes * sizeof(float))));
+constexpr int64_t kPanel = 2 * kLanes, kRows = 6;
+
+inline VecF load_vec(const float* p) { VecF v; std::memcpy(&v, p, sizeof v); return v; }
+inline void store_vec(float* p, VecF v) { std::memcpy(p, &v, sizeof v); }
+
+// out (R, nc) = [base +] A (R, K) @ one panel's first nc columns; out and base rows N apart
+template <int R>
+inline void panel_block(const float* A, int64_t K, const float* panel, float* out, const float* base, int64_t N,
+                        int64_t nc) {
+  VecF acc[R][2] = {};
+  for (int64_t k = 0; k < K; ++k) {
+    __builtin_prefetch(panel + (k + 8) * kPanel);
+    const VecF w0 = load_vec(panel + k * kPanel), w1 = load_vec(panel + k * kPanel + kLanes);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const float a = A[r * K + k];
+      acc[r][0] += a * w0;
+      acc[r][1] += a * w1;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float* o = out + r * N;
+    const float* b = base ? base + r * N : nullptr;
+    if (nc == kPanel) {
+      store_vec(o, b ? acc[r][0] + load_vec(b) : acc[r][0]);
+      store_vec(o + kLanes, b ? acc[r][1] + load_vec(b + kLanes) : acc[r][1]);
+    } else {
+      float part[kPanel];
+      store_vec(part, acc[r][0]);
+      store_vec(part + kLanes, acc[r][1]);
+      for (int64_t j = 0; j < nc; ++j) o[j] = b ? part[j] + b[j] : part[j];
+    }
+  }
+}
+
+// out (M, N) = [base +] A (M, K) @ W, W packed by StepWeight; base may be out itself
+inline void packed_product(const float* A, int64_t M, int64_t K, const float* packed, float* out, const float* base,
+                           int64_t N) {
+  for (int64_t n0 = 0; n0 < N; n0 += kPanel) {
+    const float* panel = packed + n0 * K;                    // panel n0 / kPanel: K x kPanel floats
+    const int64_t nc = std::min(kPanel, N - n0);
+    auto rows = [&](auto R, int64_t m) {
+      panel_block<decltype(R)::value>(A + m * K, K, panel, out + m * N + n0, base ? base + m * N + n0 : nullptr, N,
+                                      nc);
+    };
+    int64_t m = 0;
+    for (; m + kRows <= M; m += kRows) rows(std::integral_constant<int, kRows>{}, m);
+    switch (M - m) {
+      case 5: rows(std::integral_constant<int, 5>{}, m); break;
+      case 4: rows(std::integral_constant<int, 4>{}, m); break;
+      case 3: rows(std::integral_constant<int, 3>{}, m); break;
+      case 2: rows(std::integral_constant<int, 2>{}, m); break;
+      case 1: rows(std::integral_constant<int, 1>{}, m); break;
+      default: break;
+    }
+  }
+}
+
+// A weight W (K, N) that every step multiplies: out (M, N) = [base (M, N) +] A (M, K) @ W for one block of M
+// rows (base may be out itself). float: packed_product, W packed once here. double (the exactness tests):
+// small products by hand, where ATen's call overhead dominates them, the rest by ATen's mm. Called from
+// inside RowBlocks::run, where ATen runs on the calling thread alone.
 template <typename T>
 struct StepWeight {
   const T* W;
-  int64_t M, K, N;
+  int64_t K, N;
   at::TensorOptions opts;
-  Tensor packed;  // bytes of MKL's packed W, when used
+  Tensor packed;  // float: ceil(N / kPanel) panels of K x kPanel
 
-  StepWeight(const Tensor& w, int64_t M_) : W(w.data_ptr<T>()), M(M_), K(w.size(0)), N(w.size(1)), opts(w.options()) {
+  explicit StepWeight(const Tensor& w) : W(w.data_ptr<T>()), K(w.size(0)), N(w.size(1)), opts(w.options()) {
     if constexpr (std::is_same_v<T, float>) {
-      if (M * K * N > kSmallProduct && mkl().get_size) {
-        packed = at::empty({int64_t(mkl().get_size(kBMatrix, M, N, K))}, opts.dtype(at::kByte));
-        mkl().pack(kRowMajor, kBMatrix, kNoTrans, M, N, K, 1.0f, W, N, reinterpret_cast<float*>(packed.data_ptr()));
-      }
+      const int64_t panels = (N + kPanel - 1) / kPanel;
+      packed = at::zeros({panels * K * kPanel}, opts);
+      float* P = packed.data_ptr<float>();
+      for (int64_t p = 0; p < panels; ++p)
+        for (int64_t k = 0; k < K; ++k)
+          for (int64_t j = 0; j < kPanel && p * kPanel + j < N; ++j)
+            P[(p * K + k) * kPanel + j] = W[k * N + p * kPanel + j];
     }
   }
 
-  void operator()(T* out, const T* base, const T* A) const {
-    if (M * K * N <= kSmallProduct) {
+  void operator()(T* out, const T* base, const T* A, int64_t M) const {
+    if constexpr (std::is_same_v<T, float>) {
+      packed_product(A, M, K, packed.data_ptr<float>(), out, base, N);
+    } else if (M * K * N <= kSmallProduct) {
       for (int64_t m = 0; m < M; ++m) {
-        T* __restrict o = out + m * N;
+        T* o = out + m * N;
         if (base) { for (int64_t n = 0; n < N; ++n) o[n] = base[m * N + n]; }
         else { for (int64_t n = 0; n < N; ++n) o[n] = T(0); }
         for (int64_t k = 0; k < K; ++k) {
@@ -114,23 +183,30 @@ struct StepWeight {
           for (int64_t n = 0; n < N; ++n) o[n] += a * w[n];
         }
       }
-      return;
+    } else {
+      Tensor o = at::from_blob(out, {M, N}, opts);
+      Tensor a = at::from_blob(const_cast<T*>(A), {M, K}, opts);
+      Tensor w = at::from_blob(const_cast<T*>(W), {K, N}, opts);
+      if (base) at::addmm_out(o, at::from_blob(const_cast<T*>(base), {M, N}, opts), a, w);
+      else at::mm_out(o, a, w);
     }
-    if constexpr (std::is_same_v<T, float>) {
-      if (packed.defined()) {
-        if (base && base != out) std::copy(base, base + M * N, out);
-        mkl().compute(kRowMajor, kNoTrans, kPacked, M, N, K, A, K, reinterpret_cast<const float*>(packed.data_ptr()),
-                      N, base ? 1.0f : 0.0f, out, N);
-        return;
-      }
-    }
-    Tensor o = at::from_blob(out, {M, N}, opts);
-    Tensor a = at::from_blob(const_cast<T*>(A), {M, K}, opts);
-    Tensor w = at::from_blob(const_cast<T*>(W), {K, N}, opts);
-    if (base) at::addmm_out(o, at::from_blob(const_cast<T*>(base), {M, N}, opts), a, w);
-    else at::mm_out(o, a, w);
   }
 };
+
+// A buffer of a whole pass (T*B rows) as at::empty, backed by 2 MB pages where the system offers them
+// (Linux's transparent huge pages in their usual "madvise" mode), asked for before anything touches it:
+// faulting in fresh 4 KB pages cost about 5x the writing itself on the development machine (68 against
+// 13 ms per 64 MB; benchmarks/README.md), and every pass allocates its buffers afresh. Advice only.
+inline Tensor pass_buffer(at::IntArrayRef sizes, const at::TensorOptions& opts) {
+  Tensor t = at::empty(sizes, opts);
+#ifdef MADV_HUGEPAGE
+  constexpr uintptr_t kHuge = uintptr_t(1) << 21;
+  const uintptr_t p = reinterpret_cast<uintptr_t>(t.data_ptr()), n = t.nbytes();
+  const uintptr_t a = (p + kHuge - 1) & ~(kHuge - 1), e = (p + n) & ~(kHuge - 1);
+  if (n >= 2 * kHuge && e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);
+#endif
+  return t;
+}
 
 // Mean and 1/sigma of v[0..n), biased variance (torch.nn.LayerNorm).
 template <typename T>

@@ -1,6 +1,7 @@
 // Compiled Elman recurrence (rnnkit.ElmanCell with tanh or relu, the Simple RNNs post and the Theano notebook), and the carried-
 // state effects of variational Dropout and Zoneout. Python sees elman_forward and elman_backward
-// (module.cpp); rnnkit/kernels/ops.py forms W_hh's gradient in one product over all T*B rows.
+// (module.cpp); rnnkit/kernels/ops.py forms W_hh's gradient in one product over all T*B rows. As in
+// lstm.cpp, each thread walks every step for its own block of batch rows (RowBlocks, common.h).
 //
 // Per step, gx = x W_ih + b for all steps already (time first, (T, B, H)):
 //   h_t = act(gx_t + h_{t-1} W_hh)
@@ -20,20 +21,21 @@ template <typename T>
 std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT& mask, const Tensor& W_hh,
                                  const OptT& h_scale, const ElmanOpts& o) {
   const int64_t T_ = gx.size(0), B = gx.size(1), H = h0.size(1);
-  Tensor h_all = at::empty({T_ + 1, B, H}, gx.options());   // carried h, h_all[0] = h0
-  Tensor h_new = at::empty({T_, B, H}, gx.options());       // the cell's own h_t (before the carry)
-  Tensor y = at::empty({T_, B, H}, gx.options());
+  Tensor h_all = pass_buffer({T_ + 1, B, H}, gx.options());                     // carried h, h_all[0] = h0
+  Tensor h_new = pass_buffer({T_, B, H}, gx.options());                         // the cell's own h_t (before the carry)
+  Tensor y = pass_buffer({T_, B, H}, gx.options());
   h_all[0].copy_(h0);
-  const StepWeight<T> recurrent(W_hh, B);
+  const RowBlocks blocks(B);
+  const StepWeight<T> recurrent(W_hh);
   const T *GX = gx.data_ptr<T>(), *M = ptr<T>(mask), *HS = ptr<T>(h_scale);
   T *HA = h_all.data_ptr<T>(), *HN = h_new.data_ptr<T>(), *Y = y.data_ptr<T>();
-  const int64_t grain = std::max<int64_t>(1, kParallelWork / H);
-  for (int64_t t = 0; t < T_; ++t) {
-    const T* h_prev = HA + t * B * H;
-    T* hn_all = HN + t * B * H;
-    recurrent(hn_all, GX + t * B * H, h_prev);                // gx_t + h_{t-1} W_hh
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      std::vector<T> zrow(o.zone.on ? H : 0);
+  blocks.run([&](int64_t b0, int64_t b1) {
+    std::vector<T> zrow(o.zone.on ? H : 0);
+    for (int64_t t = 0; t < T_; ++t) {
+      const T* h_prev = HA + t * B * H;
+      T* hn_all = HN + t * B * H;
+      const int64_t r0 = b0 * H;                                // this block's first element in a step
+      recurrent(hn_all + r0, GX + t * B * H + r0, h_prev + r0, b1 - b0);   // gx_t + h_{t-1} W_hh
       for (int64_t b = b0; b < b1; ++b) {
         T* hn = hn_all + b * H;
         const T* hp = h_prev + b * H;
@@ -54,8 +56,8 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT&
         const T* d = o.zone.draw(zrow.data(), H, t * B + b, kStreamH);
         carry_h(yr, carried, hp, d, HS ? HS + b * H : nullptr, H);
       }
-    });
-  }
+    }
+  });
   return {y, h_all, h_new};
 }
 
@@ -63,18 +65,18 @@ template <typename T>
 std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const OptT& mask, const Tensor& h_new,
                                   const Tensor& W_hh, const OptT& h_scale, const ElmanOpts& o) {
   const int64_t T_ = h_new.size(0), B = h_new.size(1), H = h_new.size(2);
-  Tensor da_all = at::empty_like(h_new);                     // d (gx_t + h_{t-1} W_hh)
+  Tensor da_all = pass_buffer(h_new.sizes(), h_new.options());                  // d (gx_t + h_{t-1} W_hh)
   Tensor dh = dh_T.clone(), dd = at::zeros({B, H}, h_new.options()), dn = at::empty({B, H}, h_new.options());
   OptT d_scale = h_scale.has_value() ? OptT(at::zeros({B, H}, h_new.options())) : OptT();
   const Tensor W_hh_t = W_hh.t().contiguous();
-  const StepWeight<T> recurrent_t(W_hh_t, B);
+  const RowBlocks blocks(B);
+  const StepWeight<T> recurrent_t(W_hh_t);
   const T *DY = dy.data_ptr<T>(), *M = ptr<T>(mask), *HN = h_new.data_ptr<T>(), *HS = ptr<T>(h_scale);
   T *DA = da_all.data_ptr<T>(), *DH = dh.data_ptr<T>(), *DD = dd.data_ptr<T>(), *DN = dn.data_ptr<T>();
   T* DS = mptr<T>(d_scale);
-  const int64_t grain = std::max<int64_t>(1, kParallelWork / H);
-  for (int64_t t = T_ - 1; t >= 0; --t) {
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      std::vector<T> zrow(o.zone.on ? H : 0);
+  blocks.run([&](int64_t b0, int64_t b1) {
+    std::vector<T> zrow(o.zone.on ? H : 0);
+    for (int64_t t = T_ - 1; t >= 0; --t) {
       for (int64_t b = b0; b < b1; ++b) {
         T* da = DA + (t * B + b) * H;
         T* ddr = DD + b * H;
@@ -96,9 +98,9 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
           for (int64_t j = 0; j < H; ++j) da[j] = g[j] * (T(1) - hn[j] * hn[j]);
         }
       }
-    });
-    recurrent_t(DH, DD, DA + t * B * H);                       // dh_{t-1} = da W_hh^T + direct shares
-  }
+      recurrent_t(DH + b0 * H, DD + b0 * H, DA + (t * B + b0) * H, b1 - b0);   // dh_{t-1} = da W_hh^T + direct
+    }
+  });
   return {da_all, dh, d_scale.value_or(Tensor())};
 }
 

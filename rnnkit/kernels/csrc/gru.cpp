@@ -1,7 +1,8 @@
 // Compiled GRU recurrence (rnnkit.GRUCell, Albert's notes' update/reset-gate cell) with layer norm,
 // either reset placement, and the carried-state effects of variational Dropout and Zoneout.
 // Python sees gru_forward and gru_backward (module.cpp); rnnkit/kernels/ops.py forms the weight
-// gradients from what they return, one product over all T*B rows each.
+// gradients from what they return, one product over all T*B rows each. As in lstm.cpp, each thread
+// walks every step for its own block of batch rows (RowBlocks, common.h).
 //
 // Per step, gx = LN(x W_ih) + b_ih for all steps already (time first, (T, B, 3H), gates r, z, n):
 //   reset_after:  a = LN(h_{t-1} W_hh) g + b_hh      r = s(gx_r + a_r)  z = s(gx_z + a_z)
@@ -27,32 +28,34 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT&
                                  const OptT& b_hh, const OptT& g_hh, const OptT& h_scale, const GruOpts& o) {
   const int64_t T_ = gx.size(0), B = gx.size(1), H = h0.size(1), H3 = 3 * H;
   const bool ln = g_hh.has_value(), zone = o.zone.on, after = o.reset_after;
-  Tensor gates = at::empty_like(gx);                               // r, z, n          (T, B, 3H)
-  Tensor h_all = at::empty({T_ + 1, B, H}, gx.options());          // carried h, h_all[0] = h0
-  Tensor y = at::empty({T_, B, H}, gx.options());
+  Tensor gates = pass_buffer(gx.sizes(), gx.options());                         // r, z, n          (T, B, 3H)
+  Tensor h_all = pass_buffer({T_ + 1, B, H}, gx.options());                     // carried h, h_all[0] = h0
+  Tensor y = pass_buffer({T_, B, H}, gx.options());
   // reset_after: a_n (T, B, H), the recurrent share the reset gate scales; before: r h_{t-1}
-  Tensor side = at::empty({T_, B, H}, gx.options());
-  OptT z_hat = ln ? OptT(at::empty({T_, B, H3}, gx.options())) : OptT();
+  Tensor side = pass_buffer({T_, B, H}, gx.options());
+  OptT z_hat = ln ? OptT(pass_buffer({T_, B, H3}, gx.options())) : OptT();
   OptT z_rstd = ln ? OptT(at::empty({T_, B}, gx.options())) : OptT();
   h_all[0].copy_(h0);
   // reset before: separate products for r, z and for n, so copy the two blocks of W_hh
   const Tensor W_rz = after ? W_hh : W_hh.narrow(1, 0, 2 * H).contiguous();
   const Tensor W_n = after ? W_hh : W_hh.narrow(1, 2 * H, H).contiguous();
-  const StepWeight<T> recurrent(W_rz, B);
+  const RowBlocks blocks(B);
+  const StepWeight<T> recurrent(W_rz);
   std::optional<StepWeight<T>> recurrent_n;
-  if (!after) recurrent_n.emplace(W_n, B);
+  if (!after) recurrent_n.emplace(W_n);
   const int64_t NA = after ? H3 : 2 * H;                           // width of the first product
   Tensor a_buf = at::empty({B, NA}, gx.options()), an_buf = at::empty({B, H}, gx.options());
 
   const T *GX = gx.data_ptr<T>(), *M = ptr<T>(mask), *BH = ptr<T>(b_hh), *GHH = ptr<T>(g_hh), *HS = ptr<T>(h_scale);
   T *G = gates.data_ptr<T>(), *HA = h_all.data_ptr<T>(), *Y = y.data_ptr<T>(), *SIDE = side.data_ptr<T>();
   T *ZHAT = mptr<T>(z_hat), *ZR = mptr<T>(z_rstd), *A = a_buf.data_ptr<T>(), *AN = an_buf.data_ptr<T>();
-  const int64_t grain = std::max<int64_t>(1, kParallelWork / H3);
 
-  for (int64_t t = 0; t < T_; ++t) {
-    const T* h_prev = HA + t * B * H;
-    recurrent(ln ? ZHAT + t * B * H3 : A, nullptr, h_prev);
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+  blocks.run([&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0;
+    std::vector<T> zrow(zone ? H : 0);
+    for (int64_t t = 0; t < T_; ++t) {
+      const T* h_prev = HA + t * B * H;
+      recurrent((ln ? ZHAT + t * B * H3 : A) + b0 * NA, nullptr, h_prev + b0 * H, nb);   // this block's rows
       for (int64_t b = b0; b < b1; ++b) {
         T* a = A + b * NA;
         if (ln) {                                                  // a = LN(h W_hh) g
@@ -60,6 +63,7 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT&
           T mean, rstd;
           moments(zh, H3, o.eps, mean, rstd);
           ZR[t * B + b] = rstd;
+#pragma omp simd
           for (int64_t j = 0; j < H3; ++j) { zh[j] = (zh[j] - mean) * rstd; a[j] = zh[j] * GHH[j]; }
         }
         if (BH) for (int64_t j = 0; j < NA; ++j) a[j] += BH[j];
@@ -79,10 +83,8 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT&
           for (int64_t j = 0; j < H; ++j) sd[j] = g[j] * hp[j];     // r h_{t-1}
         }
       }
-    });
-    if (!after) {
-      (*recurrent_n)(AN, nullptr, SIDE + t * B * H);               // (r h_{t-1}) W_n
-      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      if (!after) {
+        (*recurrent_n)(AN + b0 * H, nullptr, SIDE + (t * B + b0) * H, nb);   // (r h_{t-1}) W_n
         for (int64_t b = b0; b < b1; ++b) {
           const T* x = GX + (t * B + b) * H3;
           const T* an = AN + b * H;
@@ -90,10 +92,7 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT&
 #pragma omp simd
           for (int64_t j = 0; j < H; ++j) g[2 * H + j] = std::tanh(x[2 * H + j] + an[j] + (BH ? BH[2 * H + j] : T(0)));
         }
-      });
-    }
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      std::vector<T> zrow(zone ? H : 0);
+      }
       for (int64_t b = b0; b < b1; ++b) {
         const T* g = G + (t * B + b) * H3;
         const T* hp = h_prev + b * H;
@@ -108,8 +107,8 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const OptT&
         const T* d = o.zone.draw(zrow.data(), H, t * B + b, kStreamH);
         carry_h(yr, hn, hp, d, HS ? HS + b * H : nullptr, H);
       }
-    });
-  }
+    }
+  });
   return {y, h_all, gates, side, z_hat.value_or(Tensor()), z_rstd.value_or(Tensor())};
 }
 
@@ -121,17 +120,18 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
   const int64_t T_ = gates.size(0), B = gates.size(1), H3 = gates.size(2), H = H3 / 3;
   const bool ln = g_hh.has_value(), zone = o.zone.on, after = o.reset_after;
   const int64_t NA = after ? H3 : 2 * H;
-  Tensor dgx = at::empty_like(gates);                              // d (gx_r, gx_z, gx_n)
-  Tensor da_all = at::empty({T_, B, NA}, gates.options());         // d a (the first product plus b_hh)
-  OptT dz_all = ln ? OptT(at::empty({T_, B, H3}, gates.options())) : OptT();   // d (h W_hh) before LN
+  Tensor dgx = pass_buffer(gates.sizes(), gates.options());                     // d (gx_r, gx_z, gx_n)
+  Tensor da_all = pass_buffer({T_, B, NA}, gates.options());                    // d a (the first product plus b_hh)
+  OptT dz_all = ln ? OptT(pass_buffer({T_, B, H3}, gates.options())) : OptT();  // d (h W_hh) before LN
   Tensor dh = dh_T.clone(), dhn = at::empty({B, H}, gates.options()), dd = at::zeros({B, H}, gates.options());
   Tensor dan = at::empty({B, H}, gates.options()), drh = at::empty({B, H}, gates.options());
   OptT d_scale = h_scale.has_value() ? OptT(at::zeros({B, H}, gates.options())) : OptT();
   const Tensor W_rz_t = (after ? W_hh : W_hh.narrow(1, 0, 2 * H)).t().contiguous();   // (NA, H)
-  const StepWeight<T> recurrent_t(W_rz_t, B);
+  const RowBlocks blocks(B);
+  const StepWeight<T> recurrent_t(W_rz_t);
   Tensor W_n_t;
   std::optional<StepWeight<T>> recurrent_n_t;
-  if (!after) { W_n_t = W_hh.narrow(1, 2 * H, H).t().contiguous(); recurrent_n_t.emplace(W_n_t, B); }
+  if (!after) { W_n_t = W_hh.narrow(1, 2 * H, H).t().contiguous(); recurrent_n_t.emplace(W_n_t); }
 
   const T *DY = dy.data_ptr<T>(), *M = ptr<T>(mask), *Y_ = ptr<T>(y), *G = gates.data_ptr<T>();
   const T *HA = h_all.data_ptr<T>(), *SIDE = side.data_ptr<T>(), *ZHAT = ptr<T>(z_hat), *ZR = ptr<T>(z_rstd);
@@ -139,13 +139,13 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
   T *DGX = dgx.data_ptr<T>(), *DA = da_all.data_ptr<T>(), *DZ = mptr<T>(dz_all), *DH = dh.data_ptr<T>();
   T *DHN = dhn.data_ptr<T>(), *DD = dd.data_ptr<T>(), *DAN = dan.data_ptr<T>(), *DRH = drh.data_ptr<T>();
   T *DS = mptr<T>(d_scale);
-  const int64_t grain = std::max<int64_t>(1, kParallelWork / H3);
 
-  for (int64_t t = T_ - 1; t >= 0; --t) {
-    const T* h_prev = HA + t * B * H;
-    // 1. through the carry and h_t = z h_{t-1} + (1 - z) n: d a_z, d a_n (and d a_r after the reset)
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      std::vector<T> zrow(zone ? H : 0);
+  blocks.run([&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0;
+    std::vector<T> zrow(zone ? H : 0), row(ln ? H3 : 0);
+    for (int64_t t = T_ - 1; t >= 0; --t) {
+      const T* h_prev = HA + t * B * H;
+      // 1. through the carry and h_t = z h_{t-1} + (1 - z) n: d a_z, d a_n (and d a_r after the reset)
       for (int64_t b = b0; b < b1; ++b) {
         T* dn = DHN + b * H;
         T* ddr = DD + b * H;
@@ -183,11 +183,9 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
           }
         }
       }
-    });
-    if (!after) {
-      // reset before: d (r h_{t-1}) = d a_n W_n^T, then d a_r and h_{t-1}'s share through r h_{t-1}
-      (*recurrent_n_t)(DRH, nullptr, DAN);
-      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+      if (!after) {
+        // reset before: d (r h_{t-1}) = d a_n W_n^T, then d a_r and h_{t-1}'s share through r h_{t-1}
+        (*recurrent_n_t)(DRH + b0 * H, nullptr, DAN + b0 * H, nb);
         for (int64_t b = b0; b < b1; ++b) {
           if (!live(M, t, B, b)) continue;
           const T* g = G + (t * B + b) * H3;
@@ -205,22 +203,20 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Op
             ddr[j] += drow[j] * r;
           }
         }
-      });
-    }
-    if (ln) {
-      at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-        std::vector<T> row(H3);
+      }
+      if (ln) {
         for (int64_t b = b0; b < b1; ++b) {
           if (!live(M, t, B, b)) continue;
           const T* da = DA + (t * B + b) * H3;
+#pragma omp simd
           for (int64_t j = 0; j < H3; ++j) row[j] = da[j] * GHH[j];
           layer_norm_back(row.data(), ZHAT + (t * B + b) * H3, ZR[t * B + b], H3, DZ + (t * B + b) * H3);
         }
-      });
+      }
+      // 2. dh_{t-1} = d (h W_hh) W_hh^T + the direct shares, for this block's rows
+      recurrent_t(DH + b0 * H, DD + b0 * H, (ln ? DZ + (t * B + b0) * H3 : DA + (t * B + b0) * NA), nb);
     }
-    // 2. dh_{t-1} = d (h W_hh) W_hh^T + the direct shares
-    recurrent_t(DH, DD, ln ? DZ + t * B * H3 : DA + t * B * NA);
-  }
+  });
   return {dgx, da_all, dz_all.value_or(Tensor()), dh, d_scale.value_or(Tensor())};
 }
 

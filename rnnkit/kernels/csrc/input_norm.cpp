@@ -14,7 +14,7 @@ std::vector<Tensor> input_norm_forward(Tensor xw, Tensor g, OptT bias, double ep
   RNNKIT_SHAPE(op, g, xw.size(-1));
   RNNKIT_SHAPE(op, bias, xw.size(-1));
   const int64_t n = xw.size(-1), rows = xw.numel() / n;
-  Tensor gx = at::empty_like(xw), x_hat = at::empty_like(xw);
+  Tensor gx = pass_buffer(xw.sizes(), xw.options()), x_hat = pass_buffer(xw.sizes(), xw.options());
   std::vector<int64_t> lead(xw.sizes().begin(), xw.sizes().end() - 1);
   Tensor rstd = at::empty(lead, xw.options());
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "rnnkit_input_norm_forward", [&] {

@@ -5,7 +5,9 @@
 // Forward walks t = 0..T-1; backward walks t = T-1..0 carrying dh and dc, as the RNN 1 notes'
 // backpropagation "from time step E to E-1". Per step there is one matrix product for the
 // recurrence (two with a projection) and one pass over each batch row for the gate maths, so
-// nothing per step goes through Python or autograd. The weight matrices' gradients are NOT formed
+// nothing per step goes through Python or autograd. The batch is split among the threads once per
+// pass (RowBlocks, common.h): each thread walks every step for its own rows, products included, with
+// no synchronisation between steps. The weight matrices' gradients are NOT formed
 // here: the caller makes each one with a single product over all T*B rows of what this file returns;
 // the small parameters' (peepholes, layer norm gains) are summed per row inside the backward loop.
 //
@@ -114,19 +116,19 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const Tenso
   const bool ln = g_hh.has_value(), proj = W_proj.has_value(), peep = w_ci.has_value();
   const bool zone = o.zone.on, cclip = o.cell_clip > 0, pclip = proj && o.proj_clip > 0;
   const int64_t fo = o.forget_gate ? H : -1, uo = o.forget_gate ? 2 * H : H, oo = o.forget_gate ? 3 * H : 2 * H;
-  Tensor gates = at::empty_like(gx);                          // post-activation gates  (T, B, GH)
-  Tensor h_all = at::empty({T_ + 1, B, P}, gx.options());     // carried h, h_all[0] = h0
-  Tensor c_all = at::empty({T_ + 1, B, H}, gx.options());     // carried c, c_all[0] = c0
-  Tensor y = at::empty({T_, B, P}, gx.options());
-  Tensor k_all = at::empty({T_, B, H}, gx.options());         // tanh(LN(c_t))
-  OptT c_new = zone ? OptT(at::empty({T_, B, H}, gx.options())) : OptT();   // the cell's own c_t
-  OptT c_raw = cclip ? OptT(at::empty({T_, B, H}, gx.options())) : OptT();
-  OptT m_all = proj ? OptT(at::empty({T_, B, H}, gx.options())) : OptT();
-  OptT hp_raw = pclip ? OptT(at::empty({T_, B, P}, gx.options())) : OptT();
+  Tensor gates = pass_buffer(gx.sizes(), gx.options());                         // post-activation gates  (T, B, GH)
+  Tensor h_all = pass_buffer({T_ + 1, B, P}, gx.options());                     // carried h, h_all[0] = h0
+  Tensor c_all = pass_buffer({T_ + 1, B, H}, gx.options());                     // carried c, c_all[0] = c0
+  Tensor y = pass_buffer({T_, B, P}, gx.options());
+  Tensor k_all = pass_buffer({T_, B, H}, gx.options());                         // tanh(LN(c_t))
+  OptT c_new = zone ? OptT(pass_buffer({T_, B, H}, gx.options())) : OptT();     // the cell's own c_t
+  OptT c_raw = cclip ? OptT(pass_buffer({T_, B, H}, gx.options())) : OptT();
+  OptT m_all = proj ? OptT(pass_buffer({T_, B, H}, gx.options())) : OptT();
+  OptT hp_raw = pclip ? OptT(pass_buffer({T_, B, P}, gx.options())) : OptT();
   OptT hp = proj ? OptT(at::empty({B, P}, gx.options())) : OptT();
-  OptT z_hat = ln ? OptT(at::empty({T_, B, GH}, gx.options())) : OptT();
+  OptT z_hat = ln ? OptT(pass_buffer({T_, B, GH}, gx.options())) : OptT();
   OptT z_rstd = ln ? OptT(at::empty({T_, B}, gx.options())) : OptT();
-  OptT n_hat = ln ? OptT(at::empty({T_, B, H}, gx.options())) : OptT();
+  OptT n_hat = ln ? OptT(pass_buffer({T_, B, H}, gx.options())) : OptT();
   OptT n_rstd = ln ? OptT(at::empty({T_, B}, gx.options())) : OptT();
   h_all[0].copy_(h0);
   c_all[0].copy_(c0);
@@ -140,18 +142,21 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const Tenso
   T *HR = mptr<T>(hp_raw), *HP = mptr<T>(hp), *ZHAT = mptr<T>(z_hat), *ZR = mptr<T>(z_rstd);
   T *NHAT = mptr<T>(n_hat), *NR = mptr<T>(n_rstd);
   const T fb = T(o.forget_bias), cc = T(o.cell_clip), pc = T(o.proj_clip);
-  const StepWeight<T> recurrent(W_hh, B);
+  const RowBlocks blocks(B);
+  const StepWeight<T> recurrent(W_hh);
   std::optional<StepWeight<T>> projection;
-  if (proj) projection.emplace(*W_proj, B);
-  const int64_t grain = std::max<int64_t>(1, kParallelWork / std::max<int64_t>(GH, 1));
+  if (proj) projection.emplace(*W_proj);
 
-  for (int64_t t = 0; t < T_; ++t) {
-    const T* h_prev = HA + t * B * P;
-    const T* c_prev_all = CA + t * B * H;
-    T* a_all = G + t * B * GH;                                 // pre-activations, then gates in place
-    recurrent(ln ? ZHAT + t * B * GH : a_all, nullptr, h_prev);   // h_{t-1} W_hh; gx is added in the gate loop
-    T* cn_all = CN ? CN + t * B * H : CA + (t + 1) * B * H;   // the cell's c_t (carried c unless zoneout)
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+  blocks.run([&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0;
+    std::vector<T> zrow(zone ? P + H : 0);                     // a row's zoneout masks for h, c
+    for (int64_t t = 0; t < T_; ++t) {
+      const T* h_prev = HA + t * B * P;
+      const T* c_prev_all = CA + t * B * H;
+      T* a_all = G + t * B * GH;                               // pre-activations, then gates in place
+      // h_{t-1} W_hh for this block's rows; gx is added in the gate loop
+      recurrent((ln ? ZHAT + t * B * GH : a_all) + b0 * GH, nullptr, h_prev + b0 * P, nb);
+      T* cn_all = CN ? CN + t * B * H : CA + (t + 1) * B * H; // the cell's c_t (carried c unless zoneout)
       for (int64_t b = b0; b < b1; ++b) {
         T* a = a_all + b * GH;
         const T* cp = c_prev_all + b * H;
@@ -160,6 +165,7 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const Tenso
           T mean, rstd;
           moments(zh, GH, o.eps, mean, rstd);
           ZR[t * B + b] = rstd;
+#pragma omp simd
           for (int64_t j = 0; j < GH; ++j) { zh[j] = (zh[j] - mean) * rstd; a[j] = zh[j] * GHH[j]; }
         }
         T* cn = cn_all + b * H;
@@ -182,13 +188,11 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const Tenso
           for (int64_t j = 0; j < H; ++j) k[j] = std::tanh(cn[j]);
         }
         T* m = proj ? MA + (t * B + b) * H : Y + (t * B + b) * P;   // without projection h_t = m_t
+#pragma omp simd
         for (int64_t j = 0; j < H; ++j) m[j] = a[oo + j] * k[j];
       }
-    });
-    if (proj) (*projection)(HP, nullptr, MA + t * B * H);
-    // carry: the wrappers' effect on the state, then the length mask
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      std::vector<T> zrow(zone ? P + H : 0);                   // this row's zoneout masks for h, c
+      if (proj) (*projection)(HP + b0 * P, nullptr, MA + (t * B + b0) * H, nb);
+      // carry: the wrappers' effect on the state, then the length mask
       for (int64_t b = b0; b < b1; ++b) {
         T* yr = Y + (t * B + b) * P;
         T* hn = HA + ((t + 1) * B + b) * P;
@@ -216,8 +220,8 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& h0, const Tenso
         }  // else cnext is cn already (written in place) on live rows
         carry_h(yr, hn, hpv, dh, HS ? HS + b * P : nullptr, P);
       }
-    });
-  }
+    }
+  });
   return {y, h_all, c_all, gates, k_all, c_new.value_or(Tensor()), c_raw.value_or(Tensor()),
           m_all.value_or(Tensor()), hp_raw.value_or(Tensor()), z_hat.value_or(Tensor()),
           z_rstd.value_or(Tensor()), n_hat.value_or(Tensor()), n_rstd.value_or(Tensor())};
@@ -235,9 +239,9 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
   const bool ln = g_hh.has_value(), proj = W_proj.has_value(), peep = w_ci.has_value();
   const bool zone = o.zone.on;
   const int64_t fo = o.forget_gate ? H : -1, uo = o.forget_gate ? 2 * H : H, oo = o.forget_gate ? 3 * H : 2 * H;
-  Tensor dgx = at::empty_like(gates);                                         // d a_t        (T, B, GH)
-  OptT dz_all = ln ? OptT(at::empty_like(gates)) : OptT();                   // d (h W_hh)   (T, B, GH)
-  OptT dhp_all = proj ? OptT(at::empty({T_, B, P}, gates.options())) : OptT();
+  Tensor dgx = pass_buffer(gates.sizes(), gates.options());                     // d a_t        (T, B, GH)
+  OptT dz_all = ln ? OptT(pass_buffer(gates.sizes(), gates.options())) : OptT();  // d (h W_hh)   (T, B, GH)
+  OptT dhp_all = proj ? OptT(pass_buffer({T_, B, P}, gates.options())) : OptT();
   // per-row sums over the steps of the small parameters' gradients, reduced over rows at the end
   OptT acc_ghh = ln ? OptT(at::zeros({B, GH}, gates.options())) : OptT();       // layer norm gain of h W_hh
   OptT acc_c = ln ? OptT(at::zeros({2, B, H}, gates.options())) : OptT();       // gain, bias of LN(c)
@@ -261,17 +265,18 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
   T *DM = proj ? dm_buf->data_ptr<T>() : DHN;
   const T cc = T(o.cell_clip), pc = T(o.proj_clip);
   const Tensor W_hh_t = W_hh.t().contiguous();                               // (G*H, P)
-  const StepWeight<T> recurrent_t(W_hh_t, B);                                 // dz W_hh^T as an NN product
+  const RowBlocks blocks(B);
+  const StepWeight<T> recurrent_t(W_hh_t);                            // dz W_hh^T as an NN product
   Tensor W_proj_t;
   std::optional<StepWeight<T>> projection_t;
-  if (proj) { W_proj_t = W_proj->t().contiguous(); projection_t.emplace(W_proj_t, B); }
-  const int64_t grain = std::max<int64_t>(1, kParallelWork / std::max<int64_t>(GH, 1));
-  bool any_dir = zone || M;
+  if (proj) { W_proj_t = W_proj->t().contiguous(); projection_t.emplace(W_proj_t); }
+  const bool any_dir = zone || M;
 
-  for (int64_t t = T_ - 1; t >= 0; --t) {
-    // 1. gradient reaching the cell's own h_t, and the part passing straight to h_{t-1}
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      std::vector<T> zrow(zone ? P : 0);
+  blocks.run([&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0;
+    std::vector<T> row(std::max(GH, H)), row2(H), zrow(zone ? std::max(P, H) : 0);
+    for (int64_t t = T_ - 1; t >= 0; --t) {
+      // 1. gradient reaching the cell's own h_t, and the part passing straight to h_{t-1}
       for (int64_t b = b0; b < b1; ++b) {
         const T* gh = DH + b * P;
         const T* dyr = DY + (t * B + b) * P;
@@ -291,11 +296,8 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
         }
         if (proj) { T* dp = DHP + (t * B + b) * P; for (int64_t j = 0; j < P; ++j) dp[j] = dn[j]; }
       }
-    });
-    if (proj) (*projection_t)(DM, nullptr, DHN);                             // dm = dh_new W_proj^T
-    // 2. the gates: d a_t, and dc_{t-1}
-    at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-      std::vector<T> row(std::max(GH, H)), row2(H), zrow(zone ? H : 0);
+      if (proj) (*projection_t)(DM + b0 * H, nullptr, DHN + b0 * P, nb);      // dm = dh_new W_proj^T
+      // 2. the gates: d a_t, and dc_{t-1}
       for (int64_t b = b0; b < b1; ++b) {
         const T* g = G + (t * B + b) * GH;
         const T* k = K + (t * B + b) * H;
@@ -303,7 +305,7 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
         const T* dm = DM + b * H;
         T* dcr = DC + b * H;                                   // carried dc in, dc_{t-1} out
         T* da = DGX + (t * B + b) * GH;
-        if (!live(M, t, B, b)) {                                            // the state passed through: dc_{t-1} = dc
+        if (!live(M, t, B, b)) {                               // the state passed through: dc_{t-1} = dc
           for (int64_t j = 0; j < GH; ++j) da[j] = T(0);
           if (ln) for (int64_t j = 0; j < GH; ++j) DZ[(t * B + b) * GH + j] = T(0);
           continue;
@@ -314,8 +316,9 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
           const T* nh = NHAT + (t * B + b) * H;
           T* ag = ACC_C + b * H;
           T* ab = ACC_C + (B + b) * H;
+#pragma omp simd
           for (int64_t j = 0; j < H; ++j) { ag[j] += dk[j] * nh[j]; ab[j] += dk[j]; dk[j] *= GC[j]; }
-          layer_norm_back(dk, NHAT + (t * B + b) * H, NR[t * B + b], H, row2.data());
+          layer_norm_back(dk, nh, NR[t * B + b], H, row2.data());
           dk = row2.data();
         }
         const T* zc = o.zone.draw(zrow.data(), H, t * B + b, kStreamC);
@@ -331,15 +334,16 @@ std::vector<Tensor> backward_impl(const Tensor& dy, const Tensor& dh_T, const Te
           T* dzr = DZ + (t * B + b) * GH;
           const T* zh = ZHAT + (t * B + b) * GH;
           T* acc = ACC_GHH + b * GH;
+#pragma omp simd
           for (int64_t j = 0; j < GH; ++j) { row[j] = da[j] * GHH[j]; acc[j] += da[j] * zh[j]; }
-          layer_norm_back(row.data(), ZHAT + (t * B + b) * GH, ZR[t * B + b], GH, dzr);
+          layer_norm_back(row.data(), zh, ZR[t * B + b], GH, dzr);
         }
       }
-    });
-    // 3. dh_{t-1} = dz W_hh^T (+ the part that passed straight through)
-    const T* dz = ln ? DZ + t * B * GH : DGX + t * B * GH;
-    recurrent_t(DH, any_dir ? DHD : nullptr, dz);
-  }
+      // 3. dh_{t-1} = dz W_hh^T (+ the part that passed straight through), for this block's rows
+      const T* dz = (ln ? DZ : DGX) + (t * B + b0) * GH;
+      recurrent_t(DH + b0 * P, any_dir ? DHD + b0 * P : nullptr, dz, nb);
+    }
+  });
   // the small parameters' gradients: sums over the rows (and steps) of what was accumulated
   auto rows_sum = [](const OptT& acc) { return acc.has_value() ? acc->sum(-2) : Tensor(); };
   return {dgx, dz_all.value_or(Tensor()), dhp_all.value_or(Tensor()), dh, dc, d_scale.value_or(Tensor()),

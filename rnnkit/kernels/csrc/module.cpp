@@ -1,4 +1,5 @@
-// The Python module: the entry points of lstm.cpp, gru.cpp, elman.cpp, input_norm.cpp and scan.cpp (rnnkit/kernels/native.py builds it).
+// The Python module: the entry points of lstm.cpp, gru.cpp, elman.cpp, input_norm.cpp, scan.cpp, eunn.cpp and step.cpp
+// (rnnkit/kernels/native.py builds it).
 #include <torch/extension.h>
 
 #include <optional>
@@ -42,6 +43,7 @@ Tensor eunn_forward(Tensor gx, Tensor h0, OptT mask, Tensor v, Tensor w, Tensor 
                     double eps);
 std::vector<Tensor> eunn_backward(Tensor dH, Tensor gx, Tensor H, Tensor h0, OptT mask, Tensor v, Tensor w, Tensor d,
                                   Tensor bias, Tensor partner, double eps);
+Tensor step_product(Tensor a, Tensor w, int64_t repeats);
 }  // namespace rnnkit
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -60,4 +62,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("eunn_forward", &rnnkit::eunn_forward, "EUNN: rotations, phases and modReLU over time, batch-first");
   m.def("eunn_backward", &rnnkit::eunn_backward, "eunn_forward backwards: d gx, d h0, d v, d w, d d, d bias");
   m.def("zoneout_masks", &rnnkit::zoneout_masks, "zoneout masks drawn by the kernels, for tests");
+  m.def("step_product", &rnnkit::step_product, "a @ w by the time loops' step-product kernel (tests, benchmarks)");
 }
