@@ -36,9 +36,11 @@ class TrainConfig:
 
     steps: int = option("training steps (updates); also the schedule's horizon", 2000, at_least=1)
     batch_size: int = option("sequences per batch", 32, at_least=1, at_most=1_000_000)
-    optimizer: str = option("sgd, adam or adamw", "adam", choices=("sgd", "adam", "adamw"))
+    optimizer: str = option("sgd, adam, adamw or rmsprop", "adam", choices=("sgd", "adam", "adamw", "rmsprop"))
     lr: float = option("learning rate", 2e-3, above=0.0)
-    momentum: float = option("SGD momentum", 0.0, at_least=0.0, below=1.0)
+    momentum: float = option("SGD and RMSProp momentum", 0.0, at_least=0.0, below=1.0)
+    rmsprop_alpha: float = option("RMSProp's decay of the squared-gradient average (PyTorch 0.99; TensorFlow, "
+                                  "Keras and the EUNN authors 0.9)", 0.99, above=0.0, below=1.0)
     weight_decay: float = option("weight decay (decoupled for adamw)", 0.0, at_least=0.0)
     clip_norm: float = option("clip the global gradient norm to this (0: off)", 5.0, at_least=0.0)
     clip_value: float = option("clip each gradient entry to [-v, v] (0: off)", 0.0, at_least=0.0)
@@ -67,6 +69,9 @@ def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":      # the EUNN authors' optimizer (Jing et al. 2017), momentum as --momentum
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rmsprop_alpha, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
