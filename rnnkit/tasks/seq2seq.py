@@ -7,14 +7,16 @@ phonemes). Sources are read as characters or words (``--tokens``), targets likew
 (``--target-tokens``; by default words when the targets hold spaces). A source may have several
 targets (a word's pronunciations): validation is a seeded share of the training file's *sources*, so
 all of one source's targets fall on one side, and an output is right when it equals any of them.
-Training uses teacher forcing; validation decodes greedily (or with ``--beam N``) and reports
-exact-match accuracy, the token and sequence error rates (phoneme and word error rates for G2P),
+Training uses teacher forcing over batches grouped by length; validation decodes greedily (``--valid-beam``)
+and reports exact-match accuracy, the token and sequence error rates (phoneme and word error rates for G2P),
 token accuracy under teacher forcing and loss. A folder's ``test.tsv`` is scored once at the end with
-the weights validation selected; ``attention.png`` shows where the decoder looked for a few
+the weights validation selected, decoded by length-normalised beam search (``--beam``, also ``rnnkit eval``'s
+and ``predict``'s decoder); ``attention.png`` shows where the decoder looked for a few
 validation sources.
 """
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from functools import cached_property
@@ -32,7 +34,7 @@ from ..options import option
 from ..state import State
 from ..batches import to_device
 from ..figures import attention_figure
-from .base import device_of, Batch, Task, epoch_indices, split_off
+from .base import device_of, Batch, Task, bucketed_batches, padded_cost, split_off
 from .scoring import SPECIALS, UNK, error_rates, teacher_forced, teacher_forced_scores
 
 
@@ -52,7 +54,10 @@ class Seq2SeqConfig:
     decoder_input: str = option("what the decoder reads at each step: the previous target token (the true one in "
                                 "training, its own when decoding) or zeros (Albert's notes' sorter: the encoder's "
                                 "state, bridged, is all the decoder knows)", "previous", choices=("previous", "zeros"))
-    beam: int = option("beam width for validation decoding (1: greedy)", 1, at_least=1, at_most=1000)
+    beam: int = option("beam width for the test file, rnnkit eval and predict (length-normalised; 1: greedy)", 5,
+                       at_least=1, at_most=1000)
+    valid_beam: int = option("beam width for the validations during training (1: greedy, batched)", 1,
+                             at_least=1, at_most=1000)
     tokens: str = option("sources (and targets, unless --target-tokens says otherwise) as char or word tokens",
                          "char", choices=("char", "word"))
     target_tokens: str = option("targets as char or word tokens; auto: words when --tokens is word or the targets "
@@ -65,6 +70,10 @@ class Seq2SeqConfig:
                                    above=0.0, below=1.0)
     embed_size: int = option("token embedding size", 32, at_least=1, at_most=65536)
     max_decode_len: int = option("longest output to decode (0: twice the longest training target + 2)", 0, at_least=0, at_most=100_000)
+
+
+SEQ2SEQ_EPOCHS = 15              # passes over the training pairs, as g2p-en was trained (Park & Kim 2019)
+SEQ2SEQ_STEP_BUDGET = 30_000_000  # padded source + target token steps a run may cost: ~45 min of the recipe on one core
 
 
 class Seq2SeqTask(Task):
@@ -90,7 +99,7 @@ class Seq2SeqTask(Task):
             symbols = [str(i) for i in range(cfg.sort_symbols)]
             task = cls(cfg, model_cfg, {"data": "sort", "src_vocab": SPECIALS + symbols,
                                         "tgt_vocab": SPECIALS + symbols, "max_target": cfg.sort_max_len}, seed=seed)
-            task.load_eval_data(None)
+            task.set_valid(task.sort_pairs(random.Random(-1 - seed), cfg.valid_size))
             return task
         train_file, test_file = cls._files(data)
         lines = cls._read_lines(train_file)
@@ -165,6 +174,7 @@ class Seq2SeqTask(Task):
         return torch.tensor(s or [0]), torch.tensor([1] + t + [2])       # target framed by BOS ... EOS
 
     def load_eval_data(self, data) -> None:
+        self.decoding_beam = self.cfg.beam                # rnnkit eval decodes as the test file was
         if self.meta["data"] == "sort" and not data:
             self.set_valid(self.sort_pairs(random.Random(-1 - self.seed), self.cfg.valid_size))
         elif data:                                # a folder: its test.tsv (else train.tsv); a file: itself
@@ -178,6 +188,32 @@ class Seq2SeqTask(Task):
                        embed_size=self.cfg.embed_size, attention=self.cfg.attention, decoder_input=self.cfg.decoder_input)
 
     # ------------------------------------------------------------------ training
+    def data_defaults(self, batch_size: int | None = None) -> dict:
+        """The recipe for pairs read from a file (generated sorting keeps ``train_defaults``): a bidirectional
+        LSTM encoder of 256 with additive attention, Adam at 2e-3 in batches of 128 with a cosine decay over
+        ``SEQ2SEQ_EPOCHS`` passes, but at most ``SEQ2SEQ_STEP_BUDGET`` padded token steps (an update costs its
+        batch's padded source + target steps, grouped by length); about 15 validations a run.
+
+        >>> task = Seq2SeqTask(Seq2SeqConfig(), RecurrentConfig(), {"data": "pairs.tsv"})
+        >>> task.train_pairs = [(torch.zeros(7), torch.zeros(9))] * 1280
+        >>> task.data_defaults()["steps"]                 # 15 passes of 10 batches
+        150
+        >>> task.train_pairs = task.train_pairs * 100      # 3e7 / (128 * 16) padded steps an update
+        >>> task.data_defaults()["steps"]
+        14648
+        """
+        if self.meta["data"] == "sort":
+            return {}
+        n = len(self.train_pairs)
+        batch = batch_size or min(128, n)
+        cost = padded_cost(self._lengths(), batch, self.seed)
+        steps = max(1, min(SEQ2SEQ_EPOCHS * math.ceil(n / batch), int(SEQ2SEQ_STEP_BUDGET / cost)))
+        return {"hidden_size": 256, "bidirectional": True, "steps": steps, "batch_size": batch, "lr": 2e-3,
+                "schedule": "cosine", "eval_every": max(1, steps // 15)}
+
+    def _lengths(self) -> list[int]:
+        return [len(s) + len(t) for s, t in self.train_pairs]
+
     def _batch(self, pairs: list[tuple[Tensor, Tensor]]) -> Batch:
         src, src_len = pad_sequences([s for s, _ in pairs])
         tgt, tgt_len = pad_sequences([t for _, t in pairs])
@@ -187,8 +223,11 @@ class Seq2SeqTask(Task):
         if self.meta["data"] == "sort":
             pairs = self.sort_pairs(random.Random(self.seed * 1_000_003 + step), batch_size)
             return self._batch([self.encode_pair(s, t) for s, t in pairs])
-        idx = epoch_indices(len(self.train_pairs), batch_size, self.seed, step)
-        return self._batch([self.train_pairs[i] for i in idx])
+        epoch, i = divmod(step, math.ceil(len(self.train_pairs) / batch_size))
+        if getattr(self, "_epoch", None) != (epoch, batch_size):       # batches grouped by length, epoch by epoch
+            self._epoch = (epoch, batch_size)
+            self._batches = bucketed_batches(self._lengths(), batch_size, self.seed, epoch)
+        return self._batch([self.train_pairs[r] for r in self._batches[i].tolist()])
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
         return teacher_forced(model, batch)[0], None, len(batch.lengths)
@@ -198,28 +237,28 @@ class Seq2SeqTask(Task):
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        return self._score(model, self.valid_pairs, self.valid_groups)
+        return self._score(model, self.valid_pairs, self.valid_groups, getattr(self, "decoding_beam", self.cfg.valid_beam))
 
-    def _score(self, model: nn.Module, pairs, groups) -> dict[str, float]:
+    def _score(self, model: nn.Module, pairs, groups, beam: int) -> dict[str, float]:
         """Teacher-forced loss and token accuracy over ``pairs``; decoded error rates over ``groups``."""
         model.eval()
         forced = teacher_forced_scores(model, (to_device(self._batch(pairs[a:a + 256]), device_of(model))
                                                for a in range(0, len(pairs), 256)))
         outputs = [out for a in range(0, len(groups), 256)
-                   for out in self._decode_sources([s for s, _ in groups[a:a + 256]], model)[0]]
+                   for out in self._decode_sources([s for s, _ in groups[a:a + 256]], model, beam)[0]]
         rates = error_rates(outputs, [refs for _, refs in groups])
         return {"exact_match": 1 - rates["sequence_error_rate"], **rates, **forced}
 
-    def _decode_sources(self, sources: list[Tensor], model: Seq2Seq):
+    def _decode_sources(self, sources: list[Tensor], model: Seq2Seq, beam: int | None = None):
         src, src_len = pad_sequences(sources)
-        return model.decode(src, src_len, bos=1, eos=2, max_len=self.max_decode_len(), beam=self.cfg.beam)
+        return model.decode(src, src_len, bos=1, eos=2, max_len=self.max_decode_len(), beam=beam or self.cfg.beam)
 
     def test_metrics(self, model: nn.Module) -> tuple[str, dict[str, float]] | None:
         """A data folder's test.tsv scored with ``model`` (the weights validation selected), or None."""
         if not self.meta.get("test"):
             return None
         pairs = [self.encode_pair(s, t) for s, t in self._pairs_of(self.meta["test"])]
-        return self.meta["test"], self._score(model, pairs, _group(pairs))
+        return self.meta["test"], self._score(model, pairs, _group(pairs), self.cfg.beam)
 
     def figures(self, run_dir: Path, model: nn.Module, count: int = 6) -> list[Path]:
         """``attention.png``: the attention weights of the decoder over a few validation sources."""
