@@ -4,7 +4,8 @@ A decoder (Seq2Seq's attentional decoder, the Captioner's attention LSTM) is giv
 function ``step(y_prev, carry) -> (logits, carry, alpha)``: the previous tokens ``y_prev`` (K,), a
 carry whose leaves are batch-first tensors (K, ...), the next-token logits (K, V) and the attention
 weights of the step (K, S), or None. Both searches return the tokens before EOS and the attention
-weights of each emitted token, for attention maps.
+weights of each emitted token, for attention maps. Tokens listed in ``banned`` (a vocabulary's padding, BOS
+and unknown symbols: never a target) are never emitted.
 
 Beam search keeps the ``beam`` likeliest partial outputs by total log-probability; a hypothesis
 ends at EOS and finished ones are ranked by log-probability per token (length-normalised, as in
@@ -20,7 +21,7 @@ Wu et al. 2016's simplest form), so with ``beam=1`` it is greedy decoding.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +34,7 @@ Step = Callable[[Tensor, Any], "tuple[Tensor, Any, Tensor | None]"]
 
 @torch.no_grad()
 def greedy(step: Step, carry: Any, batch_size: int, *, bos: int, eos: int, max_len: int,
-           device=None) -> tuple[list[list[int]], list[list[Tensor]]]:
+           device=None, banned: Sequence[int] = ()) -> tuple[list[list[int]], list[list[Tensor]]]:
     """The likeliest token at each step until EOS or ``max_len``, for ``batch_size`` sequences at once.
 
     Returns the tokens of each sequence (EOS excluded) and, when the step gives attention, the
@@ -44,7 +45,7 @@ def greedy(step: Step, carry: Any, batch_size: int, *, bos: int, eos: int, max_l
     done = torch.zeros(batch_size, dtype=torch.bool, device=device)
     for _ in range(max_len):
         logits, carry, alpha = step(y, carry)
-        y = logits.argmax(-1)                                           # (B,)
+        y = _ban(logits, banned).argmax(-1)                             # (B,)
         for b in (~done & (y != eos)).nonzero().flatten().tolist():
             out[b].append(int(y[b]))
             if alpha is not None:
@@ -57,7 +58,7 @@ def greedy(step: Step, carry: Any, batch_size: int, *, bos: int, eos: int, max_l
 
 @torch.no_grad()
 def beam_search(step: Step, carry: Any, *, bos: int, eos: int, max_len: int,
-                beam: int) -> tuple[list[int], list[Tensor]]:
+                beam: int, banned: Sequence[int] = ()) -> tuple[list[int], list[Tensor]]:
     """The best output of one source (``carry`` has batch 1) by beam search of width ``beam``."""
     if beam < 1:
         raise ValueError(f"beam must be >= 1; received {beam}")
@@ -68,7 +69,7 @@ def beam_search(step: Step, carry: Any, *, bos: int, eos: int, max_len: int,
     for _ in range(max_len):
         y_prev = torch.tensor([s[-1] if s else bos for s in seqs])
         logits, carry, alpha = step(y_prev.to(_device(carry)), carry)
-        logp = F.log_softmax(logits.float(), dim=-1).cpu() + scores[:, None]   # (K, V)
+        logp = F.log_softmax(_ban(logits.float(), banned), dim=-1).cpu() + scores[:, None]   # (K, V)
         V = logp.shape[1]
         top = torch.topk(logp.flatten(), min(beam, logp.numel()))
         keep_rows, new_seqs, new_maps, new_scores = [], [], [], []
@@ -93,6 +94,15 @@ def beam_search(step: Step, carry: Any, *, bos: int, eos: int, max_len: int,
         finished = [(s / max(len(q), 1), q, m) for s, q, m in zip(scores.tolist(), seqs, maps)]
     best = max(finished, key=lambda f: f[0])
     return best[1], best[2]
+
+
+def _ban(logits: Tensor, banned: Sequence[int]) -> Tensor:
+    """``logits`` (K, V) with the ``banned`` tokens at -inf."""
+    if not banned:
+        return logits
+    logits = logits.clone()
+    logits[:, list(banned)] = float("-inf")
+    return logits
 
 
 def _device(carry: Any) -> torch.device:

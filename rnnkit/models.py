@@ -12,7 +12,7 @@ that checkpoints carry, so a run folder alone rebuilds its model.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -588,20 +588,22 @@ class Seq2Seq(nn.Module):
 
     @torch.no_grad()
     def decode(self, src: Tensor, src_lengths: Tensor, *, bos: int, eos: int, max_len: int,
-               beam: int = 1) -> tuple[list[list[int]], list[list[Tensor]]]:
+               beam: int = 1, banned: Sequence[int] = ()) -> tuple[list[list[int]], list[list[Tensor]]]:
         """Outputs (EOS excluded) and each output token's attention weights over the source (empty
-        lists without attention): greedy for ``beam=1``, else beam search one source at a time."""
+        lists without attention): greedy for ``beam=1``, else beam search one source at a time; the
+        ``banned`` tokens are never emitted."""
         if beam == 1:
             memory, mask, state = self.encode(src, src_lengths)
             carry = (memory.new_zeros(src.shape[0], self.context_size), state)
             return greedy(self._stepper(memory, mask), carry, src.shape[0], bos=bos, eos=eos, max_len=max_len,
-                          device=self.device)
+                          device=self.device, banned=banned)
         outs, maps = [], []
         for b in range(src.shape[0]):
             n = max(int(src_lengths[b]), 1)
             memory, mask, state = self.encode(src[b:b + 1, :n], src_lengths[b:b + 1])
             carry = (memory.new_zeros(1, self.context_size), state)
-            out, att = beam_search(self._stepper(memory, mask), carry, bos=bos, eos=eos, max_len=max_len, beam=beam)
+            out, att = beam_search(self._stepper(memory, mask), carry, bos=bos, eos=eos, max_len=max_len, beam=beam,
+                                   banned=banned)
             outs.append(out)
             maps.append(att)
         return outs, maps
@@ -758,17 +760,20 @@ class Captioner(nn.Module):
         return torch.stack(logits, dim=1)
 
     @torch.no_grad()
-    def decode(self, images: Tensor, widths: Tensor, *, bos: int, eos: int, max_len: int, beam: int = 1):
-        """Captions (EOS excluded), each word's attention weights over the grid, and the grid's (rows, cols)."""
+    def decode(self, images: Tensor, widths: Tensor, *, bos: int, eos: int, max_len: int, beam: int = 1,
+               banned: Sequence[int] = ()):
+        """Captions (EOS excluded), each word's attention weights over the grid, and the grid's (rows, cols);
+        the ``banned`` tokens are never emitted."""
         if beam == 1:
             grid, mask, shape, carry = self.encode(images, widths)
             outs, maps = greedy(self._stepper(grid, mask), carry, images.shape[0], bos=bos, eos=eos, max_len=max_len,
-                                device=self.device)
+                                device=self.device, banned=banned)
             return outs, maps, shape
         outs, maps = [], []
         for b in range(images.shape[0]):
             grid, mask, shape, carry = self.encode(images[b:b + 1], widths[b:b + 1])
-            out, att = beam_search(self._stepper(grid, mask), carry, bos=bos, eos=eos, max_len=max_len, beam=beam)
+            out, att = beam_search(self._stepper(grid, mask), carry, bos=bos, eos=eos, max_len=max_len, beam=beam,
+                                   banned=banned)
             outs.append(out)
             maps.append(att)
         return outs, maps, shape

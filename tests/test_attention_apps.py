@@ -79,6 +79,25 @@ def test_beam_search_finds_the_likelier_output_that_greedy_misses():
     assert beam_search(step, torch.zeros(1, 1), bos=0, eos=1, max_len=5, beam=2)[0] == [3]
 
 
+def test_decoders_never_emit_padding_bos_or_unknown_even_where_they_are_likeliest():
+    """A step that puts its largest logits on PAD, UNK and BOS: greedy and beam search emit the likeliest other
+    token, and the tasks pass the vocabulary's NEVER_EMITTED."""
+    from rnnkit.data.vocab import BOS_ID, EOS_ID, NEVER_EMITTED, PAD_ID, UNK_ID
+    V = 7
+    def step(y_prev, carry):
+        logits = torch.zeros(y_prev.shape[0], V)
+        logits[:, [PAD_ID, UNK_ID, BOS_ID]] = 9.0
+        logits[:, 5] = 2.0 * (y_prev != 5)                   # then token 5 once, then EOS
+        logits[:, EOS_ID] = 3.0 * (y_prev == 5)
+        return logits, carry, None
+
+    assert greedy(step, torch.zeros(2, 1), 2, bos=BOS_ID, eos=EOS_ID, max_len=6)[0] == [[PAD_ID] * 6] * 2  # unbanned
+    assert greedy(step, torch.zeros(2, 1), 2, bos=BOS_ID, eos=EOS_ID, max_len=6, banned=NEVER_EMITTED)[0] == [[5]] * 2
+    for width in (1, 3):
+        assert beam_search(step, torch.zeros(1, 1), bos=BOS_ID, eos=EOS_ID, max_len=6, beam=width,
+                           banned=NEVER_EMITTED)[0] == [5]
+
+
 def test_seq2seq_attention_sums_to_one_on_the_source_and_is_zero_on_padding():
     model = _seq2seq()
     src, lengths = torch.randint(4, 9, (4, 6)), torch.tensor([6, 2, 4, 0])

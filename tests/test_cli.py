@@ -152,8 +152,8 @@ def test_bad_inputs_each_get_one_clear_line(tmp_path, capsys):
     bad(capsys, t + ["classify", "--data", str(tmp_path / "nocol.csv")], "missing ['text']")
     (tmp_path / "broken.ts").write_text("@problemName X\n@classLabel true a b\n1,2,3:a\n")
     bad(capsys, t + ["classify", "--data", str(tmp_path / "broken.ts")], "before @data")
-    bad(capsys, t + ["charlm", "--data", str(text_file(tmp_path / "t.txt")), "--optimizer", "rmsprop"],
-        "--optimizer must be one of sgd, adam, adamw; received 'rmsprop'")
+    bad(capsys, t + ["charlm", "--data", str(text_file(tmp_path / "t.txt")), "--optimizer", "lbfgs"],
+        "--optimizer must be one of sgd, adam, adamw, rmsprop; received 'lbfgs'")
     bad(capsys, ["eval", str(tmp_path / "nowhere")], "expected a run folder")
 
 

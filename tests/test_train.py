@@ -34,14 +34,16 @@ def _fit(task, run_dir, cfg, crash_after=None, resume=False):
     return model
 
 
-@pytest.mark.parametrize("name,kw", [
-    ("charlm", dict(model={"hidden_size": 16, "num_layers": 2, "dropout": 0.2}, seq_len=16)),
-    ("classify", dict(model={"hidden_size": 16, "bidirectional": True, "dropout": 0.1})),
+@pytest.mark.parametrize("name,kw,optimizer", [
+    ("charlm", dict(model={"hidden_size": 16, "num_layers": 2, "dropout": 0.2}, seq_len=16), "adamw"),
+    ("classify", dict(model={"hidden_size": 16, "bidirectional": True, "dropout": 0.1}), "adamw"),
+    ("charlm", dict(model={"hidden_size": 16}, seq_len=16), "rmsprop"),
 ])
-def test_killed_run_resumes_to_the_same_weights_bit_for_bit(tmp_path, name, kw):
+def test_killed_run_resumes_to_the_same_weights_bit_for_bit(tmp_path, name, kw, optimizer):
     data = text_file(tmp_path / "t.txt") if name == "charlm" else sentiment_csv(tmp_path / "s.csv")
     task = _task(tmp_path, name, str(data), **kw)
-    cfg = TrainConfig(steps=14, batch_size=8, eval_every=4, schedule="cosine", optimizer="adamw", weight_decay=0.01)
+    cfg = TrainConfig(steps=14, batch_size=8, eval_every=4, schedule="cosine", optimizer=optimizer, weight_decay=0.01,
+                      momentum=0.5 if optimizer == "rmsprop" else 0.0, rmsprop_alpha=0.9)
     whole = _fit(task, tmp_path / "whole", cfg)
     _fit(task, tmp_path / "killed", cfg, crash_after=10)          # last checkpoint at step 8
     assert json.loads((tmp_path / "killed" / "checkpoint" / "trainer.json").read_text())["step"] == 8
@@ -199,3 +201,11 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     assert config["train"]["steps"] == min(TEXT_EPOCHS * -(-len(task.train_y) // 32),
                                            int(TEXT_STEP_BUDGET / (cost + STEP_OVERHEAD)))
     assert config["train"]["schedule"] == "cosine" and config["train"]["batch_size"] == 32
+
+
+def test_rmsprop_flags_reach_the_optimizer():
+    from rnnkit.train import make_optimizer
+    opt = make_optimizer(TrainConfig(optimizer="rmsprop", lr=1e-3, rmsprop_alpha=0.9, momentum=0.5),
+                         [torch.nn.Parameter(torch.zeros(2))])
+    assert isinstance(opt, torch.optim.RMSprop)
+    assert {k: opt.defaults[k] for k in ("lr", "alpha", "momentum")} == {"lr": 1e-3, "alpha": 0.9, "momentum": 0.5}

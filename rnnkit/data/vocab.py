@@ -6,6 +6,13 @@ from typing import Iterable, Sequence
 
 from ..errors import UserError
 
+# The reserved symbols. A generator's vocabulary starts with SPECIALS, so its ids are PAD_ID 0, BOS_ID 1, EOS_ID 2
+# and UNK_ID 3; a classifier's or tagger's starts with PAD, UNK.
+PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+SPECIALS = [PAD, BOS, EOS, UNK]
+PAD_ID, BOS_ID, EOS_ID, UNK_ID = range(len(SPECIALS))
+NEVER_EMITTED = (PAD_ID, BOS_ID, UNK_ID)           # a generator's outputs: no target holds these
+
 
 class Vocab:
     """An ordered list of symbols (chars, words or bytes as ints); id = position.

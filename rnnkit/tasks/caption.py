@@ -22,14 +22,14 @@ from torch import Tensor, nn
 from ..batches import Batch, to_device
 from ..data.padding import pad_sequences
 from ..data.text import check_file, read_pairs
-from ..data.vocab import Vocab
+from ..data.vocab import BOS_ID, EOS_ID, NEVER_EMITTED, SPECIALS, UNK, Vocab
 from ..errors import UserError
 from ..figures import image_attention_figure
 from ..models import CAPTION_ATTENTION, Captioner, RecurrentConfig
 from ..options import option
 from ..state import State
 from .base import Task, data_path, device_of, epoch_indices, split_off
-from .scoring import SPECIALS, UNK, error_rates, teacher_forced, teacher_forced_scores
+from .scoring import error_rates, teacher_forced, teacher_forced_scores
 
 
 
@@ -119,7 +119,7 @@ class Caption(Task):
         return Vocab(self.meta["vocab"])
 
     def encode(self, image: np.ndarray, caption: str) -> tuple[np.ndarray, Tensor]:
-        return image, torch.tensor([1] + self.vocab.encode(caption.split(), unk=UNK) + [2])
+        return image, torch.tensor([BOS_ID] + self.vocab.encode(caption.split(), unk=UNK) + [EOS_ID])
 
     def _read_set(self, tsv: Path) -> list[tuple[np.ndarray, Tensor]]:
         return [self.encode(read_image(tsv.parent / p, self.meta["height"]), c)
@@ -160,7 +160,8 @@ class Caption(Task):
     def _decode(self, model: Captioner, images: list[np.ndarray]):
         batch, widths = image_batch(images)
         try:
-            return model.decode(batch, widths, bos=1, eos=2, max_len=self.max_decode_len(), beam=self.cfg.beam)
+            return model.decode(batch, widths, bos=BOS_ID, eos=EOS_ID, banned=NEVER_EMITTED,
+                                max_len=self.max_decode_len(), beam=self.cfg.beam)
         except ValueError as e:
             raise UserError(str(e)) from None
 

@@ -28,7 +28,7 @@ from ..checkpoint import read_config
 from ..data.padding import pad_sequences
 from ..data.text import labelled_split, read_labelled
 from ..data.series_files import SUFFIXES, is_series_file, read_series, split_files
-from ..data.vocab import Vocab
+from ..data.vocab import PAD, UNK, Vocab
 from ..errors import UserError
 from ..figures import confusion_figure
 from ..models import FCN_FILTERS, FCN_KERNELS, LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble, population_statistics_
@@ -36,7 +36,6 @@ from ..options import option
 from ..state import State
 from .base import Batch, Task, bucketed_batches, data_path, padded_cost
 
-PAD, UNK = "<pad>", "<unk>"
 
 
 

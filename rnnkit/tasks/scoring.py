@@ -23,9 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
-SPECIALS = [PAD, BOS, EOS, UNK]                        # ids 0..3: BOS = 1, EOS = 2
-
 
 def teacher_forced(model: nn.Module, batch) -> tuple[Tensor, Tensor, Tensor]:
     """(mean loss, logits (B, T-1, V), mask (B, T-1)) of ``model(x, lengths, targets[:, :-1])`` against

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ..data.padding import pad_sequences
 from ..data.text import check_file, read_pairs
-from ..data.vocab import Vocab
+from ..data.vocab import BOS_ID, EOS_ID, NEVER_EMITTED, SPECIALS, UNK, Vocab
 from ..errors import UserError
 from ..models import RecurrentConfig, Seq2Seq
 from ..options import option
@@ -35,7 +35,7 @@ from ..state import State
 from ..batches import to_device
 from ..figures import attention_figure
 from .base import device_of, Batch, Task, bucketed_batches, padded_cost, split_off
-from .scoring import SPECIALS, UNK, error_rates, teacher_forced, teacher_forced_scores
+from .scoring import error_rates, teacher_forced, teacher_forced_scores
 
 
 
@@ -171,7 +171,7 @@ class Seq2SeqTask(Task):
     def encode_pair(self, src: list[str], tgt: list[str]) -> tuple[Tensor, Tensor]:
         s = self.src_vocab.encode(src, unk=UNK)
         t = self.tgt_vocab.encode(tgt, unk=UNK)
-        return torch.tensor(s or [0]), torch.tensor([1] + t + [2])       # target framed by BOS ... EOS
+        return torch.tensor(s or [0]), torch.tensor([BOS_ID] + t + [EOS_ID])
 
     def load_eval_data(self, data) -> None:
         self.decoding_beam = self.cfg.beam                # rnnkit eval decodes as the test file was
@@ -251,7 +251,8 @@ class Seq2SeqTask(Task):
 
     def _decode_sources(self, sources: list[Tensor], model: Seq2Seq, beam: int | None = None):
         src, src_len = pad_sequences(sources)
-        return model.decode(src, src_len, bos=1, eos=2, max_len=self.max_decode_len(), beam=beam or self.cfg.beam)
+        return model.decode(src, src_len, bos=BOS_ID, eos=EOS_ID, banned=NEVER_EMITTED, max_len=self.max_decode_len(),
+                            beam=beam or self.cfg.beam)
 
     def test_metrics(self, model: nn.Module) -> tuple[str, dict[str, float]] | None:
         """A data folder's test.tsv scored with ``model`` (the weights validation selected), or None."""

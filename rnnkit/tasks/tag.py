@@ -31,14 +31,13 @@ from torch import Tensor, nn
 
 from ..data.conllu import Sentence, read_tagged, split_files
 from ..data.padding import pad_sequences
-from ..data.vocab import Vocab
+from ..data.vocab import PAD, UNK, Vocab
 from ..errors import UserError
 from ..models import RecurrentConfig, SequenceModel
 from ..options import option
 from ..state import State
 from .base import Batch, Task, bucketed_batches, data_path, device_of, padded_cost, split_off
 
-PAD, UNK = "<pad>", "<unk>"
 PAD_TAG = -100          # the target at padding: F.cross_entropy's ignore_index, and left out of every score
 UNSEEN_TAG = -1         # a gold tag training never saw: no loss (no logit for it), always a wrong prediction
 
