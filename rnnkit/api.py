@@ -263,7 +263,7 @@ class Run:
         if self.task.name == "regress":
             values = self.task.values(self.model, self._encoded(many)).numpy()
             return float(values[0]) if single else values
-        if not hasattr(self.task, "predict"):
+        if not self.task.predicts:
             raise UserError(f"expected a run of a task with predictions; this is a {self.task.name} run "
                             f"(Run.generate)")
         if not single:                    # a window of numbers (forecast), as the command line takes it

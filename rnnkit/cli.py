@@ -186,7 +186,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     task, model = open_run(Path(args.run), device=args.device)
     task.load_eval_data(args.data)
     metrics = task.evaluate(model)
-    for line in getattr(task, "report", lambda m: [])(metrics):
+    for line in task.report(metrics):
         print(line)
     print(f"{task.name} eval on {args.data or 'its validation data'}: {format_metrics(metrics)}")
     return 0
@@ -194,15 +194,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .runs import open_run
+    from .tasks.base import REGISTRY, predicting_tasks
 
     task, model = open_run(Path(args.run), device=args.device)
-    if not hasattr(task, "predict"):
-        raise UserError(f"expected a run of a task with predictions (classify, seq2seq, caption, forecast, reber); "
+    if not task.predicts:
+        raise UserError(f"expected a run of a task with predictions ({', '.join(predicting_tasks())}); "
                         f"{args.run} is a {task.name} run: use `rnnkit generate`")
     extra = {}
     if args.attention_map:
-        if task.name not in ("seq2seq", "caption"):
-            raise UserError(f"--attention-map is for seq2seq and caption runs; {args.run} is a {task.name} run")
+        if not task.attention_maps:
+            raise UserError(f"--attention-map is for {' and '.join(n for n, t in REGISTRY.items() if t.attention_maps)}"
+                            f" runs; {args.run} is a {task.name} run")
         if not Path(args.attention_map).parent.is_dir():
             raise UserError(f"expected --attention-map in an existing folder; received {args.attention_map}")
         extra["attention_map"] = args.attention_map
@@ -227,6 +229,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from .checkpoint import atomic_write_json
     from .diagnostics import plot_curves, state_gradient_norms, stepping_cell
     from .runs import open_run
+    from .tasks.base import curve_tasks
     from .train import init_seed
 
     if args.sequences < 1:
@@ -235,8 +238,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".png" or not out.parent.is_dir():
         raise UserError(f"expected --out a .png path in an existing folder; received {args.out}")
     task, trained = open_run(Path(args.run))
-    if not hasattr(task, "late_loss"):
-        raise UserError(f"expected a run of the memory task (copy or adding); {args.run} is a {task.name} run")
+    if not task.gradient_curves:
+        raise UserError(f"expected a run of a task with gradient curves ({', '.join(curve_tasks())}: the copy or "
+                        f"adding problem); {args.run} is a {task.name} run")
     task.load_eval_data(None)
     torch.manual_seed(init_seed(task.seed))                  # the run's own initial weights
     curves = {}

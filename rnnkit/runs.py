@@ -210,7 +210,7 @@ def train_run(task_name: str, settings: dict, data, run_dir: Path, *, resume: bo
             torch.manual_seed(init_seed(seed))
             model = task.build_model()
             if not resume:
-                getattr(task, "initialize", lambda m: None)(model)   # e.g. a language model's weights
+                task.initialize(model)                       # e.g. a language model's weights
             trainer = Trainer(task, model, train_cfg, run_dir, placement=place, progress=progress, figures=figures)
             resumed = resume and trainer.resume()
             if resume and not resumed and place.is_main:
@@ -250,8 +250,8 @@ def report_test(run_dir: Path, echo=print, board=None, *, figures: bool = True, 
     (TensorBoard) gets the test metrics and every figure of the run. The lines printed end with the ``final``
     validation line and then the test line, so a run's metrics are always its last line."""
     task, best = open_run(run_dir)
-    scored = getattr(task, "test_metrics", lambda model: None)(best)
-    drawn = getattr(task, "figures", lambda run_dir, model: [])(run_dir, best) if figures else []
+    scored = task.test_metrics(best)
+    drawn = task.figures(run_dir, best) if figures else []
     for figure in drawn:
         echo(f"figure of the selected weights: {figure}")
     if final:

@@ -155,7 +155,7 @@ class Trainer:
         if self.place.distributed:
             from torch.nn.parallel import DistributedDataParallel
             self.net = DistributedDataParallel(self.model)
-        self.opt = make_optimizer(cfg, getattr(task, "param_groups", lambda m: m.parameters())(self.model))
+        self.opt = make_optimizer(cfg, task.param_groups(self.model))
         self.scaler = self.place.grad_scaler()
         self.step, self.best, self.bad_evals, self.history = 0, None, 0, []
         self.carry = None                                    # this rank's streams' state (truncated BPTT)

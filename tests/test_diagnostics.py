@@ -68,4 +68,4 @@ def test_cli_diagnose_writes_the_figure_and_refuses_other_tasks(tmp_path, capsys
     capsys.readouterr()
     assert main(["diagnose", str(tmp_path / "lm"), "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "expected a run of the memory task" in err[0]
+    assert len(err) == 1 and "expected a run of a task with gradient curves (memory" in err[0]

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..batches import Batch
+from ..errors import UserError
 from ..models import RecurrentConfig
 from ..state import State
 
@@ -78,8 +79,16 @@ def split_off(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
     return perm[k:], perm[:k]
 
 
+REGISTRY: dict[str, type["Task"]] = {}      # name -> task class: every subclass that sets ``name`` registers itself
+
+
 class Task:
     """Base of the tasks under ``rnnkit/tasks``; see each module for the data it reads."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            REGISTRY[cls.name] = cls
 
     name: ClassVar[str]
     Config: ClassVar[type]
@@ -110,6 +119,40 @@ class Task:
         ``--config`` set the field; ``batch_size`` is the user's, when given. Called before the model is built."""
         return {}
 
+    def initialize(self, model: nn.Module) -> None:
+        """Called once on a freshly built model before training (e.g. a language model's weights copied in)."""
+
+    def param_groups(self, model: nn.Module) -> list[dict]:
+        """The optimizer's parameter groups (a group may carry ``lr_factor`` and ``start_step``); default: one."""
+        return [{"params": list(model.parameters())}]
+
+    # -- what a finished run offers: each hook has a default, so a task declares only what it has --------------
+    predicts: ClassVar[bool] = False          # ``rnnkit predict RUN INPUT`` (``predict`` below)
+    attention_maps: ClassVar[bool] = False    # ``predict(..., attention_map=PNG)``
+    gradient_curves: ClassVar[bool] = False   # ``rnnkit diagnose RUN`` (``late_loss`` below)
+
+    def test_metrics(self, model: nn.Module) -> "tuple[str, dict[str, float]] | None":
+        """(where, metrics) of a test file scored once with the weights validation selected; None: no test file."""
+        return None
+
+    def figures(self, run_dir: Path, model: nn.Module) -> list[Path]:
+        """PNGs drawn into the run folder at the end of training (confusion matrix, attention maps)."""
+        return []
+
+    def report(self, metrics: dict) -> list[str]:
+        """Lines printed before a run's metrics (per-class scores, say)."""
+        return []
+
+    def predict(self, model: nn.Module, text: str, **options) -> list[str]:
+        """The lines ``rnnkit predict`` prints for one input (tasks with ``predicts = True``)."""
+        raise UserError(f"expected a run of a task with predictions ({', '.join(predicting_tasks())}); this is a "
+                        f"{self.name} run")
+
+    def late_loss(self, model: nn.Module, n: int):
+        """(inputs, loss of the outputs) whose gradient reaches far back (tasks with ``gradient_curves = True``)."""
+        raise UserError(f"expected a run of a task with gradient curves ({', '.join(curve_tasks())}); this is a "
+                        f"{self.name} run")
+
     # -- to be written by each task ----------------------------------------------------
     @classmethod
     def prepare(cls, cfg, model_cfg: RecurrentConfig, data: str | None, *, seed: int = 0) -> "Task":
@@ -130,6 +173,14 @@ class Task:
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         raise NotImplementedError
+
+
+def predicting_tasks() -> list[str]:
+    return [name for name, t in REGISTRY.items() if t.predicts]
+
+
+def curve_tasks() -> list[str]:
+    return [name for name, t in REGISTRY.items() if t.gradient_curves]
 
 
 def device_of(model: nn.Module) -> torch.device:

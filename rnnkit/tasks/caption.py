@@ -73,6 +73,8 @@ def image_batch(images: list[np.ndarray]) -> tuple[Tensor, Tensor]:
 
 class Caption(Task):
     name = "caption"
+    predicts = True
+    attention_maps = True
     Config = CaptionConfig
     primary = "exact_match"
     higher_is_better = True

@@ -325,6 +325,7 @@ REGULARISERS = ("dropout", "input_dropout", "output_dropout", "state_dropout", "
 
 class Classify(Task):
     name = "classify"
+    predicts = True
     Config = ClassifyConfig
     primary = "accuracy"
     higher_is_better = True

@@ -87,6 +87,7 @@ def read_series(path: Path, targets: list[str], inputs: list[str]) -> tuple[Tens
 
 class Forecast(Task):
     name = "forecast"
+    predicts = True
     Config = ForecastConfig
     primary = "mae"
     higher_is_better = False

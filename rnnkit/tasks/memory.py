@@ -31,6 +31,7 @@ class MemoryConfig:
 
 class Memory(Task):
     name = "memory"
+    gradient_curves = True
     Config = MemoryConfig
     primary = "loss"
     higher_is_better = False

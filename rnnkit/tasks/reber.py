@@ -35,6 +35,7 @@ class ReberConfig:
 
 class Reber(Task):
     name = "reber"
+    predicts = True
     Config = ReberConfig
     primary = "solved"
     higher_is_better = True

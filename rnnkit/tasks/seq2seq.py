@@ -78,6 +78,8 @@ SEQ2SEQ_STEP_BUDGET = 30_000_000  # padded source + target token steps a run may
 
 class Seq2SeqTask(Task):
     name = "seq2seq"
+    predicts = True
+    attention_maps = True
     Config = Seq2SeqConfig
     primary = "exact_match"
     higher_is_better = True

@@ -140,6 +140,7 @@ class AffixTagger(SequenceModel):
 
 class Tag(Task):
     name = "tag"
+    predicts = True
     Config = TagConfig
     primary = "accuracy"
     higher_is_better = True

@@ -1,0 +1,94 @@
+"""A task defined outside the package: subclassing ``Task`` with a name is all it takes for ``rnnkit train``,
+``eval``, ``predict`` and the error lines of the hooks it does not declare."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit.batches import Batch
+from rnnkit.cli import main
+from rnnkit.errors import UserError
+from rnnkit.models import SequenceModel
+from rnnkit.options import option
+from rnnkit.tasks import TASKS
+from rnnkit.tasks.base import REGISTRY, Task
+
+
+@dataclass
+class ParityConfig:
+    bits: int = option("bits a sequence", 6, at_least=1)
+
+
+class Parity(Task):
+    """Is the number of ones odd? One label a sequence of bits."""
+
+    name = "parity-plugin"
+    Config = ParityConfig
+    primary = "accuracy"
+    higher_is_better = True
+    needs_data = False
+    predicts = True
+    train_defaults = {"steps": 6, "batch_size": 8, "eval_every": 3}
+
+    @classmethod
+    def prepare(cls, cfg, model_cfg, data, *, seed=0):
+        task = cls(cfg, model_cfg, {"bits": cfg.bits}, seed=seed)
+        task.load_eval_data(data)
+        return task
+
+    def _batch(self, n, seed):
+        x = torch.randint(0, 2, (n, self.cfg.bits), generator=torch.Generator().manual_seed(seed))
+        return Batch(x, None, x.sum(1) % 2)
+
+    def load_eval_data(self, data):
+        self.valid = self._batch(64, -1 - self.seed if self.seed else 12345)
+
+    def build_model(self):
+        return SequenceModel(self.model_cfg, vocab_size=2, embed_size=4, output_size=2, readout="last")
+
+    def train_batch(self, step, batch_size):
+        return self._batch(batch_size, self.seed * 1000 + step)
+
+    def loss(self, model, batch, carry):
+        return F.cross_entropy(model(batch.x)[0], batch.y), None, len(batch.x)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module):
+        model.eval()
+        return {"accuracy": (model(self.valid.x)[0].argmax(-1) == self.valid.y).float().mean().item()}
+
+    def predict(self, model, text, **options):
+        x = torch.tensor([[int(c) for c in text.split()]])
+        return ["odd" if int(model.eval()(x)[0].argmax(-1)) else "even"]
+
+
+def test_a_task_from_outside_the_package_trains_evaluates_and_predicts(tmp_path, capsys):
+    assert TASKS["parity-plugin"] is Parity is REGISTRY["parity-plugin"]
+    run = tmp_path / "run"
+    assert main(["train", "parity-plugin", "--run", str(run), "--hidden-size", "8", "--bits", "5"]) == 0
+    assert json.loads((run / "config.json").read_text())["task"] == "parity-plugin"
+    assert main(["eval", str(run)]) == 0
+    assert "parity-plugin eval on its validation data: accuracy" in capsys.readouterr().out
+    assert main(["predict", str(run), "1 0 1 1 0"]) == 0
+    assert capsys.readouterr().out.strip() in ("odd", "even")
+    # hooks it does not declare: one line each, naming the tasks that have them
+    assert main(["diagnose", str(run), "--out", str(tmp_path / "g.png")]) == 2
+    assert "expected a run of a task with gradient curves (memory" in capsys.readouterr().err
+    assert main(["predict", str(run), "1 0", "--attention-map", str(tmp_path / "a.png")]) == 2
+    assert "--attention-map is for seq2seq and caption runs" in capsys.readouterr().err
+
+
+def test_undeclared_hooks_have_defaults():
+    task = Parity(ParityConfig(), None, {})
+    model = nn.Linear(2, 2)
+    assert task.test_metrics(model) is None and task.figures(None, model) == [] and task.report({}) == []
+    assert [p for g in task.param_groups(model) for p in g["params"]] == list(model.parameters())
+    with pytest.raises(UserError, match="gradient curves"):
+        task.late_loss(model, 1)
+    with pytest.raises(UserError, match=r"task with predictions \(classify, .*tag"):
+        Task.predict(task, model, "")
