@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import (BasicRNNCell, Dropout, init_, svd_rescaled_linear_, ElmanCell, EUNNCell, GRUCell, LearnedInitialState, LSTMCell, MinGRUCell, MinLSTMCell,
+from .cells import (Dropout, init_, svd_rescaled_linear_, LearnedInitialState, LSTMCell,
                     Residual, Stack, Zoneout, chrono_)
+from .cells.kinds import CELL_KINDS, CELL_OPTIONS, cells_taking
 from .decoding import beam_search, greedy
 from .options import flag_name, option
 from .runners import RNN, Bidirectional, Layers, many_to_one
@@ -38,7 +39,7 @@ class RecurrentConfig:
 
     cell: str = option("lstm, gru, elman, basic (Albert's notes' cell: separate output and state maps), mingru, "
                        "minlstm (these two train by a parallel scan over time) or eunn (unitary, complex state)", "lstm",
-                       choices=("lstm", "gru", "elman", "basic", "mingru", "minlstm", "eunn"))
+                       choices=CELL_KINDS)           # the registered cells (cells/kinds.py), built-in or added
     init: str = option("the cells' initial weights: each cell's own (default), uniform U(-a, a) with a = "
                        "--init-scale (Albert's notes), svd (U(-1, 1) over the largest singular value, every matrix and "
                        "the output layer, zero biases: the Theano notebook) or orthogonal recurrent matrices",
@@ -99,46 +100,27 @@ class RecurrentConfig:
         return cell
 
     def _check_options(self) -> None:
-        lstm_only = {"peepholes": self.peepholes, "proj_size": self.proj_size, "cell_clip": self.cell_clip,
-                     "proj_clip": self.proj_clip, "forget_gate": not self.forget_gate,
-                     "forget_bias": self.forget_bias != 1.0}
-        for name, given in lstm_only.items():
-            if given and self.cell != "lstm":
-                raise ValueError(f"{flag_name(name if name != 'forget_gate' else 'no_forget_gate')} is for lstm "
-                                 f"cells; received --cell {self.cell}")
-        if self.activation != "tanh" and self.cell not in ("lstm", "elman"):
-            raise ValueError(f"--activation is for lstm and elman cells; received --cell {self.cell}")
-        if not self.gru_reset_after and self.cell != "gru":
-            raise ValueError(f"--no-gru-reset-after is for gru cells; received --cell {self.cell}")
+        kind = CELL_KINDS.get(self.cell)
+        if kind is None:
+            raise ValueError(f"cell must be one of {', '.join(CELL_KINDS)}; received {self.cell!r}")
+        defaults = {f.name: f.default for f in fields(self)}
+        for name in CELL_OPTIONS:
+            value = getattr(self, name)
+            if value != defaults[name] and name not in kind.options:
+                takers = cells_taking(name)
+                cells = " and ".join([", ".join(takers[:-1]), takers[-1]] if len(takers) > 1 else takers)
+                raise ValueError(f"{flag_name('no_' + name if value is False else name)} is for {cells} cells; "
+                                 f"received --cell {self.cell}")
         if self.proj_clip and not self.proj_size:
             raise ValueError(f"--proj-clip needs --proj-size; received --proj-clip {self.proj_clip} without it")
-        if self.layer_norm and self.cell not in ("lstm", "gru"):
-            raise ValueError(f"--layer-norm is for lstm and gru cells; received --cell {self.cell}")
-        if self.chrono and self.cell not in ("lstm", "gru"):
-            raise ValueError(f"--chrono is for lstm and gru cells; received --cell {self.cell}")
-        if self.init != "default" and self.cell not in ("lstm", "gru", "elman", "basic"):
-            raise ValueError(f"--init is for lstm, gru, elman and basic cells; received --cell {self.cell}")
         if self.chrono and self.chrono < 3:
             raise ValueError(f"--chrono is the longest dependency in steps, at least 3 (or 0: off); received {self.chrono}")
 
     def _plain_cell(self, input_size: int) -> nn.Module:
-        if self.cell == "lstm":
-            cell = LSTMCell(input_size, self.hidden_size, forget_bias=self.forget_bias, peepholes=self.peepholes,
-                            proj_size=self.proj_size or None, cell_clip=self.cell_clip or None,
-                            proj_clip=self.proj_clip or None, forget_gate=self.forget_gate,
-                            layer_norm=self.layer_norm, activation=self.activation)
-        elif self.cell == "gru":
-            cell = GRUCell(input_size, self.hidden_size, layer_norm=self.layer_norm, reset_after=self.gru_reset_after)
-        elif self.cell in ("elman", "basic"):
-            cell = (ElmanCell(input_size, self.hidden_size, activation=self.activation) if self.cell == "elman"
-                    else BasicRNNCell(input_size, self.hidden_size))
-        elif self.cell in ("mingru", "minlstm"):
-            return (MinGRUCell if self.cell == "mingru" else MinLSTMCell)(input_size, self.hidden_size)
-        elif self.cell == "eunn":
-            return EUNNCell(input_size, self.hidden_size, capacity=self.capacity, fft=self.fft)
-        else:
-            raise ValueError(f"cell must be lstm, gru, elman, basic, mingru, minlstm or eunn; received {self.cell!r}")
-        init_(cell, self.init, scale=self.init_scale)          # before chrono, which sets the gates' biases
+        kind = CELL_KINDS[self.cell]
+        cell = kind.build(self, input_size)
+        if "init" in kind.options:
+            init_(cell, self.init, scale=self.init_scale)      # before chrono, which sets the gates' biases
         return chrono_(cell, self.chrono) if self.chrono else cell
 
     def decoder_config(self) -> "RecurrentConfig":

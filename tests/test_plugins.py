@@ -1,5 +1,6 @@
-"""A task defined outside the package: subclassing ``Task`` with a name is all it takes for ``rnnkit train``,
-``eval``, ``predict`` and the error lines of the hooks it does not declare."""
+"""Plug-ins defined outside the package: a task (subclassing ``Task`` with a name is all it takes for ``rnnkit
+train``, ``eval``, ``predict`` and the error lines of the hooks it does not declare) and a cell (``register_cell``:
+``--cell NAME`` builds it in every task, and the options it does not take are refused)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.batches import Batch
+from rnnkit.cells import Cell
+from rnnkit.cells.kinds import CELL_KINDS, register_cell
 from rnnkit.cli import main
 from rnnkit.errors import UserError
 from rnnkit.models import SequenceModel
@@ -92,3 +95,36 @@ def test_undeclared_hooks_have_defaults():
         task.late_loss(model, 1)
     with pytest.raises(UserError, match=r"task with predictions \(classify, .*tag"):
         Task.predict(task, model, "")
+
+
+class LeakyCell(Cell):
+    """h_t = (1 - a) h_(t-1) + a tanh(W [x_t, h_(t-1)] + b): a leaky-integrator cell, nowhere in rnnkit."""
+
+    def __init__(self, input_size: int, hidden_size: int, leak: float = 0.5):
+        super().__init__()
+        self.input_size, self.output_size, self.leak = input_size, hidden_size, leak
+        self.W = nn.Linear(input_size + hidden_size, hidden_size)
+
+    def initial_state(self, batch_size, *, device=None, dtype=None):
+        return torch.zeros(batch_size, self.output_size, device=device, dtype=dtype)
+
+    def forward(self, x, h):
+        h = (1 - self.leak) * h + self.leak * torch.tanh(self.W(torch.cat([x, h], -1)))
+        return h, h
+
+
+register_cell("leaky-plugin", lambda cfg, d: LeakyCell(d, cfg.hidden_size))
+
+
+def test_a_cell_from_outside_the_package_is_a_flag_of_every_task(tmp_path, capsys):
+    assert "leaky-plugin" in CELL_KINDS
+    run = tmp_path / "run"
+    assert main(["train", "parity-plugin", "--run", str(run), "--cell", "leaky-plugin", "--hidden-size", "6"]) == 0
+    from rnnkit.runs import open_run
+    _, model = open_run(run)
+    assert isinstance(model.runner.layers[0].cell, LeakyCell)
+    capsys.readouterr()
+    assert main(["train", "parity-plugin", "--run", str(tmp_path / "r2"), "--cell", "leaky-plugin", "--layer-norm"]) == 2
+    assert "--layer-norm is for lstm and gru cells; received --cell leaky-plugin" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="a cell's options are among"):
+        register_cell("bad-plugin", lambda cfg, d: LeakyCell(d, 2), ("leak",))
