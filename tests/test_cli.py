@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from datasets import sentiment_csv, series_csv, text_file, ts_file
@@ -188,3 +189,12 @@ def test_classify_readout_flag_reaches_the_model_and_a_pooled_readout_exports_on
     assert err == ["rnnkit: error: expected a model reading every step or the last one to export one step; "
                    "received readout 'attention', which pools the whole sequence (export --what sequence)"]
     assert not (tmp_path / "step.onnx").exists()
+
+
+@pytest.mark.parametrize("task,what", [("reber", "strings"), ("memory", "sequences")])
+def test_generated_tasks_refuse_data_and_a_bidirectional_model_in_one_line(tmp_path, capsys, task, what):
+    assert main(["train", task, "--data", "x.txt", "--run", str(tmp_path / "a")]) == 2
+    assert f"the {task} task generates its {what}; expected no --data, received 'x.txt'" in capsys.readouterr().err
+    assert main(["train", task, "--bidirectional", "--run", str(tmp_path / "b")]) == 2
+    assert "reads left to right; received --bidirectional" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -175,6 +175,35 @@ class Task:
         raise NotImplementedError
 
 
+class GeneratedTask(Task):
+    """A task whose sequences come from a generator, not a file (the Reber grammar, the copy and adding problems):
+    no ``--data`` to train, training batch k drawn from the seed and k alone (``train_seed``), so a resumed run sees
+    the batches it would have seen, and a validation set from a seed no training batch uses. Its models predict each
+    step from the steps before, so they read left to right."""
+
+    needs_data = False
+    generates: ClassVar[str] = "sequences"        # what, in the error lines
+    reader: ClassVar[str] = "the model"           # who reads left to right, in the error lines
+
+    @classmethod
+    def prepare(cls, cfg, model_cfg: RecurrentConfig, data: str | None, *, seed: int = 0) -> "GeneratedTask":
+        if data:
+            raise UserError(f"the {cls.name} task generates its {cls.generates}; expected no --data, received {data!r}")
+        if model_cfg.bidirectional:
+            raise UserError(f"{cls.reader} reads left to right; received --bidirectional")
+        task = cls(cfg, model_cfg, cls.generated_meta(cfg), seed=seed)
+        task.load_eval_data(None)
+        return task
+
+    @classmethod
+    def generated_meta(cls, cfg) -> dict:
+        """What a run folder records of the generator (its symbols, the problem)."""
+        return {}
+
+    def train_seed(self, step: int) -> int:
+        return self.seed * 1_000_003 + step
+
+
 def predicting_tasks() -> list[str]:
     return [name for name, t in REGISTRY.items() if t.predicts]
 

@@ -15,10 +15,10 @@ from torch import Tensor, nn
 from ..batches import Batch
 from ..data.memory import ADDING_BASELINE, COPY_SYMBOLS, adding_batch, copy_baseline, copy_batch
 from ..errors import UserError
-from ..models import RecurrentConfig, SequenceModel
+from ..models import SequenceModel
 from ..options import option
 from ..state import State
-from .base import Task, device_of
+from .base import GeneratedTask, device_of
 
 
 @dataclass
@@ -29,25 +29,20 @@ class MemoryConfig:
     valid_size: int = option("held-out sequences for validation", 500, at_least=1, at_most=100_000)
 
 
-class Memory(Task):
+class Memory(GeneratedTask):
     name = "memory"
     gradient_curves = True
     Config = MemoryConfig
     primary = "loss"
     higher_is_better = False
-    needs_data = False
     model_defaults = {"hidden_size": 128}
     train_defaults = {"steps": 2000, "batch_size": 32, "lr": 1e-3, "eval_every": 200, "clip_norm": 1.0}
 
+    reader = "a model of the memory problems"
+
     @classmethod
-    def prepare(cls, cfg: MemoryConfig, model_cfg: RecurrentConfig, data, *, seed: int = 0) -> "Memory":
-        if data:
-            raise UserError(f"the memory task generates its sequences; expected no --data, received {data!r}")
-        if model_cfg.bidirectional:
-            raise UserError("the memory problems read left to right; received --bidirectional")
-        task = cls(cfg, model_cfg, {"problem": cfg.problem, "lag": cfg.lag}, seed=seed)
-        task.load_eval_data(None)
-        return task
+    def generated_meta(cls, cfg: MemoryConfig) -> dict:
+        return {"problem": cfg.problem, "lag": cfg.lag}
 
     def _generate(self, n: int, g: torch.Generator) -> Batch:
         make = copy_batch if self.cfg.problem == "copy" else adding_batch
@@ -66,7 +61,7 @@ class Memory(Task):
         return SequenceModel(self.model_cfg, input_size=2, output_size=1, readout="last")
 
     def train_batch(self, step: int, batch_size: int) -> Batch:
-        return self._generate(batch_size, torch.Generator().manual_seed(self.seed * 1_000_003 + step))
+        return self._generate(batch_size, torch.Generator().manual_seed(self.train_seed(step)))
 
     def _loss(self, out: Tensor, y: Tensor) -> Tensor:
         if self.cfg.problem == "copy":

@@ -18,10 +18,10 @@ from torch import Tensor, nn
 from ..data.padding import pad_sequences
 from ..data.reber import SYMBOLS, ReberGrammar
 from ..errors import UserError
-from ..models import RecurrentConfig, SequenceModel
+from ..models import SequenceModel
 from ..options import option
 from ..state import State
-from .base import Batch, Task
+from .base import Batch, GeneratedTask
 
 
 
@@ -33,25 +33,21 @@ class ReberConfig:
     max_sample_len: int = option("give up on a sampled string after this many symbols", 60, at_least=1, at_most=100_000)
 
 
-class Reber(Task):
+class Reber(GeneratedTask):
     name = "reber"
     predicts = True
     Config = ReberConfig
     primary = "solved"
     higher_is_better = True
-    needs_data = False
     model_defaults = {"hidden_size": 32}
     train_defaults = {"steps": 2000, "batch_size": 32, "lr": 1e-2, "eval_every": 100, "clip_norm": 1.0}
 
+    generates = "strings"
+    reader = "next-symbol prediction"
+
     @classmethod
-    def prepare(cls, cfg: ReberConfig, model_cfg: RecurrentConfig, data, *, seed: int = 0) -> "Reber":
-        if data:
-            raise UserError(f"the reber task generates its strings; expected no --data, received {data!r}")
-        if model_cfg.bidirectional:
-            raise UserError("next-symbol prediction reads left to right; received --bidirectional")
-        task = cls(cfg, model_cfg, {"symbols": SYMBOLS}, seed=seed)
-        task.load_eval_data(None)
-        return task
+    def generated_meta(cls, cfg: ReberConfig) -> dict:
+        return {"symbols": SYMBOLS}
 
     def grammar(self, seed: int) -> ReberGrammar:
         return ReberGrammar(embedded=self.cfg.embedded, seed=seed)
@@ -81,7 +77,7 @@ class Reber(Task):
         return Batch(x, lengths, y)
 
     def train_batch(self, step: int, batch_size: int) -> Batch:
-        g = self.grammar(self.seed * 1_000_003 + step)
+        g = self.grammar(self.train_seed(step))
         return self._batch([g.sample() for _ in range(batch_size)])
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
