@@ -10,7 +10,7 @@ from pathlib import Path
 from torch import nn
 
 from ..errors import UserError
-from ..models import is_ensemble
+from ..models import SequenceModel, is_ensemble
 
 FORMATS, WHATS = ("onnx", "torch"), ("sequence", "step")
 
@@ -26,10 +26,10 @@ def export_run(task, model: nn.Module, out: Path, *, format: str = "onnx", what:
     if is_ensemble(model):
         raise UserError(f"expected a run of one model to export; {name} is an ensemble of {len(model.members)} "
                         f"(--ensemble), whose members ONNX would run one by one")
-    if not hasattr(model, "runner") or not hasattr(model, "head"):
+    if not isinstance(model, SequenceModel):
         raise UserError(f"expected a run whose model is a recurrent stack with a head (charlm, classify, forecast, "
-                        f"reber, memory); {name} is a {task.name} run")
-    if getattr(model, "export_refusal", None):
+                        f"reber, memory, tag); {name} is a {task.name} run")
+    if model.export_refusal:
         raise UserError(f"expected a model that reads one token id or feature vector a step; {name} "
                         f"{model.export_refusal}")
     model = model.float().eval()

@@ -11,17 +11,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..models import SequenceModel
 from ..runners import Bidirectional, Layers, RNN, unroll
 from ..state import leaves, map_state
 
 __all__ = ["Step", "parts", "layers_of", "takes_tokens", "input_size", "example", "check_eval"]
 
 
-def parts(module: nn.Module) -> tuple[nn.Module, nn.Module | None]:
-    """(runner or cell, the task model around it or None)."""
-    if hasattr(module, "runner") and hasattr(module, "head"):
+def parts(module: nn.Module) -> tuple[nn.Module, SequenceModel | None]:
+    """(runner or cell, the task model around it or None): a task model is a ``SequenceModel`` (its export face:
+    features, runner, readout, head); anything else is exported as a bare runner or cell."""
+    if isinstance(module, SequenceModel):
         return module.runner, module
     return module, None
+
+
+def refusal_of(model: SequenceModel | None) -> str | None:
+    """Why ``model`` cannot be read one token id or feature vector a step (None: it can, or it is a bare runner)."""
+    return model.export_refusal if model is not None else None
 
 
 def layers_of(runner: nn.Module) -> list[nn.Module]:
@@ -78,9 +85,10 @@ def example(module: nn.Module, runner: nn.Module, batch: int = 2) -> tuple[Tenso
 def check_eval(module: nn.Module, *, whole_sequence: bool = False) -> None:
     """Exports freeze the inference graph: dropout and zoneout must be off; a task model's pooled readout
     (mean, max, attention over every step) exports only with the whole sequence, never as one step."""
-    if getattr(parts(module)[1], "needs_whole_sequence", False):
-        raise ValueError("expected a model that reads a sequence step by step to export; this one has a "
-                         "convolutional branch over the whole sequence (LSTM-FCN)")
+    refusal = refusal_of(parts(module)[1])
+    if refusal:
+        raise ValueError(f"expected a model that reads one token id or feature vector a step to export; this one "
+                         f"{refusal}")
     readout = getattr(parts(module)[1], "readout", "all")
     if readout not in ("all", "last") and not whole_sequence:
         raise ValueError(f"expected a model reading every step or the last one to export one step; received "

@@ -24,7 +24,7 @@ from ..models import is_ensemble
 from ..runners import Bidirectional, Layers, RNN, unroll
 from ..sequence import step_mask
 from ..state import State
-from .step import layers_of, parts
+from .step import layers_of, parts, refusal_of
 
 __all__ = ["Stream"]
 
@@ -51,9 +51,10 @@ class Stream:
                              f"(stream each member)")
         self.runner, self.model = parts(module)
         _refuse_bidirectional(self.runner)
-        if getattr(self.model, "needs_whole_sequence", False):
-            raise ValueError("expected a model that reads a sequence step by step to stream; this one has a "
-                             "convolutional branch over the whole sequence (LSTM-FCN)")
+        refusal = refusal_of(self.model)
+        if refusal:
+            raise ValueError(f"expected a model that reads one token id or feature vector a step to stream; this "
+                             f"one {refusal}")
         readout = getattr(self.model, "readout", "all")
         if readout not in ("all", "last"):
             raise ValueError(f"expected a model reading every step or the last one to stream; received readout "

@@ -55,7 +55,7 @@ class LSTMFCN(SequenceModel):
     the padding of a batch of unequal lengths (``FCN``, ``MaskedBatchNorm1d``).
     """
 
-    needs_whole_sequence = True
+    export_refusal = "has a convolutional branch over the whole sequence (LSTM-FCN)"
 
     def __init__(self, rnn: RecurrentConfig, *, input_size: int, output_size: int, readout: str = "last",
                  filters: tuple[int, ...] = FCN_FILTERS, log_length: tuple[float, float] | None = None):

@@ -34,8 +34,10 @@ class SequenceModel(nn.Module):
     step, joined with the backward run's first for a bidirectional stack).
     """
 
-    # why the exporters (one id or feature vector a step through embedding, runner, head) cannot write this model;
-    # None: they can
+    # The face the exporters and the streamer read: ``features`` (the embedding, or the features as they are),
+    # ``runner``, ``readout``, ``head``: one token id or feature vector a step. A model built on SequenceModel that
+    # cannot be read that way says why here (completing "expected a model that reads one token id or feature vector
+    # a step; this one ..."); None: it can.
     export_refusal: str | None = None
 
     def __init__(self, rnn: RecurrentConfig, *, output_size: int, vocab_size: int | None = None,
