@@ -199,3 +199,18 @@ def test_cli_export_without_onnx_installed_says_so_in_one_line(tmp_path, capsys,
     assert capsys.readouterr().err.strip().splitlines() == [
         "rnnkit: error: expected the packages onnx and onnxscript for --format onnx (pip install onnx onnxscript); "
         "missing: onnxscript"]
+
+
+def test_lstm_fcn_is_refused_in_one_line_for_every_export(tmp_path, capsys):
+    """Its convolutional branch reads the whole series: no one-step export, no sequence export of the runner alone."""
+    from datasets import ts_file
+    from rnnkit.cli import main
+    run = tmp_path / "r"
+    assert main(["train", "classify", "--data", str(ts_file(tmp_path / "s.ts")), "--run", str(run), "--max-steps", "2",
+                 "--eval-every", "2", "--model", "lstm-fcn", "--filters", "4,4,4"]) == 0
+    capsys.readouterr()
+    for what in ("sequence", "step"):
+        assert main(["export", str(run), "--what", what, "--out", str(tmp_path / f"{what}.onnx")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "convolutional branch over the whole sequence (LSTM-FCN)" in err[0]
+        assert not (tmp_path / f"{what}.onnx").exists()
