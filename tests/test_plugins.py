@@ -128,3 +128,29 @@ def test_a_cell_from_outside_the_package_is_a_flag_of_every_task(tmp_path, capsy
     assert "--layer-norm is for lstm and gru cells; received --cell leaky-plugin" in capsys.readouterr().err
     with pytest.raises(ValueError, match="a cell's options are among"):
         register_cell("bad-plugin", lambda cfg, d: LeakyCell(d, 2), ("leak",))
+
+
+class ParityRecipe(Parity):
+    """The same task with a recipe of every kind: the task's defaults and one that follows from the data."""
+
+    name = "parity-recipe-plugin"
+    model_defaults = {"hidden_size": 5, "num_layers": 3}
+    train_defaults = {"steps": 4, "batch_size": 4, "eval_every": 2, "lr": 0.01, "clip_norm": 2.0}
+
+    def data_defaults(self, batch_size=None):
+        return {"lr": 0.02, "steps": 6, "num_layers": 2, "clip_norm": 3.0, "weight_decay": 0.5}
+
+
+def test_configuration_resolves_dataclass_then_task_then_data_then_config_file_then_flags(tmp_path):
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"steps": 3, "num_layers": 1, "weight_decay": 0.25}))
+    run = tmp_path / "run"
+    assert main(["train", "parity-recipe-plugin", "--run", str(run), "--config", str(settings), "--max-steps", "2"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    model, train = config["model"], config["train"]
+    assert model["cell"] == "lstm" and train["momentum"] == 0.0           # the dataclasses' defaults
+    assert model["hidden_size"] == 5 and train["batch_size"] == 4         # the task's recipe
+    assert train["lr"] == 0.02 and train["clip_norm"] == 3.0              # the data's recipe over the task's
+    assert model["num_layers"] == 1 and train["weight_decay"] == 0.25     # --config over the data's
+    assert train["steps"] == 2                                            # a flag over --config
+    assert json.loads((run / "checkpoint" / "trainer.json").read_text())["step"] == 2
