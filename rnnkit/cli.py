@@ -73,8 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         _add_dataclass_flags(p, RecurrentConfig, "model options")
         _add_dataclass_flags(p, _without(TrainConfig, {"steps", "max_time"}), "training options")
 
-    gen = sub.add_parser("generate", help="sample text from a charlm run, streaming it")
-    gen.add_argument("run", help="a charlm run folder")
+    gen = sub.add_parser("generate", help="sample text from a charlm run, streaming it; or strings from a reber "
+                         "run, each checked against the grammar")
+    gen.add_argument("run", help="a charlm or reber run folder")
+    gen.add_argument("--count", type=int, default=20, help="reber: strings to sample (default 20, as the Theano "
+                     "notebook)")
     gen.add_argument("--prime", default="", help="text to start from (default: none)")
     gen.add_argument("--length", type=int, default=500, help="symbols to generate (default 500)")
     gen.add_argument("--temperature", type=float, default=1.0, help="divide the logits by this (default 1.0)")
@@ -168,7 +171,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .generate import generate_text
     from .runs import open_run
 
-    task, model = open_run(Path(args.run), expect="charlm", device=args.device)
+    task, model = open_run(Path(args.run), device=args.device)
+    if not task.streams_text:
+        for line in task.sample_lines(model, args.count, seed=args.seed):
+            print(line)
+        return 0
     pieces = generate_text(task, model, args.prime, args.length, temperature=args.temperature, top_k=args.top_k,
                            printable=args.printable, seed=args.seed)
     out = sys.stdout

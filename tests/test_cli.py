@@ -163,7 +163,7 @@ def test_bad_inputs_against_a_trained_run(tmp_path, capsys):
     run = train(tmp_path, "classify", "--data", str(data))
     (tmp_path / "other.csv").write_text("text,label\ngreat film,pos\nhmm,maybe\n")
     bad(capsys, ["eval", str(run), "--data", str(tmp_path / "other.csv")], "never seen: ['maybe']")
-    bad(capsys, ["generate", str(run)], "expected a run folder of task charlm")
+    bad(capsys, ["generate", str(run)], "expected a run of a task that generates (charlm, reber); this is a classify run")
     lm = train(tmp_path, "charlm", "--data", str(text_file(tmp_path / "t.txt")), "--seq-len", "20",
                "--batch-size", "8", name="lm")
     bad(capsys, ["generate", str(lm), "--prime", "Zebra€"], "received 3 outside it: 'Z', 'b', '€'")

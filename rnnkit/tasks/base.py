@@ -130,6 +130,8 @@ class Task:
     predicts: ClassVar[bool] = False          # ``rnnkit predict RUN INPUT`` (``predict`` below)
     attention_maps: ClassVar[bool] = False    # ``predict(..., attention_map=PNG)``
     gradient_curves: ClassVar[bool] = False   # ``rnnkit diagnose RUN`` (``late_loss`` below)
+    streams_text: ClassVar[bool] = False      # ``rnnkit generate RUN`` streams text (a language model)
+    samples: ClassVar[bool] = False           # ``rnnkit generate RUN`` prints sampled sequences (``sample_lines``)
 
     def test_metrics(self, model: nn.Module) -> "tuple[str, dict[str, float]] | None":
         """(where, metrics) of a test file scored once with the weights validation selected; None: no test file."""
@@ -146,6 +148,12 @@ class Task:
     def predict(self, model: nn.Module, text: str, **options) -> list[str]:
         """The lines ``rnnkit predict`` prints for one input (tasks with ``predicts = True``)."""
         raise UserError(f"expected a run of a task with predictions ({', '.join(predicting_tasks())}); this is a "
+                        f"{self.name} run")
+
+    def sample_lines(self, model: nn.Module, count: int, *, seed: int | None = None) -> list[str]:
+        """``count`` sequences sampled from the model, one a line, with what the task says of each (tasks with
+        ``samples = True``)."""
+        raise UserError(f"expected a run of a task that generates ({', '.join(generating_tasks())}); this is a "
                         f"{self.name} run")
 
     def late_loss(self, model: nn.Module, n: int):
@@ -206,6 +214,10 @@ class GeneratedTask(Task):
 
 def predicting_tasks() -> list[str]:
     return [name for name, t in REGISTRY.items() if t.predicts]
+
+
+def generating_tasks() -> list[str]:
+    return [name for name, t in REGISTRY.items() if t.streams_text or t.samples]
 
 
 def curve_tasks() -> list[str]:

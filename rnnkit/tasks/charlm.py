@@ -40,6 +40,7 @@ class CharLMConfig:
 
 class CharLM(Task):
     name = "charlm"
+    streams_text = True
     Config = CharLMConfig
     primary = "bpc"
     higher_is_better = False

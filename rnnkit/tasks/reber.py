@@ -36,6 +36,7 @@ class ReberConfig:
 class Reber(GeneratedTask):
     name = "reber"
     predicts = True
+    samples = True
     Config = ReberConfig
     primary = "solved"
     higher_is_better = True
@@ -134,17 +135,32 @@ class Reber(GeneratedTask):
         g = self.grammar(0)
         return sum(g.in_grammar(self.sample(model, rng)) for _ in range(self.cfg.samples)) / self.cfg.samples
 
+    def sample_lines(self, model: nn.Module, count: int, *, seed: int | None = None) -> list[str]:
+        """The Theano notebook's check: ``count`` strings sampled from the model, each with its verdict against the
+        grammar, then the share inside it (the notebook's run: 17 of 20)."""
+        if count < 1:
+            raise UserError(f"--count must be at least 1; received {count}")
+        rng = random.Random(seed)
+        strings = [self.sample(model.eval(), rng) for _ in range(count)]
+        verdicts = [self.grammar(0).in_grammar(s) for s in strings]
+        lines = [f"{s}\t{'in grammar' if ok else 'NOT in grammar'}" for s, ok in zip(strings, verdicts)]
+        return lines + [f"in grammar: {sum(verdicts)} of {count} ({sum(verdicts) / count:.0%})"]
+
     def predict(self, model: nn.Module, text: str) -> list[str]:
-        """For a string's prefix, the predicted next-symbol sets with their probabilities."""
+        """For a string's prefix, the predicted next-symbol sets with their probabilities, beside the sets the
+        grammar allows (for a complete string of the grammar; the Theano notebook's per-step check)."""
         bad = sorted(set(text) - set(SYMBOLS))
         if not text or bad:
             raise UserError(f"expected a string over {SYMBOLS!r}; received {text!r}")
         logits, _ = model(ReberGrammar.one_hot(text).unsqueeze(0))
         logits = logits.cpu()
+        allowed = self.grammar(0).allowed_next(text)
         lines = []
         for t, row in enumerate(torch.sigmoid(logits[0])):
             chosen = "".join(c for c, p in zip(SYMBOLS, row) if p > 0.5)
             probs = " ".join(f"{c}={p:.2f}" for c, p in zip(SYMBOLS, row.tolist()))
-            lines.append(f"{text[:t + 1]}\t-> {chosen or '-'}\t{probs}")
+            truth = "" if allowed is None else (f"\tallowed {allowed[t] or '-'}\t"
+                                                f"{'right' if set(chosen) == set(allowed[t]) else 'WRONG'}")
+            lines.append(f"{text[:t + 1]}\t-> {chosen or '-'}\t{probs}{truth}")
         lines.append(f"in grammar: {self.grammar(0).in_grammar(text)}")
         return lines
