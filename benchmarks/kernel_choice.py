@@ -25,7 +25,7 @@ import torch
 import rnnkit as rk
 from rnnkit import kernels
 from rnnkit.kernels import native
-from rnnkit.bench import length_impls as bench_length_impls
+from rnnkit.tools.bench import length_impls as bench_length_impls
 from rnnkit.kernels.torch_rnn import route
 
 CELLS = {

@@ -17,7 +17,7 @@ import torch
 
 import rnnkit as rk
 from rnnkit import kernels
-from rnnkit.timing import interleaved
+from rnnkit.tools.timing import interleaved
 
 CELLS = {"mingru": rk.MinGRUCell, "minlstm": rk.MinLSTMCell, "gru": rk.GRUCell, "lstm": rk.LSTMCell,
          "eunn": rk.EUNNCell,          # EUNN: H complex units (2H real numbers of state), capacity 2

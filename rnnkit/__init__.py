@@ -14,7 +14,7 @@ does from the command line (``rnnkit.api``; imported when first used).
 """
 from .cells import (BasicRNNCell, Cell, Dropout, DropoutState, ElmanCell, Embedding, GRUCell, LearnedInitialState,
                     LSTMCell, EUNNCell, MinGRUCell, MinLSTMCell, Projection, Residual, Stack, Zoneout, chrono_, orthogonal_recurrent_, svd_rescaled_, uniform_)
-from .interop import from_torch, load_from_torch, to_torch
+from .tools.interop import from_torch, load_from_torch, to_torch
 from .runners import (RNN, Bidirectional, BidirectionalState, EncoderDecoder, Layers, last_output, many_to_one,
                       one_to_many, reverse_padded, unroll)
 from .state import LSTMState, detach_state, map_state

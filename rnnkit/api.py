@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .data.in_memory import examples, label_names, target_names, write_columns, write_examples, write_pairs
-from .checkpoint import atomic_write_bytes
+from .runtime.checkpoint import atomic_write_bytes
 from .errors import UserError
 from .runs import (check_new, discard_unfinished, merged_settings, open_run, read_config, setting_names, task_of,
                    train_run, unknown_names)

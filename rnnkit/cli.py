@@ -46,7 +46,7 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, title: str) -> No
 def build_parser() -> argparse.ArgumentParser:
     from .models import RecurrentConfig
     from .tasks import TASKS
-    from .train import TrainConfig
+    from .runtime.train import TrainConfig
 
     parser = _Parser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -233,11 +233,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_diagnose(args: argparse.Namespace) -> int:
     import torch
 
-    from .checkpoint import atomic_write_json
-    from .diagnostics import plot_curves, state_gradient_norms, stepping_cell
+    from .runtime.checkpoint import atomic_write_json
+    from .tools.diagnostics import plot_curves, state_gradient_norms, stepping_cell
     from .runs import open_run
     from .tasks.base import curve_tasks
-    from .train import init_seed
+    from .runtime.train import init_seed
 
     if args.sequences < 1:
         raise UserError(f"expected --sequences of at least 1; received {args.sequences}")
@@ -320,7 +320,7 @@ def _lost_peer(e: BaseException) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
-        from .bench import main as bench_main
+        from .tools.bench import main as bench_main
         return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -12,11 +12,11 @@ import sys
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from .checkpoint import atomic_write_json, load_model, read_config, run_lock
+from .runtime.checkpoint import atomic_write_json, load_model, read_config, run_lock
 from .errors import UserError
 from .models import RecurrentConfig
 from .tasks import TASKS
-from .train import TrainConfig
+from .runtime.train import TrainConfig
 from .version import __version__
 
 
@@ -56,7 +56,7 @@ def task_of(config: dict, run_dir, *, expect: str | tuple[str, ...] | None = Non
 
 def open_run(run_dir: Path, *, expect=None, device: str = "cpu"):
     """(task, model with its trained weights, on ``device``: auto, cpu, cuda[:N] or mps) from a run folder."""
-    from .distributed import resolve_device
+    from .runtime.distributed import resolve_device
 
     target = resolve_device(device)
     task, _ = open_task(run_dir, expect=expect)
@@ -171,9 +171,9 @@ def train_run(task_name: str, settings: dict, data, run_dir: Path, *, resume: bo
     and the task's figures (off for a run folder no one will look at)."""
     import torch
 
-    from .distributed import Placement
-    from .tensorboard import open_board
-    from .train import Trainer, init_seed
+    from .runtime.distributed import Placement
+    from .runtime.tensorboard import open_board
+    from .runtime.train import Trainer, init_seed
 
     echo = echo or _silent
     cls = TASKS[task_name]

@@ -7,7 +7,7 @@ import torch
 
 import rnnkit as rk
 from rnnkit.cli import main
-from rnnkit.diagnostics import state_gradient_norms, stepping_cell
+from rnnkit.tools.diagnostics import state_gradient_norms, stepping_cell
 
 
 def test_the_far_end_equals_autograds_gradient_of_the_initial_state():

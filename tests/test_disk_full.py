@@ -12,7 +12,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-import rnnkit.checkpoint as ck
+import rnnkit.runtime.checkpoint as ck
 from rnnkit.cli import main
 from rnnkit.errors import DiskFull
 
@@ -137,7 +137,7 @@ def unchanged_after_a_full_disk(path: Path, write, monkeypatch) -> DiskFull:
 
 
 def test_json_png_and_model_writers(tmp_path, monkeypatch):
-    from rnnkit.figures import attention_figure
+    from rnnkit.tools.figures import attention_figure
 
     target = tmp_path / "metrics.json"
     ck.atomic_write_json(target, {"old": 1})

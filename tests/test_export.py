@@ -169,7 +169,7 @@ def test_bench_export_quick_measures_speed_and_the_int8_metric(tmp_path):
     import json
 
     from datasets import text_file
-    from rnnkit.bench import main as bench
+    from rnnkit.tools.bench import main as bench
     from rnnkit.cli import main
 
     run = tmp_path / "lm"

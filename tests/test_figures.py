@@ -1,10 +1,10 @@
-"""rnnkit.figures: the confusion matrix is written as a PNG that matplotlib reads back, at a size that grows with
+"""rnnkit.tools.figures: the confusion matrix is written as a PNG that matplotlib reads back, at a size that grows with
 the number of classes."""
 import matplotlib.image
 import pytest
 import torch
 
-from rnnkit.figures import confusion_figure
+from rnnkit.tools.figures import confusion_figure
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

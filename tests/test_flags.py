@@ -166,7 +166,7 @@ def test_init_from_loads_the_language_models_weights_into_the_classifier(tmp_pat
 def test_ulmfit_param_groups_decay_the_rate_downwards_and_unfreeze_from_the_top(tmp_path):
     from rnnkit.models import RecurrentConfig
     from rnnkit.tasks.classify import Classify, ClassifyConfig
-    from rnnkit.train import TrainConfig, Trainer
+    from rnnkit.runtime.train import TrainConfig, Trainer
     lm, texts = _lm_and_texts(tmp_path)
     task = Classify.prepare(ClassifyConfig(init_from=str(lm), lr_decay=2.0, unfreeze_every=2),
                             RecurrentConfig(), str(texts), seed=0)

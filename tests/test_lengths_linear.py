@@ -175,7 +175,7 @@ def test_every_route_equals_the_generic_loop(kind, kw, lengths, reverse):
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["one_way", "bidirectional"])
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_equals_torch_nn_with_pack_padded_sequence(kind, bidirectional):
-    """Copied weights (``rnnkit.interop``), float64: rnnkit with lengths (a length 0 among them) against
+    """Copied weights (``rnnkit.tools.interop``), float64: rnnkit with lengths (a length 0 among them) against
     torch.nn on a packed sequence of the non-empty rows; the empty row keeps its initial state."""
     torch.manual_seed(0)
     theirs = getattr(nn, kind)(D, 5, batch_first=True, bidirectional=bidirectional).double()

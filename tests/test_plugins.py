@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.batches import Batch
+from rnnkit.runtime.batches import Batch
 from rnnkit.cells import Cell
 from rnnkit.cells.kinds import CELL_KINDS, register_cell
 from rnnkit.cli import main

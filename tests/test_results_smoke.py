@@ -23,7 +23,7 @@ def test_result_script_smoke(script, tmp_path):
 
 
 def test_bench_quick(tmp_path):
-    from rnnkit.bench import main
+    from rnnkit.tools.bench import main
     out = tmp_path / "bench.json"
     assert main(["--quick", "--cells", "lstm,lstm_peepholes", "--out", str(out)]) == 0
     result = json.loads(out.read_text())

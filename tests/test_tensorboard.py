@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-import rnnkit.tensorboard as tb  # noqa: E402
+import rnnkit.runtime.tensorboard as tb  # noqa: E402
 from datasets import ts_file  # noqa: E402
-from rnnkit.checkpoint import load_checkpoint  # noqa: E402
+from rnnkit.runtime.checkpoint import load_checkpoint  # noqa: E402
 from rnnkit.cli import main  # noqa: E402
 
 TINY = ["--hidden-size", "4", "--max-steps", "6", "--eval-every", "3", "--log-every", "2"]

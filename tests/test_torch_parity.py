@@ -37,7 +37,7 @@ def _grad_pairs(ours, theirs, kind):
     """(our grad, torch grad) for every torch parameter, through the documented layout."""
     pairs = []
     p = dict(theirs.named_parameters())
-    from rnnkit.interop import _layer_cells
+    from rnnkit.tools.interop import _layer_cells
     for k, (fw, bw) in enumerate(_layer_cells(ours)):
         for cell, sfx in ((fw, f"_l{k}"), (bw, f"_l{k}_reverse")):
             if cell is None:

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from datasets import sentiment_csv, series_csv, text_file, ts_file
-from rnnkit.checkpoint import load_checkpoint, load_model, save_model
+from rnnkit.runtime.checkpoint import load_checkpoint, load_model, save_model
 from rnnkit.models import RecurrentConfig
 from rnnkit.runs import open_run, write_config
 from rnnkit.tasks import TASKS
-from rnnkit.train import SimulatedCrash, TrainConfig, Trainer
+from rnnkit.runtime.train import SimulatedCrash, TrainConfig, Trainer
 
 
 def _task(tmp_path, name, data=None, model=None, **task_kw):
@@ -76,7 +76,7 @@ def test_checkpoint_swap_keeps_the_old_one_when_a_write_dies(tmp_path, monkeypat
     task = _task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
     run = tmp_path / "r"
     _fit(task, run, TrainConfig(steps=2, eval_every=2))
-    import rnnkit.checkpoint as ck
+    import rnnkit.runtime.checkpoint as ck
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -204,7 +204,7 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
 
 
 def test_rmsprop_flags_reach_the_optimizer():
-    from rnnkit.train import make_optimizer
+    from rnnkit.runtime.train import make_optimizer
     opt = make_optimizer(TrainConfig(optimizer="rmsprop", lr=1e-3, rmsprop_alpha=0.9, momentum=0.5),
                          [torch.nn.Parameter(torch.zeros(2))])
     assert isinstance(opt, torch.optim.RMSprop)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file
 
 from datasets import sentiment_csv, series_csv, text_file
-from rnnkit.checkpoint import run_lock
+from rnnkit.runtime.checkpoint import run_lock
 from rnnkit.cli import main
 from rnnkit.data.text import read_labelled
 

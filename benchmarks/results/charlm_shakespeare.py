@@ -34,8 +34,8 @@ from common import head_file, parser, write  # noqa: E402
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.models import RecurrentConfig  # noqa: E402
 from rnnkit.tasks.charlm import CharLM, CharLMConfig  # noqa: E402
-import rnnkit.train as trainer_module  # noqa: E402
-from rnnkit.train import TrainConfig, Trainer  # noqa: E402
+import rnnkit.runtime.train as trainer_module  # noqa: E402
+from rnnkit.runtime.train import TrainConfig, Trainer  # noqa: E402
 
 
 class TorchLSTMLM(nn.Module):

@@ -27,7 +27,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from common import HERE, parser, write  # noqa: E402
 
-from rnnkit.diagnostics import plot_curves, state_gradient_norms, stepping_cell  # noqa: E402
+from rnnkit.tools.diagnostics import plot_curves, state_gradient_norms, stepping_cell  # noqa: E402
 from rnnkit.models import RecurrentConfig  # noqa: E402
 from rnnkit.tasks.memory import Memory, MemoryConfig  # noqa: E402
 

@@ -24,7 +24,7 @@ from common import HERE, mean_sd, parser, run_rnnkit, write  # noqa: E402
 
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.data.text import read_labelled  # noqa: E402
-from rnnkit.figures import confusion_figure  # noqa: E402
+from rnnkit.tools.figures import confusion_figure  # noqa: E402
 from rnnkit.runs import open_run  # noqa: E402
 
 TUTORIAL = {"model": "the PyTorch tutorial's character RNN (nn.RNN, 128 units) on its own 18 languages",

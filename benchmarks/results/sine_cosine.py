@@ -67,7 +67,7 @@ def train(seed: int, steps: int, lr: float = 0.1) -> tuple[float, Net, list[floa
 
 
 def figure(net: Net, path: Path) -> Path:
-    from rnnkit.figures import _pyplot, _save
+    from rnnkit.tools.figures import _pyplot, _save
     plt = _pyplot()
     S, target = curves()
     with torch.no_grad():

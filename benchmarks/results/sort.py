@@ -21,7 +21,7 @@ from common import parser, write  # noqa: E402
 
 from rnnkit.models import RecurrentConfig  # noqa: E402
 from rnnkit.tasks.seq2seq import Seq2SeqConfig, Seq2SeqTask  # noqa: E402
-from rnnkit.train import TrainConfig, Trainer  # noqa: E402
+from rnnkit.runtime.train import TrainConfig, Trainer  # noqa: E402
 
 
 def main() -> None:

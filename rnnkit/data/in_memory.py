@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write_bytes
+from ..runtime.checkpoint import atomic_write_bytes
 from ..errors import UserError
 from .series_files import write_ts
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_file, atomic_write_bytes
+from ..runtime.checkpoint import atomic_file, atomic_write_bytes
 from ..errors import DiskFull, UserError
 
 __all__ = ["token_file", "CHUNK"]

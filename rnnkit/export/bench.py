@@ -23,10 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checkpoint import atomic_write_bytes
+from ..runtime.checkpoint import atomic_write_bytes
 from ..models import LanguageModel, RecurrentConfig, SequenceModel
 from ..state import leaves
-from ..timing import interleaved
+from ..tools.timing import interleaved
 from .onnx import export_sequence, export_step
 
 __all__ = ["main"]

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..checkpoint import atomic_write_bytes
+from ..runtime.checkpoint import atomic_write_bytes
 from ..models import POOLS
 from ..runners import Bidirectional, RNN
 from ..state import leaves

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..checkpoint import atomic_write_bytes
+from ..runtime.checkpoint import atomic_write_bytes
 from .step import Step, check_eval, example, parts
 
 __all__ = ["export_step_program"]

@@ -12,12 +12,12 @@ from .attention import Attention
 from .batch_norm import MaskedBatchNorm1d, population_statistics_
 from .captioner import CAPTION_ATTENTION, Captioner, ConvEncoder
 from .config import RecurrentConfig, build_runner
-from .encoder_decoder import EncoderDecoder
+from .encoder_decoder import EncoderDecoderCore
 from .ensemble import Ensemble, is_ensemble
 from .lstm_fcn import FCN, FCN_FILTERS, FCN_KERNELS, LSTMFCN
 from .sequence import POOLS, READOUTS, LanguageModel, SequenceModel
 from .seq2seq import Seq2Seq
 
 __all__ = ["Attention", "MaskedBatchNorm1d", "population_statistics_", "CAPTION_ATTENTION", "Captioner", "ConvEncoder",
-           "RecurrentConfig", "build_runner", "EncoderDecoder", "Ensemble", "is_ensemble", "FCN", "FCN_FILTERS",
+           "RecurrentConfig", "build_runner", "EncoderDecoderCore", "Ensemble", "is_ensemble", "FCN", "FCN_FILTERS",
            "FCN_KERNELS", "LSTMFCN", "POOLS", "READOUTS", "LanguageModel", "SequenceModel", "Seq2Seq"]

@@ -13,7 +13,7 @@ from ..cells import LSTMCell, Stack
 from ..options import flag_name
 from .attention import Attention
 from .config import RecurrentConfig
-from .encoder_decoder import EncoderDecoder
+from .encoder_decoder import EncoderDecoderCore
 
 
 class ConvEncoder(nn.Module):
@@ -43,7 +43,7 @@ class ConvEncoder(nn.Module):
 CAPTION_ATTENTION = ("slides", "soft", "none")
 
 
-class Captioner(EncoderDecoder):
+class Captioner(EncoderDecoderCore):
     r"""Image -> caption: a convolutional encoder, then a recurrent decoder stepped over the words.
 
     ``attention="slides"`` is the attention LSTM of the ML@B slides,

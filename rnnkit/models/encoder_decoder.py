@@ -26,7 +26,10 @@ from ..state import State, leaves, map_state
 from .config import RecurrentConfig
 
 
-class EncoderDecoder(nn.Module):
+class EncoderDecoderCore(nn.Module):
+    """The core of the task models that decode tokens from an encoding (see the module docstring); the
+    library-level network of cells is ``rnnkit.runners.EncoderDecoder``."""
+
     head: nn.Linear                    # the decoder's output layer, (V, ·): its device is the model's
     bridge: nn.Linear                  # the encoder's summary -> the decoder's initial state, all leaves joined
 

@@ -8,10 +8,10 @@ from ..cells import Stack
 from ..state import State, leaves
 from .attention import Attention
 from .config import RecurrentConfig, build_runner
-from .encoder_decoder import EncoderDecoder
+from .encoder_decoder import EncoderDecoderCore
 
 
-class Seq2Seq(EncoderDecoder):
+class Seq2Seq(EncoderDecoderCore):
     """Albert's notes' many-to-one-to-many network with attention: encoder, bridge, attentional decoder.
 
     The encoder (a runner, bidirectional or not) reads the source; a linear ``bridge`` maps its last

@@ -13,7 +13,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ..batches import Batch
+from ..runtime.batches import Batch
 from ..errors import UserError
 from ..models import RecurrentConfig
 from ..state import State

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..batches import Batch, to_device
+from ..runtime.batches import Batch, to_device
 from ..data.padding import pad_sequences
 from ..data.text import check_file, read_pairs
 from ..data.vocab import BOS_ID, EOS_ID, NEVER_EMITTED, SPECIALS, UNK, Vocab
 from ..errors import UserError
-from ..figures import image_attention_figure
+from ..tools.figures import image_attention_figure
 from ..models import CAPTION_ATTENTION, Captioner, RecurrentConfig
 from ..options import option
 from ..state import State

@@ -24,13 +24,13 @@ from torch import Tensor, nn
 
 from safetensors.torch import load_file
 
-from ..checkpoint import read_config
+from ..runtime.checkpoint import read_config
 from ..data.padding import pad_sequences
 from ..data.text import labelled_split, read_labelled
 from ..data.series_files import SUFFIXES, is_series_file, read_series, split_files
 from ..data.vocab import PAD, UNK, Vocab
 from ..errors import UserError
-from ..figures import confusion_figure
+from ..tools.figures import confusion_figure
 from ..models import FCN_FILTERS, FCN_KERNELS, LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble, population_statistics_
 from ..options import option
 from ..state import State

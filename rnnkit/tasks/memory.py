@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..batches import Batch
+from ..runtime.batches import Batch
 from ..data.memory import ADDING_BASELINE, COPY_SYMBOLS, adding_batch, copy_baseline, copy_batch
 from ..errors import UserError
 from ..models import SequenceModel
@@ -74,7 +74,7 @@ class Memory(GeneratedTask):
 
     def late_loss(self, model: nn.Module, n: int):
         """``n`` validation sequences as the model's input features (B, T, D), and the loss at their last
-        step from the last output (B, O): ``rnnkit.diagnostics`` measures how much that loss feels each
+        step from the last output (B, O): ``rnnkit.tools.diagnostics`` measures how much that loss feels each
         earlier state (copy: the last recalled symbol, stored T + 10 steps before; adding: the sum)."""
         x, y = self.valid.x[:n].to(model.device), self.valid.y[:n].to(model.device)
         if self.cfg.problem == "copy":

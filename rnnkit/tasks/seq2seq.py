@@ -32,8 +32,8 @@ from ..errors import UserError
 from ..models import RecurrentConfig, Seq2Seq
 from ..options import option
 from ..state import State
-from ..batches import to_device
-from ..figures import attention_figure
+from ..runtime.batches import to_device
+from ..tools.figures import attention_figure
 from .base import device_of, Batch, Task, bucketed_batches, padded_cost, split_off
 from .scoring import error_rates, teacher_forced, teacher_forced_scores
 

@@ -23,10 +23,10 @@ from tqdm import tqdm
 from .batches import shard_batch, to_device
 from .checkpoint import (atomic_write_bytes, load_checkpoint, optimizer_from_tensors, save_checkpoint,
                          save_model)
-from .errors import DiskFull, UserError
+from ..errors import DiskFull, UserError
 from .distributed import Placement
-from .options import check_config, option
-from .state import detach_state, leaves, map_state
+from ..options import check_config, option
+from ..state import detach_state, leaves, map_state
 
 
 
@@ -320,7 +320,7 @@ class Trainer:
 
     def fit(self, *, crash_after: int | None = None, board=None) -> dict[str, float]:
         """Train to ``cfg.steps`` (or the time budget, or early stopping); returns the final validation metrics.
-        ``board`` (``rnnkit.tensorboard.Board``) receives every training-loss row and validation as it is logged.
+        ``board`` (``rnnkit.runtime.tensorboard.Board``) receives every training-loss row and validation as it is logged.
 
         A non-finite loss or gradient stops the run with ``Diverged`` before the update, so the weights
         stay the last finite ones; they are written as the result when no validation has saved one."""

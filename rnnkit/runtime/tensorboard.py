@@ -25,7 +25,7 @@ import struct
 import time
 from pathlib import Path
 
-from .errors import DiskFull, UserError, disk_full_errno
+from ..errors import DiskFull, UserError, disk_full_errno
 
 
 def available() -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
-from .checkpoint import atomic_write_bytes
+from ..runtime.checkpoint import atomic_write_bytes
 
 
 def _pyplot():

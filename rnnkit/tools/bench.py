@@ -48,10 +48,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import kernels
-from .kernels import native
-from .cells import Dropout, ElmanCell, GRUCell, LSTMCell, Stack, Zoneout
-from .runners import RNN
+from .. import kernels
+from ..kernels import native
+from ..cells import Dropout, ElmanCell, GRUCell, LSTMCell, Stack, Zoneout
+from ..runners import RNN
 from .timing import interleaved
 
 SIZES = [(32, 128, 128, 256), (64, 100, 64, 128), (16, 512, 256, 512), (1, 1000, 64, 64)]
@@ -239,7 +239,7 @@ def length_impls(make, make_peer, B: int, T: int, D: int, H: int, packed: bool =
 def time_lengths(size: tuple, rounds: int, packed_max_steps: int | None = None) -> dict:
     """A plain LSTM over variable lengths (uniform in [T/10, T]): rnnkit with and without the lengths,
     torch.nn.LSTM on a packed sequence (left out above ``packed_max_steps``)."""
-    from .kernels.torch_rnn import route
+    from ..kernels.torch_rnn import route
     B, T, D, H = size
     ours, x, lengths, impls = length_impls(LSTMCell, lambda d, h: nn.LSTM(d, h, batch_first=True), B, T, D, H,
                                            packed=packed_max_steps is None or T <= packed_max_steps)
@@ -299,7 +299,7 @@ def peak_memory(name: str, size: tuple, impl: str) -> float:
     """MB the resident set grows by during one forward+backward, in a fresh subprocess."""
     code = f"""
 import re, torch
-from rnnkit.bench import make_cell, torch_peer, _train_step
+from rnnkit.tools.bench import make_cell, torch_peer, _train_step
 from rnnkit.runners import RNN
 B, T, D, H = {size}
 x = torch.randn(B, T, D)
@@ -355,7 +355,7 @@ def format_table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     if "--export" in (argv if argv is not None else sys.argv[1:]):
-        from .export.bench import main as export_main      # exported models in onnxruntime (export/bench.py)
+        from ..export.bench import main as export_main      # exported models in onnxruntime (export/bench.py)
         return export_main(argv)
     parser = argparse.ArgumentParser(prog="rnnkit bench", description=__doc__.split("\n")[0])
     parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, from {CELLS}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .errors import UserError
+from ..errors import UserError
 
 __all__ = ["Placement", "resolve_device", "PRECISIONS"]
 

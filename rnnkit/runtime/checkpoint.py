@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
-from .errors import DiskFull, UserError, disk_full_errno
+from ..errors import DiskFull, UserError, disk_full_errno
 
 
 def _test_pause() -> None:

@@ -30,8 +30,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .cells import ElmanCell, GRUCell, LSTMCell, Stack
-from .runners import RNN, Bidirectional, Layers
+from ..cells import ElmanCell, GRUCell, LSTMCell, Stack
+from ..runners import RNN, Bidirectional, Layers
 
 
 def _torch_kind(module: nn.Module) -> str:

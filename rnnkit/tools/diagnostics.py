@@ -27,15 +27,15 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from .state import State, leaves, map_state
+from ..state import State, leaves, map_state
 
 __all__ = ["state_gradient_norms", "plot_curves", "stepping_cell"]
 
 
 def stepping_cell(runner: nn.Module) -> nn.Module:
     """The one cell that steps a left-to-right runner (an ``RNN``, or ``Layers`` of them as a ``Stack``)."""
-    from .cells import Stack
-    from .runners import RNN, Layers
+    from ..cells import Stack
+    from ..runners import RNN, Layers
 
     layers = list(runner.layers) if isinstance(runner, Layers) else [runner]
     if not all(isinstance(layer, RNN) and not layer.reverse for layer in layers):
@@ -81,7 +81,7 @@ def plot_curves(curves: dict[str, Tensor], path: Path | str, *, title: str) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .checkpoint import atomic_write_bytes
+    from ..runtime.checkpoint import atomic_write_bytes
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, norms in curves.items():
