@@ -107,3 +107,20 @@ def test_eunn_on_cuda_equals_the_cpu():
     y2, h2 = rk.unroll(gpu, x.cuda(), lengths=lengths.cuda(), reverse=True)
     torch.testing.assert_close(y2.cpu(), y)
     torch.testing.assert_close(h2.cpu(), h)
+
+
+def test_uniform_rotations_give_a_random_unitary_and_come_from_the_flag():
+    """--eunn-rotations uniform: angles and phases over the whole circle (the EUNN authors' initialisation), W still
+    unitary and far from the identity; identity (the default): W within a few hundredths of it."""
+    from rnnkit.models import RecurrentConfig
+    torch.manual_seed(0)
+    cell = RecurrentConfig(cell="eunn", hidden_size=16, eunn_rotations="uniform").make_cell(3)
+    angles = torch.cat([*cell.theta, *cell.phi, cell.omega]).detach()
+    assert cell.rotation_init == "uniform" and angles.abs().max() <= torch.pi and angles.abs().max() > 2.5
+    W = cell.recurrent_matrix().detach()
+    torch.testing.assert_close(W @ W.conj().T, torch.eye(16, dtype=W.dtype), atol=1e-5, rtol=0)
+    assert (W - torch.eye(16, dtype=W.dtype)).abs().max() > 0.5
+    near = rk.EUNNCell(3, 16).recurrent_matrix().detach()
+    assert (near - torch.eye(16, dtype=near.dtype)).abs().max() < 0.1
+    with pytest.raises(ValueError, match="rotations must be identity or uniform"):
+        rk.EUNNCell(3, 16, rotations="random")

@@ -40,6 +40,7 @@ from rnnkit.tasks.memory import Memory, MemoryConfig  # noqa: E402
 
 CELLS = {   # name -> the recurrent config (`rnnkit train memory --cell ... --hidden-size ...`)
     "eunn-128": dict(cell="eunn", hidden_size=128, capacity=2),
+    "eunn-128-uniform": dict(cell="eunn", hidden_size=128, capacity=2, eunn_rotations="uniform"),   # authors' angles
     "mingru-128": dict(cell="mingru", hidden_size=128),
     "minlstm-128": dict(cell="minlstm", hidden_size=128),
     "lstm-40": dict(cell="lstm", hidden_size=40),

@@ -78,17 +78,19 @@ class EUNNCell(Cell):
 
     ``capacity`` (tunable layout, ``1 <= L``) or ``fft=True`` (N a power of two) choose the layout;
     ``output_size`` adds a linear map of ``[Re h, Im h]``.
-    Initialisation as the authors' code: rotation angles and phases in U(-0.01, 0.01) (W near the
-    identity, which carries the state unchanged), modReLU bias -0.01, the input map in U(-0.01, 0.01):
-    small, so that T steps of input do not swamp the state (on the copy problem at T = 100 it learned
-    faster than torch.nn.Linear's U(-1/sqrt(D), 1/sqrt(D)); benchmarks/README.md).
+    Initialisation: the input map in U(-0.01, 0.01), as the authors' code, small so that T steps of input do not
+    swamp the state (on the copy problem at T = 100 it learned faster than torch.nn.Linear's U(-1/sqrt(D),
+    1/sqrt(D)); benchmarks/README.md); modReLU bias -0.01; the rotation angles and phases by ``rotations``:
+    ``"identity"`` draws them from U(-0.01, 0.01), so W starts near the identity and carries the state
+    unchanged; ``"uniform"`` from U(-pi, pi), a random unitary W, as the EUNN authors' copying-task code
+    (Jing et al. 2017, EUNN-tensorflow's ``EUNN_param``) initialises its angles.
     """
 
     hoists_input = True
     eps = 1e-5                                    # modReLU's guard: |z| is taken as sqrt(|z|^2 + eps^2)
 
     def __init__(self, input_size: int, hidden_size: int, *, capacity: int = 2, fft: bool = False,
-                 output_size: int | None = None):
+                 output_size: int | None = None, rotations: str = "identity"):
         super().__init__()
         check_size("input_size", input_size)
         check_size("hidden_size", hidden_size)
@@ -98,7 +100,9 @@ class EUNNCell(Cell):
             raise ValueError(f"the FFT-style EUNN needs hidden_size a power of two; received {hidden_size}")
         if hidden_size < 2:
             raise ValueError(f"EUNN rotates pairs of units: hidden_size must be at least 2; received {hidden_size}")
-        self.input_size, self.hidden_size, self.fft = input_size, hidden_size, fft
+        if rotations not in ("identity", "uniform"):
+            raise ValueError(f"rotations must be identity or uniform; received {rotations!r}")
+        self.input_size, self.hidden_size, self.fft, self.rotation_init = input_size, hidden_size, fft, rotations
         self.layers = pairings(hidden_size, capacity=capacity, fft=fft)
         self.capacity = len(self.layers)
         self.weight_ih = nn.Parameter(torch.empty(input_size, 2 * hidden_size))      # U = [U_re | U_im]
@@ -123,8 +127,10 @@ class EUNNCell(Cell):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for p in [self.weight_ih, *self.theta, *self.phi, self.omega]:
-            nn.init.uniform_(p, -0.01, 0.01)
+        angle = math.pi if self.rotation_init == "uniform" else 0.01
+        nn.init.uniform_(self.weight_ih, -0.01, 0.01)
+        for p in [*self.theta, *self.phi, self.omega]:
+            nn.init.uniform_(p, -angle, angle)
         nn.init.constant_(self.bias, -0.01)
         if self.out is not None:
             self.out.reset_parameters()

@@ -27,7 +27,7 @@ from .lstm import LSTMCell
 from .minimal import MinGRUCell, MinLSTMCell
 
 # the options of RecurrentConfig that some cells take and others refuse (the rest, sizes and wrappers, apply to all)
-CELL_OPTIONS = ("init", "init_scale", "layer_norm", "capacity", "fft", "chrono", "forget_bias", "peepholes",
+CELL_OPTIONS = ("init", "init_scale", "layer_norm", "capacity", "fft", "eunn_rotations", "chrono", "forget_bias", "peepholes",
                 "proj_size", "cell_clip", "proj_clip", "forget_gate", "activation", "gru_reset_after")
 
 
@@ -68,4 +68,5 @@ register_cell("elman", lambda c, d: ElmanCell(d, c.hidden_size, activation=c.act
 register_cell("basic", lambda c, d: BasicRNNCell(d, c.hidden_size), ("init", "init_scale"))
 register_cell("mingru", lambda c, d: MinGRUCell(d, c.hidden_size))
 register_cell("minlstm", lambda c, d: MinLSTMCell(d, c.hidden_size))
-register_cell("eunn", lambda c, d: EUNNCell(d, c.hidden_size, capacity=c.capacity, fft=c.fft), ("capacity", "fft"))
+register_cell("eunn", lambda c, d: EUNNCell(d, c.hidden_size, capacity=c.capacity, fft=c.fft, rotations=c.eunn_rotations),
+              ("capacity", "fft", "eunn_rotations"))

@@ -35,6 +35,9 @@ class RecurrentConfig:
     bidirectional: bool = option("read each sequence both ways (not for generation)", False)
     capacity: int = option("eunn: layers of rotations in the tunable layout (L)", 2, at_least=1, at_most=65536)
     fft: bool = option("eunn: the FFT-style layout, log2 H layers (H a power of two) instead of --capacity", False)
+    eunn_rotations: str = option("eunn: the initial rotation angles and phases: identity (U(-0.01, 0.01), W near the "
+                                 "identity) or uniform (U(-pi, pi), a random unitary W, as the EUNN authors' code)",
+                                 "identity", choices=("identity", "uniform"))
     chrono: int = option("lstm / gru: chrono initialisation of the gates for dependencies up to this many steps "
                          "(0: off)", 0, at_least=0, at_most=100_000_000)
     # -- the LSTM's options (the ML@B slides' LSTMCell) ----------------------------------------------
