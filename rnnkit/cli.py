@@ -246,15 +246,18 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         raise UserError(f"expected --out a .png path in an existing folder; received {args.out}")
     task, trained = open_run(Path(args.run))
     if not task.gradient_curves:
-        raise UserError(f"expected a run of a task with gradient curves ({', '.join(curve_tasks())}: the copy or "
-                        f"adding problem); {args.run} is a {task.name} run")
+        raise UserError(f"expected a run of a task with gradient curves ({', '.join(curve_tasks())}); {args.run} "
+                        f"is a {task.name} run")
+    if task.model_cfg.bidirectional:
+        raise UserError(f"expected a model that reads left to right to diagnose (the gradient of its last step's "
+                        f"loss); {args.run} has a bidirectional one")
     task.load_eval_data(None)
     torch.manual_seed(init_seed(task.seed))                  # the run's own initial weights
     curves = {}
     for name, model in (("initialisation", task.build_model().eval()), ("trained", trained)):
         x, loss_fn = task.late_loss(model, args.sequences)
         curves[name] = state_gradient_norms(stepping_cell(model.runner), x, loss_fn)
-    title = f"{task.model_cfg.cell} on {task.cfg.problem}, T = {task.cfg.lag}"
+    title = task.diagnose_title()
     plot_curves(curves, out, title=title)
     atomic_write_json(out.with_suffix(".json"), {"title": title, "k": list(range(len(curves["trained"]))),
                                                  **{k: v.tolist() for k, v in curves.items()}})

@@ -66,6 +66,32 @@ def test_cli_diagnose_writes_the_figure_and_refuses_other_tasks(tmp_path, capsys
     assert main(["train", "charlm", "--data", str(tmp_path / "text.txt"), "--hidden-size", "8", "--max-steps", "2",
                  "--run", str(tmp_path / "lm")]) == 0
     capsys.readouterr()
-    assert main(["diagnose", str(tmp_path / "lm"), "--out", str(tmp_path / "x.png")]) == 2
+    assert main(["diagnose", str(tmp_path / "lm"), "--out", str(tmp_path / "lm.png"), "--sequences", "4"]) == 0
+    lm = json.loads((tmp_path / "lm.json").read_text())                   # seq_len 100 steps: k = 0 .. 100
+    assert len(lm["trained"]) == 101 and lm["title"] == "lstm on charlm" and all(v > 0 for v in lm["initialisation"])
+    capsys.readouterr()
+    assert main(["train", "seq2seq", "--hidden-size", "8", "--max-steps", "2", "--run", str(tmp_path / "s")]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(tmp_path / "s"), "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "expected a run of a task with gradient curves (memory" in err[0]
+    assert len(err) == 1 and "expected a run of a task with gradient curves (charlm, classify, regress" in err[0]
+
+
+def test_diagnose_any_left_to_right_classifier_and_refuse_a_bidirectional_one(tmp_path, capsys):
+    """Classification: the far past of a series felt by the last step's prediction; a bidirectional model (the
+    text recipe's) is refused in one line, since its last output has read the whole sequence."""
+    from datasets import sentiment_csv, ts_file
+    run = tmp_path / "series"
+    assert main(["train", "classify", "--data", str(ts_file(tmp_path / "s.ts")), "--model", "rnn", "--cell", "elman",
+                 "--hidden-size", "8", "--max-steps", "3", "--run", str(run)]) == 0
+    assert main(["diagnose", str(run), "--out", str(tmp_path / "series.png"), "--sequences", "4"]) == 0
+    curves = json.loads((tmp_path / "series.json").read_text())
+    assert curves["title"] == "elman on classify" and curves["initialisation"][0] > curves["initialisation"][-1] > 0
+    capsys.readouterr()
+    text = tmp_path / "text"
+    assert main(["train", "classify", "--data", str(sentiment_csv(tmp_path / "t.csv")), "--hidden-size", "8",
+                 "--max-steps", "2", "--run", str(text)]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(text), "--out", str(tmp_path / "t.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "reads left to right" in err[0] and "bidirectional" in err[0]

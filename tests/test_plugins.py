@@ -81,7 +81,7 @@ def test_a_task_from_outside_the_package_trains_evaluates_and_predicts(tmp_path,
     assert capsys.readouterr().out.strip() in ("odd", "even")
     # hooks it does not declare: one line each, naming the tasks that have them
     assert main(["diagnose", str(run), "--out", str(tmp_path / "g.png")]) == 2
-    assert "expected a run of a task with gradient curves (memory" in capsys.readouterr().err
+    assert "expected a run of a task with gradient curves (charlm, classify" in capsys.readouterr().err
     assert main(["predict", str(run), "1 0", "--attention-map", str(tmp_path / "a.png")]) == 2
     assert "--attention-map is for seq2seq and caption runs" in capsys.readouterr().err
 
@@ -92,7 +92,7 @@ def test_undeclared_hooks_have_defaults():
     assert task.test_metrics(model) is None and task.figures(None, model) == [] and task.report({}) == []
     assert [p for g in task.param_groups(model) for p in g["params"]] == list(model.parameters())
     with pytest.raises(UserError, match="gradient curves"):
-        task.late_loss(model, 1)
+        task.diagnose_inputs(1)
     with pytest.raises(UserError, match=r"task with predictions \(classify, .*tag"):
         Task.predict(task, model, "")
 

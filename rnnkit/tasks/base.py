@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..runtime.batches import Batch
@@ -156,10 +157,33 @@ class Task:
         raise UserError(f"expected a run of a task that generates ({', '.join(generating_tasks())}); this is a "
                         f"{self.name} run")
 
-    def late_loss(self, model: nn.Module, n: int):
-        """(inputs, loss of the outputs) whose gradient reaches far back (tasks with ``gradient_curves = True``)."""
+    def diagnose_inputs(self, n: int) -> Tensor:
+        """``n`` validation inputs of one length, without padding: token ids (n, T) or features (n, T, D). A task
+        that gives them has gradient curves (``late_loss`` below)."""
         raise UserError(f"expected a run of a task with gradient curves ({', '.join(curve_tasks())}); this is a "
                         f"{self.name} run")
+
+    def late_loss(self, model: nn.Module, n: int):
+        """The model's input features (n, T, D) and ``loss(y_T)`` of its last step's output (n, O): what
+        ``rnnkit diagnose`` differentiates with respect to every earlier state. By default the cross-entropy of
+        the head's prediction from the last step against the model's own likeliest class (no label needed: the
+        question is how far back that prediction feels), or half the squared output for one output; the memory
+        problems use their own targets."""
+        from ..models import SequenceModel
+        if not isinstance(model, SequenceModel) or model.export_refusal:
+            refusal = model.export_refusal if isinstance(model, SequenceModel) else "is not a recurrent stack with a head"
+            raise UserError(f"expected a model that reads one step at a time to diagnose; this one {refusal}")
+        x = model.features(self.diagnose_inputs(n).to(model.device))
+
+        def loss(y_T: Tensor) -> Tensor:
+            logits = model.head(y_T)
+            if logits.shape[-1] == 1:
+                return 0.5 * logits.pow(2).mean()
+            return F.cross_entropy(logits, logits.argmax(-1).detach())
+        return x, loss
+
+    def diagnose_title(self) -> str:
+        return f"{self.model_cfg.cell} on {self.name}"
 
     # -- to be written by each task ----------------------------------------------------
     @classmethod
@@ -210,6 +234,22 @@ class GeneratedTask(Task):
 
     def train_seed(self, step: int) -> int:
         return self.seed * 1_000_003 + step
+
+
+def equal_length(sequences: list[Tensor], n: int) -> Tensor:
+    """The ``n`` longest of ``sequences`` (each (T_i, ...)), all cut to the shortest of them and stacked: a batch
+    without padding, for ``diagnose_inputs``.
+
+    >>> equal_length([torch.zeros(3), torch.ones(5), torch.ones(4)], 2).shape
+    torch.Size([2, 4])
+    """
+    if not sequences:
+        raise UserError("expected validation data to diagnose; received none")
+    longest = sorted(sequences, key=len, reverse=True)[:n]
+    T = len(longest[-1])
+    if T < 1:
+        raise UserError("expected validation sequences of at least one step to diagnose")
+    return torch.stack([s[:T] for s in longest])
 
 
 def predicting_tasks() -> list[str]:

@@ -40,6 +40,7 @@ class CharLMConfig:
 
 class CharLM(Task):
     name = "charlm"
+    gradient_curves = True
     streams_text = True
     Config = CharLMConfig
     primary = "bpc"
@@ -78,6 +79,15 @@ class CharLM(Task):
         if self.meta["level"] == "byte":
             return bytes(self.vocab.symbols[i] for i in ids).decode("utf-8", errors="replace")
         return "".join(self.vocab.symbols[i] for i in ids)
+
+    def diagnose_inputs(self, n: int) -> Tensor:
+        """``n`` consecutive windows of ``seq_len`` validation symbols (fewer when the validation text is short)."""
+        T = self.cfg.seq_len
+        rows = min(n, len(self.valid_ids) // T)
+        if rows < 1:
+            raise UserError(f"expected at least --seq-len {T} validation symbols to diagnose; received "
+                            f"{len(self.valid_ids)}")
+        return torch.tensor(self.valid_ids[: rows * T], dtype=torch.long).view(rows, T)
 
     def load_eval_data(self, data) -> None:
         """A new text to score (in the run's vocabulary), or (None) the run's own held-out tail."""

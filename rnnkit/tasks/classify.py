@@ -34,7 +34,7 @@ from ..tools.figures import confusion_figure
 from ..models import FCN_FILTERS, FCN_KERNELS, LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble, population_statistics_
 from ..options import option
 from ..state import State
-from .base import Batch, Task, bucketed_batches, data_path, padded_cost
+from .base import Batch, Task, bucketed_batches, data_path, equal_length, padded_cost
 
 
 
@@ -325,6 +325,7 @@ REGULARISERS = ("dropout", "input_dropout", "output_dropout", "state_dropout", "
 
 class Classify(Task):
     name = "classify"
+    gradient_curves = True
     predicts = True
     Config = ClassifyConfig
     primary = "accuracy"
@@ -461,6 +462,9 @@ class Classify(Task):
                            filters=self.meta.get("filters", FCN_FILTERS), log_length=self.meta.get("log_length"))
         return SequenceModel(self.model_cfg, input_size=self.meta["input_size"], output_size=n,
                              readout=self.cfg.readout)
+
+    def diagnose_inputs(self, n: int) -> Tensor:
+        return equal_length(self.valid_x, n)
 
     def initialize(self, model: SequenceModel) -> None:
         """A new run with ``--init-from``: the language model's embedding rows and recurrent layers, copied."""

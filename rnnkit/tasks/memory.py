@@ -72,6 +72,9 @@ class Memory(GeneratedTask):
         out, _ = model(batch.x)
         return self._loss(out, batch.y.to(out.device)), None, len(batch.x)
 
+    def diagnose_title(self) -> str:
+        return f"{self.model_cfg.cell} on {self.cfg.problem}, T = {self.cfg.lag}"
+
     def late_loss(self, model: nn.Module, n: int):
         """``n`` validation sequences as the model's input features (B, T, D), and the loss at their last
         step from the last output (B, O): ``rnnkit.tools.diagnostics`` measures how much that loss feels each

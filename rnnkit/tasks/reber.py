@@ -21,7 +21,7 @@ from ..errors import UserError
 from ..models import SequenceModel
 from ..options import option
 from ..state import State
-from .base import Batch, GeneratedTask
+from .base import Batch, GeneratedTask, equal_length
 
 
 
@@ -35,6 +35,7 @@ class ReberConfig:
 
 class Reber(GeneratedTask):
     name = "reber"
+    gradient_curves = True
     predicts = True
     samples = True
     Config = ReberConfig
@@ -76,6 +77,9 @@ class Reber(GeneratedTask):
         x, lengths = pad_sequences(xs)
         y, _ = pad_sequences(ys)
         return Batch(x, lengths, y)
+
+    def diagnose_inputs(self, n: int) -> Tensor:
+        return equal_length([ReberGrammar.one_hot(s) for s in self.valid], n)
 
     def train_batch(self, step: int, batch_size: int) -> Batch:
         g = self.grammar(self.train_seed(step))

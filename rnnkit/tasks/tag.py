@@ -36,7 +36,7 @@ from ..errors import UserError
 from ..models import RecurrentConfig, SequenceModel
 from ..options import option
 from ..state import State
-from .base import Batch, Task, bucketed_batches, data_path, device_of, padded_cost, split_off
+from .base import Batch, Task, bucketed_batches, data_path, device_of, equal_length, padded_cost, split_off
 
 PAD_TAG = -100          # the target at padding: F.cross_entropy's ignore_index, and left out of every score
 UNSEEN_TAG = -1         # a gold tag training never saw: no loss (no logit for it), always a wrong prediction
@@ -140,6 +140,7 @@ class AffixTagger(SequenceModel):
 
 class Tag(Task):
     name = "tag"
+    gradient_curves = True
     predicts = True
     Config = TagConfig
     primary = "accuracy"
@@ -251,6 +252,9 @@ class Tag(Task):
         steps = max(1, min(TAG_EPOCHS * math.ceil(n / batch), int(TAG_STEP_BUDGET / cost)))
         return {"dropout": 0.5, "embed_dropout": 0.1, "steps": steps, "batch_size": batch, "lr": 2e-3,
                 "schedule": "cosine", "eval_every": max(1, steps // 10)}
+
+    def diagnose_inputs(self, n: int) -> Tensor:
+        return equal_length(self.valid_x, n)
 
     def train_batch(self, step: int, batch_size: int) -> Batch:
         """Batch ``step`` of seeded epochs grouped by length (``bucketed_batches``): words (B, T), lengths (B,),
