@@ -95,3 +95,18 @@ def test_diagnose_any_left_to_right_classifier_and_refuse_a_bidirectional_one(tm
     assert main(["diagnose", str(text), "--out", str(tmp_path / "t.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "reads left to right" in err[0] and "bidirectional" in err[0]
+
+
+def test_exploding_gradient_grows_as_the_recurrent_norm_to_the_k_and_clipping_keeps_training_finite(tmp_path, capsys):
+    """The RNN 1 notes' 1.1^n: a linear Elman network whose recurrent matrix is orthogonal times 1.1 feels its
+    state k steps back 1.1^k times more at initialisation; without clipping SGD diverges at once (one line,
+    exit 2), with the gradient norm clipped at 1 it trains."""
+    flags = ["train", "memory", "--problem", "adding", "--lag", "30", "--cell", "elman", "--activation", "identity",
+             "--init", "orthogonal", "--recurrent-norm", "1.1", "--hidden-size", "16", "--optimizer", "sgd",
+             "--lr", "0.01", "--max-steps", "20", "--eval-every", "10"]
+    assert main([*flags, "--clip-norm", "0", "--run", str(tmp_path / "free")]) == 2
+    assert "training diverged" in capsys.readouterr().err
+    assert main([*flags, "--clip-norm", "1", "--run", str(tmp_path / "clipped")]) == 0
+    assert main(["diagnose", str(tmp_path / "clipped"), "--out", str(tmp_path / "g.png"), "--sequences", "4"]) == 0
+    init = torch.tensor(json.loads((tmp_path / "g.json").read_text())["initialisation"])
+    torch.testing.assert_close(init[1:] / init[:-1], torch.full((len(init) - 1,), 1.1), rtol=1e-3, atol=0)

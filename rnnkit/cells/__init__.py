@@ -5,7 +5,8 @@ from .dropout import Dropout, DropoutState
 from .elman import ElmanCell
 from .eunn import EUNNCell
 from .gru import GRUCell
-from .init import INITIALISERS, chrono_, init_, orthogonal_recurrent_, svd_rescaled_, svd_rescaled_linear_, uniform_
+from .init import (INITIALISERS, chrono_, init_, orthogonal_recurrent_, recurrent_norm_, svd_rescaled_,
+                   svd_rescaled_linear_, uniform_)
 from .lstm import LSTMCell
 from .minimal import MinGRUCell, MinLSTMCell
 from .stack import Stack
@@ -14,4 +15,4 @@ from .zoneout import Zoneout
 
 __all__ = ["Cell", "activation", "BasicRNNCell", "MinGRUCell", "MinLSTMCell", "Dropout", "DropoutState", "ElmanCell", "EUNNCell", "GRUCell", "LSTMCell",
            "Stack", "Embedding", "LearnedInitialState", "Projection", "Residual", "Zoneout",
-           "INITIALISERS", "chrono_", "init_", "orthogonal_recurrent_", "svd_rescaled_", "svd_rescaled_linear_", "uniform_"]
+           "INITIALISERS", "chrono_", "init_", "recurrent_norm_", "orthogonal_recurrent_", "svd_rescaled_", "svd_rescaled_linear_", "uniform_"]

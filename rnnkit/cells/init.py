@@ -120,6 +120,28 @@ def orthogonal_recurrent_(module: nn.Module, gain: float = 1.0) -> nn.Module:
 
 
 @torch.no_grad()
+def recurrent_norm_(module: nn.Module, norm: float) -> nn.Module:
+    r"""Every recurrent gate block of every cell in ``module`` rescaled to the largest singular value ``norm``.
+
+    The RNN 1 notes' exploding and vanishing gradients: with a linear recurrence ``s_t = W s_{t-1}``, the
+    gradient ``k`` steps back is ``(W^T)^k`` applied to the last one, of size up to ``||W||^k``: ``1.1^k`` grows,
+    ``0.9^k`` vanishes. With an orthogonal ``W`` (``--init orthogonal``) every singular value, and so the
+    spectral radius, equals ``norm``.
+
+    >>> from rnnkit import ElmanCell
+    >>> cell = recurrent_norm_(orthogonal_recurrent_(ElmanCell(2, 6)), 1.1)
+    >>> round(torch.linalg.matrix_norm(cell.weight_hh, ord=2).item(), 4)
+    1.1
+    """
+    if not norm > 0:
+        raise ValueError(f"recurrent_norm_ needs norm > 0; received {norm!r}")
+    for cell in _cells(module):
+        for block in _matrices(cell)[1]:
+            block.mul_(norm / torch.linalg.matrix_norm(block.detach().double(), ord=2).clamp(min=1e-12).item())
+    return module
+
+
+@torch.no_grad()
 def chrono_(module: nn.Module, max_lag: int, *, generator: torch.Generator | None = None) -> nn.Module:
     r"""Chrono initialisation (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?") of
     every LSTMCell and GRUCell inside ``module``, for dependencies up to ``max_lag`` steps.

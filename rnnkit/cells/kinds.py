@@ -8,7 +8,7 @@ cells it is for) and every task pick it up.
 
 >>> kind = CELL_KINDS["gru"]
 >>> sorted(kind.options)
-['chrono', 'gru_reset_after', 'init', 'init_scale', 'layer_norm']
+['chrono', 'gru_reset_after', 'init', 'init_scale', 'layer_norm', 'recurrent_norm']
 >>> cells_taking("layer_norm")
 ['lstm', 'gru']
 """
@@ -27,7 +27,7 @@ from .lstm import LSTMCell
 from .minimal import MinGRUCell, MinLSTMCell
 
 # the options of RecurrentConfig that some cells take and others refuse (the rest, sizes and wrappers, apply to all)
-CELL_OPTIONS = ("init", "init_scale", "layer_norm", "capacity", "fft", "eunn_rotations", "chrono", "forget_bias", "peepholes",
+CELL_OPTIONS = ("init", "init_scale", "recurrent_norm", "layer_norm", "capacity", "fft", "eunn_rotations", "chrono", "forget_bias", "peepholes",
                 "proj_size", "cell_clip", "proj_clip", "forget_gate", "activation", "gru_reset_after")
 
 
@@ -54,7 +54,7 @@ def cells_taking(option_name: str) -> list[str]:
     return [name for name, kind in CELL_KINDS.items() if option_name in kind.options]
 
 
-INITIALISABLE = ("init", "init_scale", "chrono")          # --init, --init-scale and --chrono set gate weights
+INITIALISABLE = ("init", "init_scale", "recurrent_norm", "chrono")   # these flags set the gates' initial weights
 register_cell("lstm", lambda c, d: LSTMCell(
     d, c.hidden_size, forget_bias=c.forget_bias, peepholes=c.peepholes, proj_size=c.proj_size or None,
     cell_clip=c.cell_clip or None, proj_clip=c.proj_clip or None, forget_gate=c.forget_gate,
@@ -64,8 +64,8 @@ register_cell("lstm", lambda c, d: LSTMCell(
 register_cell("gru", lambda c, d: GRUCell(d, c.hidden_size, layer_norm=c.layer_norm, reset_after=c.gru_reset_after),
               INITIALISABLE + ("layer_norm", "gru_reset_after"))
 register_cell("elman", lambda c, d: ElmanCell(d, c.hidden_size, activation=c.activation),
-              ("init", "init_scale", "activation"))
-register_cell("basic", lambda c, d: BasicRNNCell(d, c.hidden_size), ("init", "init_scale"))
+              ("init", "init_scale", "recurrent_norm", "activation"))
+register_cell("basic", lambda c, d: BasicRNNCell(d, c.hidden_size), ("init", "init_scale", "recurrent_norm"))
 register_cell("mingru", lambda c, d: MinGRUCell(d, c.hidden_size))
 register_cell("minlstm", lambda c, d: MinLSTMCell(d, c.hidden_size))
 register_cell("eunn", lambda c, d: EUNNCell(d, c.hidden_size, capacity=c.capacity, fft=c.fft, rotations=c.eunn_rotations),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 
 from torch import nn
 
-from ..cells import Dropout, LearnedInitialState, Residual, Zoneout, chrono_, init_
+from ..cells import Dropout, LearnedInitialState, Residual, Zoneout, chrono_, init_, recurrent_norm_
 from ..cells.kinds import CELL_KINDS, CELL_OPTIONS, cells_taking
 from ..options import flag_name, option
 from ..runners import RNN, Bidirectional, Layers
@@ -26,6 +26,9 @@ class RecurrentConfig:
                        "--init-scale (Albert's notes), svd (U(-1, 1) over the largest singular value, every matrix and "
                        "the output layer, zero biases: the Theano notebook) or orthogonal recurrent matrices",
                        "default", choices=("default", "uniform", "svd", "orthogonal"))
+    recurrent_norm: float = option("rescale every recurrent matrix to this largest singular value after --init "
+                                   "(the RNN 1 notes' exploding 1.1^n and vanishing 0.9^n; with --init orthogonal "
+                                   "also its spectral radius; 0: off)", 0.0, at_least=0.0, at_most=1e6)
     init_scale: float = option("--init uniform: the bound a of U(-a, a) (Albert's notes use 1)", 0.1, above=0.0)
     hidden_size: int = option("units per layer (H; complex units for eunn, whose output has 2H)", 128,
                               at_least=1, at_most=65536)
@@ -106,6 +109,8 @@ class RecurrentConfig:
         cell = kind.build(self, input_size)
         if "init" in kind.options:
             init_(cell, self.init, scale=self.init_scale)      # before chrono, which sets the gates' biases
+            if self.recurrent_norm:
+                recurrent_norm_(cell, self.recurrent_norm)
         return chrono_(cell, self.chrono) if self.chrono else cell
 
     def decoder_config(self) -> "RecurrentConfig":
