@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", help="data to evaluate on (default: the run's own validation data)")
     _add_placement_flags(ev)
 
-    pr = sub.add_parser("predict", help="predict for one input with a run (classify, seq2seq, caption, forecast, "
-                        "reber)")
+    pr = sub.add_parser("predict", help="predict for one input with a run (classify, regress, seq2seq, caption, "
+                        "forecast, reber, tag)")
     pr.add_argument("run", help="a run folder")
     pr.add_argument("input", help="the input: a text, a source sequence, or a file (an image for caption; see the task)")
     pr.add_argument("--attention-map", metavar="PATH", help="seq2seq and caption runs with attention: a PNG of the "
@@ -108,9 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="sequence: (x, lengths, state) -> (outputs, state); step: (x_t, state) -> (y_t, state) "
                          "with the task's head (default sequence)")
 
-    diag = sub.add_parser("diagnose", help="the vanishing-gradient curve of a memory run: ||dL_T/ds_(T-k)|| "
+    diag = sub.add_parser("diagnose", help="the vanishing-gradient curve of a run read left to right: ||dL_T/ds_(T-k)|| "
                           "against k at initialisation and trained (PNG and JSON)")
-    diag.add_argument("run", help="a run folder of the memory task")
+    diag.add_argument("run", help="a run folder (charlm, classify, regress, reber, tag, memory)")
     diag.add_argument("--out", required=True, help="the PNG to write (the figures go beside it as .json)")
     diag.add_argument("--sequences", type=int, default=64, help="validation sequences averaged (default 64)")
 

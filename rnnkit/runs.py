@@ -46,8 +46,8 @@ def task_of(config: dict, run_dir, *, expect: str | tuple[str, ...] | None = Non
         raise UserError(f"expected a run folder of task {' or '.join(allowed)}; {run_dir} is a {name} run")
     cls = TASKS[name]
     try:
-        task = cls(cls.Config(**config["task_config"]), RecurrentConfig(**config["model"]), config["meta"],
-                   seed=config.get("seed", 0))
+        task = cls(cls.Config(**config["task_config"]), RecurrentConfig(**config["model"]).applicable(),
+                   config["meta"], seed=config.get("seed", 0))
         train_cfg = TrainConfig(**config["train"])
     except (KeyError, TypeError) as e:
         raise UserError(f"expected a config.json written by this rnnkit in {run_dir}; {e}") from None
@@ -193,8 +193,10 @@ def train_run(task_name: str, settings: dict, data, run_dir: Path, *, resume: bo
     torch.manual_seed(seed)
     task = cls.prepare(task_cfg, model_cfg, data, seed=seed)
     if not resume:   # settings that follow from the data (e.g. a series set's epochs), where none was given
-        chosen = task.data_defaults(train_cfg.batch_size if "batch_size" in given else None)
-        chosen = {k: v for k, v in chosen.items() if k not in given}
+        recipe = task.data_defaults(train_cfg.batch_size if "batch_size" in given else None)
+        chosen = {k: v for k, v in recipe.items() if k not in given}
+        if "eval_every" in chosen and "steps" in given and recipe.get("steps"):   # as many validations as the recipe
+            chosen["eval_every"] = max(1, round(recipe["eval_every"] * train_cfg.steps / recipe["steps"]))
         train_names = {f.name for f in fields(train_cfg)}
         train_cfg = replace(train_cfg, **{k: v for k, v in chosen.items() if k in train_names})
         task.model_cfg = replace(task.model_cfg, **{k: v for k, v in chosen.items() if k not in train_names})

@@ -198,3 +198,18 @@ def test_generated_tasks_refuse_data_and_a_bidirectional_model_in_one_line(tmp_p
     assert main(["train", task, "--bidirectional", "--run", str(tmp_path / "b")]) == 2
     assert "reads left to right; received --bidirectional" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_run_saved_with_an_option_its_cell_ignored_still_opens(tmp_path, capsys):
+    """Options a cell does not take are refused for new runs; a run folder saved when they were silently ignored
+    (say --capacity with a GRU) opens as it trained."""
+    run = train(tmp_path, "charlm", "--data", str(text_file(tmp_path / "t.txt")), "--seq-len", "20", "--batch-size",
+                "8", "--cell", "gru")
+    config = json.loads((run / "config.json").read_text())
+    config["model"].update(capacity=4, init_scale=0.5, fft=True)
+    (run / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 0
+    assert main(["train", "charlm", "--data", str(tmp_path / "t.txt"), "--cell", "gru", "--capacity", "4",
+                 "--run", str(tmp_path / "new")]) == 2
+    assert "--capacity is for eunn cells; received --cell gru" in capsys.readouterr().err

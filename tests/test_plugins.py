@@ -138,7 +138,7 @@ class ParityRecipe(Parity):
     train_defaults = {"steps": 4, "batch_size": 4, "eval_every": 2, "lr": 0.01, "clip_norm": 2.0}
 
     def data_defaults(self, batch_size=None):
-        return {"lr": 0.02, "steps": 6, "num_layers": 2, "clip_norm": 3.0, "weight_decay": 0.5}
+        return {"lr": 0.02, "steps": 6, "num_layers": 2, "clip_norm": 3.0, "weight_decay": 0.5, "eval_every": 3}
 
 
 def test_configuration_resolves_dataclass_then_task_then_data_then_config_file_then_flags(tmp_path):
@@ -153,4 +153,5 @@ def test_configuration_resolves_dataclass_then_task_then_data_then_config_file_t
     assert train["lr"] == 0.02 and train["clip_norm"] == 3.0              # the data's recipe over the task's
     assert model["num_layers"] == 1 and train["weight_decay"] == 0.25     # --config over the data's
     assert train["steps"] == 2                                            # a flag over --config
+    assert train["eval_every"] == 1                    # the recipe's two validations kept over the steps given
     assert json.loads((run / "checkpoint" / "trainer.json").read_text())["step"] == 2

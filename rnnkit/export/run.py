@@ -27,8 +27,8 @@ def export_run(task, model: nn.Module, out: Path, *, format: str = "onnx", what:
         raise UserError(f"expected a run of one model to export; {name} is an ensemble of {len(model.members)} "
                         f"(--ensemble), whose members ONNX would run one by one")
     if not isinstance(model, SequenceModel):
-        raise UserError(f"expected a run whose model is a recurrent stack with a head (charlm, classify, forecast, "
-                        f"reber, memory, tag); {name} is a {task.name} run")
+        raise UserError(f"expected a run whose model is a recurrent stack with a head (charlm, classify, regress, "
+                        f"forecast, reber, memory, tag); {name} is a {task.name} run")
     if model.export_refusal:
         raise UserError(f"expected a model that reads one token id or feature vector a step; {name} "
                         f"{model.export_refusal}")

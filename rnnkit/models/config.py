@@ -87,6 +87,15 @@ class RecurrentConfig:
             cell = LearnedInitialState(cell)
         return cell
 
+    def applicable(self) -> "RecurrentConfig":
+        """This config with the cell options its cell does not take back at their defaults: a run folder saved
+        before such an option was refused (when the cell ignored it) opens as it trained."""
+        kind = CELL_KINDS.get(self.cell)
+        if kind is None:
+            return self
+        defaults = {f.name: f.default for f in fields(self)}
+        return replace(self, **{n: defaults[n] for n in CELL_OPTIONS if n not in kind.options})
+
     def _check_options(self) -> None:
         kind = CELL_KINDS.get(self.cell)
         if kind is None:

@@ -18,13 +18,13 @@ from .forecast import Forecast
 from .memory import Memory
 from .tag import Tag
 
-for _plugin in entry_points(group="rnnkit.tasks"):
+TASKS = REGISTRY                 # name -> task class, in the order above, then any registered later
+
+for _plugin in entry_points(group="rnnkit.tasks"):     # after TASKS: a plug-in may import it
     try:
         _plugin.load()
     except Exception as e:           # a broken plugin must not take every command down with it
         print(f"rnnkit: warning: the task plugin {_plugin.value} did not load ({type(e).__name__}: {e})",
               file=sys.stderr)
-
-TASKS = REGISTRY                 # name -> task class, in the order above, then any registered later
 
 __all__ = ["TASKS", "CharLM", "Classify", "Regress", "Seq2SeqTask", "Caption", "Reber", "Forecast", "Memory", "Tag"]

@@ -133,6 +133,7 @@ class Task:
     gradient_curves: ClassVar[bool] = False   # ``rnnkit diagnose RUN`` (``late_loss`` below)
     streams_text: ClassVar[bool] = False      # ``rnnkit generate RUN`` streams text (a language model)
     samples: ClassVar[bool] = False           # ``rnnkit generate RUN`` prints sampled sequences (``sample_lines``)
+    outputs_classes: ClassVar[bool] = True    # the head's outputs are class scores (not values to regress)
 
     def test_metrics(self, model: nn.Module) -> "tuple[str, dict[str, float]] | None":
         """(where, metrics) of a test file scored once with the weights validation selected; None: no test file."""
@@ -170,16 +171,19 @@ class Task:
         question is how far back that prediction feels), or half the squared output for one output; the memory
         problems use their own targets."""
         from ..models import SequenceModel
-        if not isinstance(model, SequenceModel) or model.export_refusal:
-            refusal = model.export_refusal if isinstance(model, SequenceModel) else "is not a recurrent stack with a head"
-            raise UserError(f"expected a model that reads one step at a time to diagnose; this one {refusal}")
+        if not isinstance(model, SequenceModel):
+            raise UserError("expected a recurrent stack with a head to diagnose; this model is not one")
+        if model.head.in_features != model.runner.output_size:
+            raise UserError(f"expected a model whose head reads the recurrent stack alone to diagnose; this one's "
+                            f"reads {model.head.in_features} features where the stack gives {model.runner.output_size} "
+                            f"(LSTM-FCN's convolutional branch)")
         x = model.features(self.diagnose_inputs(n).to(model.device))
 
         def loss(y_T: Tensor) -> Tensor:
-            logits = model.head(y_T)
-            if logits.shape[-1] == 1:
-                return 0.5 * logits.pow(2).mean()
-            return F.cross_entropy(logits, logits.argmax(-1).detach())
+            out = model.head(y_T)
+            if not self.outputs_classes or out.shape[-1] == 1:
+                return 0.5 * out.pow(2).mean()
+            return F.cross_entropy(out, out.argmax(-1).detach())
         return x, loss
 
     def diagnose_title(self) -> str:

@@ -63,6 +63,7 @@ def read_targets(path: Path, kind: str, cfg: ClassifyConfig) -> tuple[list, list
 
 class Regress(Classify):
     name = "regress"
+    outputs_classes = False
     primary = "mse"
     higher_is_better = False
     confusion = None             # a classifier's confusion matrix: a regression's scores are errors, it has none
