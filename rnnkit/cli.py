@@ -234,7 +234,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     import torch
 
     from .runtime.checkpoint import atomic_write_json
-    from .tools.diagnostics import plot_curves, state_gradient_norms, stepping_cell
+    from .tools.diagnostics import cell_path_norms, memory_cell, plot_curves, state_gradient_norms, stepping_cell
     from .runs import open_run
     from .tasks.base import curve_tasks
     from .runtime.train import init_seed
@@ -253,16 +253,20 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
                         f"loss); {args.run} has a bidirectional one")
     task.load_eval_data(None)
     torch.manual_seed(init_seed(task.seed))                  # the run's own initial weights
-    curves = {}
+    curves, paths = {}, {}
     for name, model in (("initialisation", task.build_model().eval()), ("trained", trained)):
         x, loss_fn = task.late_loss(model, args.sequences)
-        curves[name] = state_gradient_norms(stepping_cell(model.runner), x, loss_fn)
+        cell = stepping_cell(model.runner)
+        curves[name] = state_gradient_norms(cell, x, loss_fn)
+        if memory_cell(cell.initial_state(1)) is not None:      # an LSTM: its memory cell's own path too
+            paths[f"{name}: memory cell, ||dc_T/dc_(T-k)||"] = cell_path_norms(cell, x.detach())
     title = task.diagnose_title()
-    plot_curves(curves, out, title=title)
+    plot_curves({**curves, **paths}, out, title=title)
     atomic_write_json(out.with_suffix(".json"), {"title": title, "k": list(range(len(curves["trained"]))),
-                                                 **{k: v.tolist() for k, v in curves.items()}})
-    for name, norms in curves.items():
-        print(f"{name}: ||dL/ds|| at k = 0: {float(norms[0]):.3g}, at k = {len(norms) - 1}: {float(norms[-1]):.3g}")
+                                                 **{k: v.tolist() for k, v in {**curves, **paths}.items()}})
+    for name, norms in {**curves, **paths}.items():
+        what = name if name in paths else f"{name}: ||dL/ds||"
+        print(f"{what} at k = 0: {float(norms[0]):.3g}, at k = {len(norms) - 1}: {float(norms[-1]):.3g}")
     print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
 

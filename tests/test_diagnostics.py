@@ -3,6 +3,7 @@ state, is flat for a unitary step and shrinks for a contracting one; `rnnkit dia
 figure from a run folder and refuses other tasks with one line."""
 import json
 
+import pytest
 import torch
 
 import rnnkit as rk
@@ -110,3 +111,21 @@ def test_exploding_gradient_grows_as_the_recurrent_norm_to_the_k_and_clipping_ke
     assert main(["diagnose", str(tmp_path / "clipped"), "--out", str(tmp_path / "g.png"), "--sequences", "4"]) == 0
     init = torch.tensor(json.loads((tmp_path / "g.json").read_text())["initialisation"])
     torch.testing.assert_close(init[1:] / init[:-1], torch.full((len(init) - 1,), 1.1), rtol=1e-3, atol=0)
+
+
+def test_lstm_runs_also_get_the_memory_cell_path_with_and_without_a_forget_gate(tmp_path, capsys):
+    """The RNN 1 notes: along the memory cell dc_t/dc_(t-1) = f_t; without a forget gate it is 1, so the far past
+    stays felt where a forget gate (closed by half at initialisation) lets it fade."""
+    far = {}
+    for gate in ("--forget-gate", "--no-forget-gate"):
+        run = tmp_path / gate
+        assert main(["train", "memory", "--lag", "30", "--hidden-size", "8", "--max-steps", "2", gate,
+                     "--run", str(run)]) == 0
+        assert main(["diagnose", str(run), "--out", str(tmp_path / f"{gate}.png"), "--sequences", "4"]) == 0
+        curves = json.loads((tmp_path / f"{gate}.json").read_text())
+        path = curves["initialisation: memory cell, ||dc_T/dc_(T-k)||"]
+        assert len(path) == len(curves["initialisation"]) == 30 + 20 + 1
+        assert path[0] == pytest.approx(8 ** 0.5, rel=1e-5)                # d(sum c_T)/dc_T: a vector of ones
+        far[gate] = path[-1]
+    assert far["--no-forget-gate"] > 1.0 > 1e-3 > far["--forget-gate"]
+    assert "memory cell" in capsys.readouterr().out

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from ..state import State, leaves, map_state
 
-__all__ = ["state_gradient_norms", "plot_curves", "stepping_cell"]
+__all__ = ["state_gradient_norms", "cell_path_norms", "plot_curves", "stepping_cell"]
 
 
 def stepping_cell(runner: nn.Module) -> nn.Module:
@@ -72,6 +72,42 @@ def state_gradient_norms(cell: nn.Module, x: Tensor, loss_fn: Callable[[Tensor],
         squares = [t.grad.reshape(B, -1).pow(2).sum(1) for t in leaves(s) if t.grad is not None]
         norms.append(torch.stack(squares).sum(0).sqrt().mean() if squares else x.new_zeros(()))
     return torch.stack(norms).detach()
+
+
+def memory_cell(state: State) -> Tensor | None:
+    """The memory cell ``c`` of an LSTM state, or of the top layer of a stack of them; None for other states."""
+    top = state[-1] if isinstance(state, tuple) and not hasattr(state, "_fields") and state else state
+    return getattr(top, "c", None)
+
+
+def cell_path_norms(cell: nn.Module, x: Tensor, *, initial_state: State = None) -> Tensor:
+    r"""``||d(sum of c_T) / dc_{T-k}||`` for k = 0 .. T: how much an LSTM's last memory cell depends on the cell
+    ``k`` steps before (the RNN 1 notes: ``c_t = f_t c_{t-1} + i_t g_t``, so along the cell ``dc_t/dc_{t-1}`` is
+    ``f_t``, near 1 when the forget gate stays open and exactly 1 without a forget gate; the paths through ``h``
+    add to it). Mean over the batch of each sequence's norm.
+
+    >>> from rnnkit import LSTMCell
+    >>> x = torch.randn(3, 40, 2)
+    >>> kept = cell_path_norms(LSTMCell(2, 8, forget_gate=False), x)
+    >>> forgetting = cell_path_norms(LSTMCell(2, 8), x)
+    >>> bool(kept[-1] > 0.5), bool(forgetting[-1] < 1e-3)           # 40 steps back
+    (True, True)
+    """
+    B = x.shape[0]
+    state = initial_state if initial_state is not None else cell.initial_state(B, device=x.device, dtype=x.dtype)
+    state = map_state(lambda t: t.detach().clone().requires_grad_(), state)
+    if memory_cell(state) is None:
+        raise ValueError("expected an LSTM (or a stack of them) for the memory-cell path; its state has no c")
+    cells = [memory_cell(state)]
+    for x_t in x.unbind(1):
+        _, state = cell(x_t, state)
+        c = memory_cell(state)
+        if c.requires_grad:
+            c.retain_grad()
+        cells.append(c)
+    cells[-1].sum().backward()
+    return torch.stack([c.grad.reshape(B, -1).norm(dim=1).mean() if c.grad is not None else x.new_zeros(())
+                        for c in reversed(cells)]).detach()
 
 
 def plot_curves(curves: dict[str, Tensor], path: Path | str, *, title: str) -> None:
