@@ -127,5 +127,5 @@ def test_lstm_runs_also_get_the_memory_cell_path_with_and_without_a_forget_gate(
         assert len(path) == len(curves["initialisation"]) == 30 + 20 + 1
         assert path[0] == pytest.approx(8 ** 0.5, rel=1e-5)                # d(sum c_T)/dc_T: a vector of ones
         far[gate] = path[-1]
-    assert far["--no-forget-gate"] > 1.0 > 1e-3 > far["--forget-gate"]
+    assert far["--no-forget-gate"] > 1.0 > 1e-2 > far["--forget-gate"]         # 3.4 and 4e-4 here
     assert "memory cell" in capsys.readouterr().out
