@@ -201,17 +201,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .runs import open_run
-    from .tasks.base import REGISTRY, predicting_tasks
+    from .tasks.base import tasks_with
 
     task, model = open_run(Path(args.run), device=args.device)
     if not task.predicts:
-        raise UserError(f"expected a run of a task with predictions ({', '.join(predicting_tasks())}); "
+        raise UserError(f"expected a run of a task with predictions ({', '.join(tasks_with('predicts'))}); "
                         f"{args.run} is a {task.name} run: use `rnnkit generate`")
     extra = {}
     if args.attention_map:
         if not task.attention_maps:
-            raise UserError(f"--attention-map is for {' and '.join(n for n, t in REGISTRY.items() if t.attention_maps)}"
-                            f" runs; {args.run} is a {task.name} run")
+            raise UserError(f"--attention-map is for {' and '.join(tasks_with('attention_maps'))} runs; {args.run} "
+                            f"is a {task.name} run")
         if not Path(args.attention_map).parent.is_dir():
             raise UserError(f"expected --attention-map in an existing folder; received {args.attention_map}")
         extra["attention_map"] = args.attention_map
@@ -236,7 +236,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from .runtime.checkpoint import atomic_write_json
     from .tools.diagnostics import cell_path_norms, memory_cell, plot_curves, state_gradient_norms, stepping_cell
     from .runs import open_run
-    from .tasks.base import curve_tasks
+    from .tasks.base import tasks_with
     from .runtime.train import init_seed
 
     if args.sequences < 1:
@@ -246,7 +246,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         raise UserError(f"expected --out a .png path in an existing folder; received {args.out}")
     task, trained = open_run(Path(args.run))
     if not task.gradient_curves:
-        raise UserError(f"expected a run of a task with gradient curves ({', '.join(curve_tasks())}); {args.run} "
+        raise UserError(f"expected a run of a task with gradient curves ({', '.join(tasks_with('gradient_curves'))}); {args.run} "
                         f"is a {task.name} run")
     if task.model_cfg.bidirectional:
         raise UserError(f"expected a model that reads left to right to diagnose (the gradient of its last step's "

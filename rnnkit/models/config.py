@@ -90,20 +90,21 @@ class RecurrentConfig:
     def applicable(self) -> "RecurrentConfig":
         """This config with the cell options its cell does not take back at their defaults: a run folder saved
         before such an option was refused (when the cell ignored it) opens as it trained."""
-        kind = CELL_KINDS.get(self.cell)
-        if kind is None:
+        if self.cell not in CELL_KINDS:
             return self
-        defaults = {f.name: f.default for f in fields(self)}
-        return replace(self, **{n: defaults[n] for n in CELL_OPTIONS if n not in kind.options})
+        return replace(self, **self._not_taken())
+
+    def _not_taken(self) -> dict:
+        """The cell options this config's cell does not take, each with its default value."""
+        kind, defaults = CELL_KINDS[self.cell], {f.name: f.default for f in fields(self)}
+        return {n: defaults[n] for n in CELL_OPTIONS if n not in kind.options}
 
     def _check_options(self) -> None:
-        kind = CELL_KINDS.get(self.cell)
-        if kind is None:
+        if self.cell not in CELL_KINDS:
             raise ValueError(f"cell must be one of {', '.join(CELL_KINDS)}; received {self.cell!r}")
-        defaults = {f.name: f.default for f in fields(self)}
-        for name in CELL_OPTIONS:
+        for name, default in self._not_taken().items():
             value = getattr(self, name)
-            if value != defaults[name] and name not in kind.options:
+            if value != default:
                 takers = cells_taking(name)
                 cells = " and ".join([", ".join(takers[:-1]), takers[-1]] if len(takers) > 1 else takers)
                 raise ValueError(f"{flag_name('no_' + name if value is False else name)} is for {cells} cells; "

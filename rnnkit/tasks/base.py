@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -120,6 +120,17 @@ class Task:
         ``--config`` set the field; ``batch_size`` is the user's, when given. Called before the model is built."""
         return {}
 
+    _epoch: tuple[int, int] | None = None     # the (epoch, batch size) whose batches ``_epoch_batches`` holds
+
+    def bucketed_rows(self, step: int, batch_size: int, n: int, lengths: Callable[[], list[int]]) -> Tensor:
+        """The rows of training batch ``step`` among ``n`` examples: seeded epochs of ``bucketed_batches`` over
+        ``lengths()`` (asked for once an epoch), each epoch's batches kept until the next."""
+        epoch, i = divmod(step, math.ceil(n / batch_size))
+        if self._epoch != (epoch, batch_size):
+            self._epoch = (epoch, batch_size)
+            self._epoch_batches = bucketed_batches(lengths(), batch_size, self.seed, epoch)
+        return self._epoch_batches[i]
+
     def initialize(self, model: nn.Module) -> None:
         """Called once on a freshly built model before training (e.g. a language model's weights copied in)."""
 
@@ -149,19 +160,19 @@ class Task:
 
     def predict(self, model: nn.Module, text: str, **options) -> list[str]:
         """The lines ``rnnkit predict`` prints for one input (tasks with ``predicts = True``)."""
-        raise UserError(f"expected a run of a task with predictions ({', '.join(predicting_tasks())}); this is a "
+        raise UserError(f"expected a run of a task with predictions ({', '.join(tasks_with('predicts'))}); this is a "
                         f"{self.name} run")
 
     def sample_lines(self, model: nn.Module, count: int, *, seed: int | None = None) -> list[str]:
         """``count`` sequences sampled from the model, one a line, with what the task says of each (tasks with
         ``samples = True``)."""
-        raise UserError(f"expected a run of a task that generates ({', '.join(generating_tasks())}); this is a "
+        raise UserError(f"expected a run of a task that generates ({', '.join(tasks_with('streams_text', 'samples'))}); this is a "
                         f"{self.name} run")
 
     def diagnose_inputs(self, n: int) -> Tensor:
         """``n`` validation inputs of one length, without padding: token ids (n, T) or features (n, T, D). A task
         that gives them has gradient curves (``late_loss`` below)."""
-        raise UserError(f"expected a run of a task with gradient curves ({', '.join(curve_tasks())}); this is a "
+        raise UserError(f"expected a run of a task with gradient curves ({', '.join(tasks_with('gradient_curves'))}); this is a "
                         f"{self.name} run")
 
     def late_loss(self, model: nn.Module, n: int):
@@ -256,16 +267,13 @@ def equal_length(sequences: list[Tensor], n: int) -> Tensor:
     return torch.stack([s[:T] for s in longest])
 
 
-def predicting_tasks() -> list[str]:
-    return [name for name, t in REGISTRY.items() if t.predicts]
+def tasks_with(*capabilities: str) -> list[str]:
+    """The registered tasks declaring any of ``capabilities`` (class attributes of ``Task``), for error lines.
 
-
-def generating_tasks() -> list[str]:
-    return [name for name, t in REGISTRY.items() if t.streams_text or t.samples]
-
-
-def curve_tasks() -> list[str]:
-    return [name for name, t in REGISTRY.items() if t.gradient_curves]
+    >>> tasks_with("attention_maps")
+    ['seq2seq', 'caption']
+    """
+    return [name for name, t in REGISTRY.items() if any(getattr(t, c) for c in capabilities)]
 
 
 def device_of(model: nn.Module) -> torch.device:

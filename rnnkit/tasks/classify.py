@@ -34,7 +34,7 @@ from ..tools.figures import confusion_figure
 from ..models import FCN_FILTERS, FCN_KERNELS, LSTMFCN, Ensemble, RecurrentConfig, SequenceModel, is_ensemble, population_statistics_
 from ..options import option
 from ..state import State
-from .base import Batch, Task, bucketed_batches, data_path, equal_length, padded_cost
+from .base import Batch, Task, data_path, equal_length, padded_cost
 
 
 
@@ -332,7 +332,6 @@ class Classify(Task):
     higher_is_better = True
     model_defaults = {"hidden_size": 128}
     train_defaults = {"steps": 1000, "batch_size": 32, "lr": 2e-3, "eval_every": 100}
-    _epoch: tuple[int, int] | None = None    # the (epoch, batch size) whose batches ``_batches`` holds
     _sample: Tensor | None = None            # training examples that give the batch-norm population statistics
     train_x: list[Tensor] | tuple = ()       # set by ``prepare``; a run opened for evaluation has none
 
@@ -532,12 +531,7 @@ class Classify(Task):
 
     def train_batch(self, step: int, batch_size: int) -> Batch:
         """Batch ``step`` of seeded epochs grouped by length (``bucketed_batches``), so a batch pads little."""
-        per_epoch = math.ceil(len(self.train_y) / batch_size)
-        epoch, i = divmod(step, per_epoch)
-        if self._epoch != (epoch, batch_size):
-            self._epoch = (epoch, batch_size)
-            self._batches = bucketed_batches([len(x) for x in self.train_x], batch_size, self.seed, epoch)
-        idx = self._batches[i]
+        idx = self.bucketed_rows(step, batch_size, len(self.train_y), lambda: [len(x) for x in self.train_x])
         x, lengths = pad_sequences([self.train_x[i] for i in idx])
         return Batch(x, lengths, self.train_y[idx])
 

@@ -34,7 +34,7 @@ from ..options import option
 from ..state import State
 from ..runtime.batches import to_device
 from ..tools.figures import attention_figure
-from .base import device_of, Batch, Task, bucketed_batches, padded_cost, split_off
+from .base import device_of, Batch, Task, padded_cost, split_off
 from .scoring import error_rates, teacher_forced, teacher_forced_scores
 
 
@@ -225,11 +225,8 @@ class Seq2SeqTask(Task):
         if self.meta["data"] == "sort":
             pairs = self.sort_pairs(random.Random(self.seed * 1_000_003 + step), batch_size)
             return self._batch([self.encode_pair(s, t) for s, t in pairs])
-        epoch, i = divmod(step, math.ceil(len(self.train_pairs) / batch_size))
-        if getattr(self, "_epoch", None) != (epoch, batch_size):       # batches grouped by length, epoch by epoch
-            self._epoch = (epoch, batch_size)
-            self._batches = bucketed_batches(self._lengths(), batch_size, self.seed, epoch)
-        return self._batch([self.train_pairs[r] for r in self._batches[i].tolist()])
+        rows = self.bucketed_rows(step, batch_size, len(self.train_pairs), self._lengths)   # grouped by length
+        return self._batch([self.train_pairs[r] for r in rows.tolist()])
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
         return teacher_forced(model, batch)[0], None, len(batch.lengths)

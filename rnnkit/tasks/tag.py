@@ -36,7 +36,7 @@ from ..errors import UserError
 from ..models import RecurrentConfig, SequenceModel
 from ..options import option
 from ..state import State
-from .base import Batch, Task, bucketed_batches, data_path, device_of, equal_length, padded_cost, split_off
+from .base import Batch, Task, data_path, device_of, equal_length, padded_cost, split_off
 
 PAD_TAG = -100          # the target at padding: F.cross_entropy's ignore_index, and left out of every score
 UNSEEN_TAG = -1         # a gold tag training never saw: no loss (no logit for it), always a wrong prediction
@@ -148,7 +148,6 @@ class Tag(Task):
     unit = "word"
     model_defaults = {"hidden_size": 128, "bidirectional": True}
     train_defaults = {"steps": 1000, "batch_size": 32, "lr": 2e-3, "eval_every": 100}
-    _epoch: tuple[int, int] | None = None     # the (epoch, batch size) whose batches ``_batches`` holds
     train_x: list[Tensor] | tuple = ()        # set by ``prepare``; a run opened for evaluation has none
     confusion: Tensor | None = None           # of the last scoring: rows gold, columns predicted
 
@@ -259,11 +258,7 @@ class Tag(Task):
     def train_batch(self, step: int, batch_size: int) -> Batch:
         """Batch ``step`` of seeded epochs grouped by length (``bucketed_batches``): words (B, T), lengths (B,),
         tags (B, T) with ``PAD_TAG`` at padding."""
-        epoch, i = divmod(step, math.ceil(len(self.train_x) / batch_size))
-        if self._epoch != (epoch, batch_size):
-            self._epoch = (epoch, batch_size)
-            self._batches = bucketed_batches([len(x) for x in self.train_x], batch_size, self.seed, epoch)
-        rows = self._batches[i].tolist()
+        rows = self.bucketed_rows(step, batch_size, len(self.train_x), lambda: [len(x) for x in self.train_x]).tolist()
         x, lengths = pad_sequences([self.train_x[r] for r in rows])
         y, _ = pad_sequences([self.train_y[r] for r in rows], padding_value=PAD_TAG)
         return Batch(x, lengths, y)

@@ -52,24 +52,34 @@ def state_gradient_norms(cell: nn.Module, x: Tensor, loss_fn: Callable[[Tensor],
     ``x`` (B, T, D) is stepped through ``cell`` from ``initial_state`` (default: the cell's own);
     ``loss_fn(y_T)`` maps the last step's output (B, O) to the scalar loss ``L``.
     """
+    y, states = _stepped(cell, x, initial_state)
+    loss_fn(y).backward()
+    return _grad_norms(states, leaves, x)
+
+
+def _stepped(cell: nn.Module, x: Tensor, initial_state: State) -> tuple[Tensor, list[State]]:
+    """The last output and every state s_0 .. s_T of ``x`` (B, T, D) stepped through ``cell``, each state's
+    leaves keeping their gradient once a loss is differentiated."""
     if x.dim() != 3 or x.shape[1] < 1:
         raise ValueError(f"expected x of shape (B, T >= 1, D); received {tuple(x.shape)}")
     B = x.shape[0]
     state = initial_state if initial_state is not None else cell.initial_state(B, device=x.device, dtype=x.dtype)
     state = map_state(lambda t: t.detach().clone().requires_grad_(), state)
-    states = [state]
-    y = None
+    states, y = [state], None
     for x_t in x.unbind(1):
         y, state = cell(x_t, state)
         for t in leaves(state):
             if t.requires_grad:
                 t.retain_grad()
         states.append(state)
-    loss = loss_fn(y)
-    loss.backward()
-    norms = []
+    return y, states
+
+
+def _grad_norms(states: list[State], parts: Callable[[State], list[Tensor]], x: Tensor) -> Tensor:
+    """For k = 0 .. T, the batch's mean of each sequence's gradient norm over ``parts(s_{T-k})`` together."""
+    B, norms = x.shape[0], []
     for s in reversed(states):                                       # k = 0 first
-        squares = [t.grad.reshape(B, -1).pow(2).sum(1) for t in leaves(s) if t.grad is not None]
+        squares = [t.grad.reshape(B, -1).pow(2).sum(1) for t in parts(s) if t.grad is not None]
         norms.append(torch.stack(squares).sum(0).sqrt().mean() if squares else x.new_zeros(()))
     return torch.stack(norms).detach()
 
@@ -94,21 +104,11 @@ def cell_path_norms(cell: nn.Module, x: Tensor, *, initial_state: State = None) 
     >>> bool(kept[-1] > 1.0), bool(forgetting[-1] < 1e-2)           # 40 steps back (k = 0: sqrt(8))
     (True, True)
     """
-    B = x.shape[0]
-    state = initial_state if initial_state is not None else cell.initial_state(B, device=x.device, dtype=x.dtype)
-    state = map_state(lambda t: t.detach().clone().requires_grad_(), state)
-    if memory_cell(state) is None:
+    _, states = _stepped(cell, x, initial_state)
+    if memory_cell(states[0]) is None:
         raise ValueError("expected an LSTM (or a stack of them) for the memory-cell path; its state has no c")
-    cells = [memory_cell(state)]
-    for x_t in x.unbind(1):
-        _, state = cell(x_t, state)
-        c = memory_cell(state)
-        if c.requires_grad:
-            c.retain_grad()
-        cells.append(c)
-    cells[-1].sum().backward()
-    return torch.stack([c.grad.reshape(B, -1).norm(dim=1).mean() if c.grad is not None else x.new_zeros(())
-                        for c in reversed(cells)]).detach()
+    memory_cell(states[-1]).sum().backward()
+    return _grad_norms(states, lambda s: [memory_cell(s)], x)
 
 
 def plot_curves(curves: dict[str, Tensor], path: Path | str, *, title: str) -> None:
