@@ -205,7 +205,7 @@ def test_the_head_reads_the_length_only_where_training_lengths_differ_and_filter
 
 def test_narrower_convolutions_buy_more_passes_under_the_same_budget(tmp_path):
     from rnnkit.tasks import TASKS
-    from rnnkit.tasks.classify import fcn_step_cost
+    from rnnkit.tasks.series_inputs import fcn_step_cost
     cls = TASKS["classify"]
     folder = str(_series_folder(tmp_path, [3000] * 60))
     wide = cls.prepare(cls.Config(filters="128,256,128"), RecurrentConfig(), folder).data_defaults()["steps"]
@@ -216,7 +216,7 @@ def test_narrower_convolutions_buy_more_passes_under_the_same_budget(tmp_path):
 def test_auto_filters_follow_the_passes_the_budget_affords(tmp_path):
     """FCN's widths where the budget pays for MIN_SERIES_PASSES passes of them; half as wide where it does not."""
     from rnnkit.tasks import TASKS
-    from rnnkit.tasks.classify import MIN_SERIES_PASSES, NARROW_FILTERS, SERIES_STEP_BUDGET
+    from rnnkit.tasks.series_inputs import MIN_SERIES_PASSES, NARROW_FILTERS, SERIES_STEP_BUDGET
     from rnnkit.models import FCN_FILTERS
     cls = TASKS["classify"]
     short = cls.prepare(cls.Config(), RecurrentConfig(), str(_series_folder(tmp_path, [50] * 40)))

@@ -155,8 +155,9 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     from rnnkit.cli import main
     from rnnkit.tasks.base import padded_cost
     from rnnkit.models import FCN_FILTERS
-    from rnnkit.tasks.classify import (SERIES_EPOCHS, SERIES_STEP_BUDGET, STEP_OVERHEAD, TEXT_EPOCHS,
-                                       TEXT_STEP_BUDGET, fcn_step_cost)
+    from rnnkit.tasks.base import STEP_OVERHEAD
+    from rnnkit.tasks.series_inputs import SERIES_EPOCHS, SERIES_STEP_BUDGET, fcn_step_cost
+    from rnnkit.tasks.text_inputs import TEXT_EPOCHS, TEXT_STEP_BUDGET
     folder = tmp_path / "Toy"
     folder.mkdir()
     ts_file(folder / "Toy_TRAIN.ts", n=60, seed=2)

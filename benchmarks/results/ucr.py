@@ -241,7 +241,8 @@ CANDIDATES = {"defaults": [],
               "series-norm": ["--normalize", "series"],
               "lstm128": ["--hidden-size", "128"],
               "length-off": ["--length-input", "off"],
-              "narrow": ["--filters", "64,128,64"]}
+              "narrow": ["--filters", "64,128,64"],
+              "random-batches": ["--batches", "random"]}
 MINIROCKET = "minirocket"
 
 

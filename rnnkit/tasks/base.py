@@ -73,6 +73,19 @@ def padded_cost(lengths: list[int], batch_size: int, seed: int = 0) -> float:
     return sum(len(b) * int(size[b].max()) for b in batches) / max(len(batches), 1)
 
 
+STEP_OVERHEAD = 550   # what one update costs beyond its steps, in steps of the series model (measured)
+
+
+def affordable_updates(lengths: list[int], batch: int, per_step: float, budget: float, seed: int = 0) -> int:
+    """Updates of ``batch`` examples grouped by length that ``budget`` steps pay for: each costs the padded steps
+    of its batch times ``per_step`` (a step's cost relative to the budget's unit) plus ``STEP_OVERHEAD``.
+
+    >>> affordable_updates([10] * 8, 4, 1.0, 5900)              # 40 padded steps + 550 an update
+    10
+    """
+    return int(budget / (max(padded_cost(lengths, batch, seed), 1) * per_step + STEP_OVERHEAD))
+
+
 def split_off(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
     """A seeded random (train, valid) split of ``range(n)``; at least one example on each side when n > 1."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 104729))

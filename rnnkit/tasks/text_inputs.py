@@ -1,0 +1,127 @@
+"""Texts as a classifier's or a regressor's input: tokens (characters or words), a vocabulary, the recurrent model
+with an embedding, and the text recipe; a model may start from a character language model (``lm_transfer``).
+
+Texts come as CSV / TSV (a header naming the text and label columns), JSONL, or a folder with one subfolder (or one
+``<Label>.txt``) per class. Albert's notes' Buzzometer reads a text both ways and joins the forward run's last output
+with the backward run's first; the default here reads both ways and takes the maximum over the steps.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ..data.text import read_labelled
+from ..data.vocab import PAD, UNK, Vocab
+from ..errors import UserError
+from ..models import RecurrentConfig, SequenceModel
+from .base import affordable_updates
+from .lm_transfer import copy_language_model_, fine_tuning_groups, language_model
+
+TEXT_EPOCHS = 3                  # passes over a text set's training examples
+TEXT_STEP_BUDGET = 8_000_000     # token steps a run may cost: about 10 minutes of the default text model on 2 cores
+
+
+def tokenize(text: str, cfg) -> list[str]:
+    """A text's tokens: characters or words and punctuation (``cfg.tokens``), lowercased first if ``cfg.lowercase``,
+    at most ``cfg.max_len`` of them (0: all).
+
+    >>> from types import SimpleNamespace as S
+    >>> tokenize("Hi, there!", S(lowercase=True, tokens="word", max_len=0))
+    ['hi', ',', 'there', '!']
+    """
+    if cfg.lowercase:
+        text = text.lower()
+    tokens = re.findall(r"\w+|[^\w\s]", text) if cfg.tokens == "word" else list(text)
+    return tokens[: cfg.max_len] if cfg.max_len else tokens
+
+
+class TextInputs:
+    """What a many-to-one task does with texts: read, describe (``meta``: the vocabulary), encode, model, recipe,
+    and the start from a language model."""
+
+    kind: ClassVar[str] = "text"
+
+    @staticmethod
+    def reads(path: Path) -> bool:
+        return True
+
+    @staticmethod
+    def resolve(cfg, model_cfg: RecurrentConfig, raw_x: list[str], path: Path):
+        """(config, model config) with the choices auto leaves to texts made (the recurrent model, the maximum over
+        the steps), or a language model's cell and sizes with ``--init-from``."""
+        if cfg.model == "lstm-fcn" or cfg.normalize in ("series", "none"):
+            raise UserError(f"--model lstm-fcn and --normalize are for series data; {path} holds texts")
+        cfg = replace(cfg, **{k: v for k, v in {"model": "rnn", "readout": "max"}.items() if getattr(cfg, k) == "auto"})
+        if cfg.init_from:
+            if getattr(cfg, "ensemble", 1) > 1:
+                raise UserError(f"expected one model with --init-from (it starts from one language model); received "
+                                f"--ensemble {cfg.ensemble}")
+            cfg, model_cfg, _ = language_model(cfg, model_cfg)
+        return cfg, model_cfg
+
+    @staticmethod
+    def read(path: Path, cfg) -> tuple[list[str], list[str]]:
+        pairs = read_labelled(path, text_column=cfg.text_column, label_column=cfg.label_column)
+        return [t for t, _ in pairs], [l for _, l in pairs]
+
+    @staticmethod
+    def describe(cfg, raw_x: list[str], path: Path) -> dict:
+        """The vocabulary: a language model's symbols (``--init-from``), or the training texts' own tokens seen at
+        least ``--min-count`` times, after <pad> and <unk>."""
+        if cfg.init_from:
+            _, _, symbols = language_model(cfg, RecurrentConfig())
+            return {"vocab": symbols, "init_from": cfg.init_from}
+        vocab = Vocab.build([tokenize(t, cfg) for t in raw_x], specials=[PAD, UNK], min_count=cfg.min_count)
+        return {"vocab": vocab.symbols}
+
+    @staticmethod
+    def shape(cfg, x: list[Tensor], meta: dict, seed: int) -> dict:
+        return {}
+
+    @staticmethod
+    def encode(cfg, meta: dict, raw_x: list[str], where: str) -> list[Tensor]:
+        """Each text's token ids (an empty text: one <pad>)."""
+        vocab = Vocab(meta["vocab"])
+        return [torch.tensor(vocab.encode(tokenize(t, cfg), unk=UNK) or [vocab.index[PAD]], dtype=torch.long)
+                for t in raw_x]
+
+    @staticmethod
+    def model(cfg, model_cfg: RecurrentConfig, meta: dict, output_size: int) -> nn.Module:
+        return SequenceModel(model_cfg, vocab_size=len(meta["vocab"]), embed_size=cfg.embed_size,
+                             output_size=output_size, readout=cfg.readout)
+
+    @staticmethod
+    def recipe(cfg, meta: dict, lengths: list[int], batch_size: int | None, seed: int) -> dict:
+        """A bidirectional LSTM (one way when it starts from a language model) with dropout 0.5 before the head and
+        embedding dropout 0.1, Adam at 2e-3 in batches of 32 with a cosine decay over ``TEXT_EPOCHS`` passes, at
+        most ``TEXT_STEP_BUDGET`` token steps; about 8 validations a run."""
+        batch = batch_size or min(32, len(lengths))
+        updates = affordable_updates(lengths, batch, 1.0, TEXT_STEP_BUDGET, seed)
+        steps = max(1, min(TEXT_EPOCHS * math.ceil(len(lengths) / batch), updates))
+        text = {"dropout": 0.5, "embed_dropout": 0.1, "steps": steps, "batch_size": batch, "lr": 2e-3,
+                "schedule": "cosine", "eval_every": max(1, steps // 8)}
+        return text if meta.get("init_from") else {**text, "bidirectional": True}
+
+    @staticmethod
+    def parse(text: str) -> list[str]:
+        """The inputs ``rnnkit predict`` reads from its argument: the text itself."""
+        return [text]
+
+    @staticmethod
+    def initialize(model: nn.Module, meta: dict) -> None:
+        """A new run with ``--init-from``: the language model's embedding rows and recurrent layers, copied."""
+        if meta.get("init_from"):
+            copy_language_model_(model, meta["init_from"])
+
+    @staticmethod
+    def param_groups(model: nn.Module, cfg, meta: dict) -> list[dict]:
+        """ULMFiT's discriminative rates and gradual unfreezing with ``--init-from``; otherwise one group."""
+        if not meta.get("init_from"):
+            return [{"params": list(model.parameters())}]
+        return fine_tuning_groups(model, cfg.lr_decay, cfg.unfreeze_every)
