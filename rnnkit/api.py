@@ -39,17 +39,17 @@ from .errors import UserError
 from .runs import (check_new, discard_unfinished, merged_settings, open_run, read_config, setting_names, task_of,
                    train_run, unknown_names)
 from .tasks import TASKS
+from .tasks.base import tasks_with
 
 __all__ = ["fit", "load", "Run"]
 
 # keywords of ``fit`` beside the settings of the config dataclasses, as the command line has them
 RUN_OPTIONS = ("config", "resume", "device", "precision", "tensorboard")
 RENAMED = {"max_steps": "steps"}          # flag name -> config field
-LABELLED = ("classify", "regress")        # tasks whose in-memory data is (X, y)
-# what each task takes in memory, for the error that says so
-_IN_MEMORY = {"classify": " or (X, y)", "regress": " or (X, y)", "seq2seq": " or a list of (source, target) pairs",
-              "forecast": " or an array, a dict of columns or a DataFrame",
-              "charlm": " or the text as a list of strings (joined as they are) or bytes"}
+# what each form of data in memory (``Task.in_memory``) is, for the error that says so
+_IN_MEMORY = {"labelled": " or (X, y)", "pairs": " or a list of (source, target) pairs",
+              "columns": " or an array, a dict of columns or a DataFrame",
+              "text": " or the text as a list of strings (joined as they are) or bytes"}
 
 
 def fit(task: str, data=None, run_dir=None, *, verbose: bool = True, figures: bool = True, **options) -> "Run":
@@ -83,7 +83,7 @@ def fit(task: str, data=None, run_dir=None, *, verbose: bool = True, figures: bo
         else:
             check_new(run_dir)
             settings = merged_settings(cls, run_options.get("config"), given)
-        path, record = _stage(task, data, run_dir / "data", settings)
+        path, record = _stage(cls, data, run_dir / "data", settings)
         train_run(task, settings, path, run_dir, resume=resume, device=device,
                   precision=run_options.get("precision") or "fp32", tensorboard=run_options.get("tensorboard"),
                   record=record, echo=print if verbose else None, progress=verbose, figures=figures)
@@ -99,30 +99,32 @@ def fit(task: str, data=None, run_dir=None, *, verbose: bool = True, figures: bo
     return run
 
 
-def _stage(task: str, data, folder: Path, settings: dict) -> tuple[str | None, dict | None]:
-    """(the path the task reads, what was written) for ``data``: a path as it is, data in memory written into
-    ``folder``; a ``valid`` setting given in memory is written beside it and becomes its path."""
+def _stage(task, data, folder: Path, settings: dict) -> tuple[str | None, dict | None]:
+    """(the path the task class ``task`` reads, what was written) for ``data``: a path as it is, data in memory
+    written into ``folder`` in the task's form (``Task.in_memory``); a ``valid`` setting given in memory is written
+    beside it and becomes its path."""
     if data is None or isinstance(data, (str, Path)):
         return (None if data is None else str(data)), None
-    if task in LABELLED:
+    form = task.in_memory
+    if form == "labelled":
         columns = {k: settings[k] for k in ("text_column", "label_column") if settings.get(k)}
         path, record = _write_labelled(task, data, folder, "train", columns)
         if settings.get("valid") is not None and not isinstance(settings["valid"], (str, Path)):
             settings["valid"] = str(_write_labelled(task, settings["valid"], folder, "valid", columns,
                                                     classes=record.get("labels"))[0])
         return str(path), record
-    if task == "seq2seq":
+    if form == "pairs":
         path = write_pairs(folder / "train.tsv", data)
         return str(path), {"data": str(path), "examples": len(data)}
-    if task == "forecast":
+    if form == "columns":
         path = write_columns(folder / "series.csv", data)
         return str(path), {"data": str(path)}
-    if task == "charlm" and (isinstance(data, bytes) or _texts(data)):
+    if form == "text" and (isinstance(data, bytes) or _texts(data)):
         path = folder / ("train.bin" if isinstance(data, bytes) else "train.txt")
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data if isinstance(data, bytes) else "".join(data).encode("utf-8"))
         return str(path), {"data": str(path)}
-    raise UserError(f"expected the {task} task's data as a path{_IN_MEMORY.get(task, '')}; received "
+    raise UserError(f"expected the {task.name} task's data as a path{_IN_MEMORY.get(form, '')}; received "
                     f"{type(data).__name__}")
 
 
@@ -130,16 +132,16 @@ def _texts(data) -> bool:
     return isinstance(data, (list, tuple)) and len(data) > 0 and all(isinstance(t, str) for t in data)
 
 
-def _write_labelled(task: str, data, folder: Path, stem: str, columns: dict, *, classes=None):
-    """(path, record) of ``(X, y)`` written for classify (labels; ``classes``: the training data's (file label,
-    value) pairs, which other data must use) or regress (targets); ``columns``: the text and label columns'
-    names, where the settings give them."""
+def _write_labelled(task, data, folder: Path, stem: str, columns: dict, *, classes=None):
+    """(path, record) of ``(X, y)`` written for a classifier (labels; ``classes``: the training data's (file label,
+    value) pairs, which other data must use) or a regressor (targets) of the task class ``task``; ``columns``: the
+    text and label columns' names, where the settings give them."""
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise UserError(f"expected the {task} data in memory as a pair (X, y); received {type(data).__name__}"
+        raise UserError(f"expected the {task.name} data in memory as a pair (X, y); received {type(data).__name__}"
                         + (f" of {len(data)}" if isinstance(data, (tuple, list)) else ""))
     x, y = data
     kind, xs = examples(x, "X")
-    if task == "regress":
+    if not task.outputs_classes:
         names, record = target_names(y, len(xs)), {}
     elif classes is None:
         names, pairs = label_names(y)
@@ -231,13 +233,18 @@ class Run:
     @property
     def classes(self) -> list:
         """A classifier's labels in the order of ``predict_proba``'s columns, as they were given to ``fit``."""
-        self._expect(("classify",), "has classes")
+        self._expect_classes("has classes")
         value = {label: v for label, v in self.config.get("in_memory", {}).get("labels", [])}
         return [value.get(label, label) for label in self.task.meta["labels"]]
 
-    def _expect(self, tasks: tuple[str, ...], what: str) -> None:
-        if self.task.name not in tasks:
-            raise UserError(f"expected a {' or '.join(tasks)} run, which {what}; this is a {self.task.name} run")
+    def _classifies(self) -> bool:
+        """A run that labels examples given as ``fit``'s X (a classifier, not a regressor)."""
+        return self.task.in_memory == "labelled" and self.task.outputs_classes
+
+    def _expect_classes(self, what: str) -> None:
+        if not self._classifies():
+            names = [n for n, t in TASKS.items() if t.in_memory == "labelled" and t.outputs_classes]
+            raise UserError(f"expected a {' or '.join(names)} run, which {what}; this is a {self.task.name} run")
 
     # -- predictions ------------------------------------------------------------------------
     def _encoded(self, x) -> list[torch.Tensor]:
@@ -247,7 +254,7 @@ class Run:
             raise UserError(f"expected {self.task.meta['kind']} for this run (it was trained on "
                             f"{self.task.meta['kind']}); received {kind}")
         raw = xs if kind == "text" else [torch.from_numpy(s) for s in xs]
-        dummy = [self.task.meta["labels"][0]] * len(raw) if self.task.name == "classify" else None
+        dummy = [self.task.meta["labels"][0]] * len(raw) if self.task.outputs_classes else None
         return self.task.encode_all(raw, dummy, "the input")[0]
 
     def predict(self, x):
@@ -256,11 +263,11 @@ class Run:
         the input ``x`` (a forecast's window may be numbers)."""
         single = isinstance(x, str)
         many = [x] if single else x
-        if self.task.name == "classify":
+        if self._classifies():
             classes = self.classes
             labels = [classes[i] for i in self.task.logits(self.model, self._encoded(many)).argmax(-1).tolist()]
             return labels[0] if single else labels
-        if self.task.name == "regress":
+        if self.task.in_memory == "labelled":                              # a regressor
             values = self.task.values(self.model, self._encoded(many)).numpy()
             return float(values[0]) if single else values
         if not self.task.predicts:
@@ -272,7 +279,7 @@ class Run:
 
     def predict_proba(self, x) -> np.ndarray:
         """A classifier's probabilities (N, C) for examples ``x``, columns in the order of ``classes``."""
-        self._expect(("classify",), "gives probabilities")
+        self._expect_classes("gives probabilities")
         return torch.softmax(self.task.logits(self.model, self._encoded(x)).float(), dim=-1).numpy()
 
     def evaluate(self, data=None) -> dict:
@@ -282,14 +289,14 @@ class Run:
             self.task.load_eval_data(None if data is None else str(data))
             return self.task.evaluate(self.model)
         with tempfile.TemporaryDirectory(prefix="rnnkit-eval-") as folder:
-            if self.task.name in LABELLED:
+            if self.task.in_memory == "labelled":
                 classes = self.config.get("in_memory", {}).get("labels") or \
                     [[label, label] for label in self.task.meta.get("labels", [])]
                 columns = {"text_column": self.task.cfg.text_column, "label_column": self.task.cfg.label_column}
-                path = _write_labelled(self.task.name, data, Path(folder), "eval", columns,
-                                       classes=classes if self.task.name == "classify" else None)[0]
+                path = _write_labelled(type(self.task), data, Path(folder), "eval", columns,
+                                       classes=classes if self.task.outputs_classes else None)[0]
             else:
-                path, _ = _stage(self.task.name, data, Path(folder), {})
+                path, _ = _stage(type(self.task), data, Path(folder), {})
             self.task.load_eval_data(str(path))
             return self.task.evaluate(self.model)
 
@@ -298,7 +305,9 @@ class Run:
         """A charlm run's text after ``prime`` (``length`` symbols, without the prime), as `rnnkit generate`
         samples it; the same ``seed`` gives the same text."""
         from .generate import generate_text
-        self._expect(("charlm",), "generates text")
+        if not self.task.streams_text:
+            raise UserError(f"expected a run of a task that generates text ({', '.join(tasks_with('streams_text'))}), "
+                            f"as `rnnkit generate` does; this is a {self.task.name} run")
         return "".join(generate_text(self.task, self.model, prime, length, temperature=temperature, top_k=top_k,
                                      printable=printable, seed=seed))
 

@@ -158,6 +158,9 @@ class Task:
     streams_text: ClassVar[bool] = False      # ``rnnkit generate RUN`` streams text (a language model)
     samples: ClassVar[bool] = False           # ``rnnkit generate RUN`` prints sampled sequences (``sample_lines``)
     outputs_classes: ClassVar[bool] = True    # the head's outputs are class scores (not values to regress)
+    # the data ``rnnkit.fit`` takes in memory beside a path: "labelled" (X, y), "pairs" (source, target), "columns"
+    # (a forecast's table) or "text" (a language model's); None: a path only
+    in_memory: ClassVar[str | None] = None
 
     def test_metrics(self, model: nn.Module) -> "tuple[str, dict[str, float]] | None":
         """(where, metrics) of a test file scored once with the weights validation selected; None: no test file."""

@@ -42,6 +42,7 @@ class CharLM(Task):
     name = "charlm"
     gradient_curves = True
     streams_text = True
+    in_memory = "text"
     Config = CharLMConfig
     primary = "bpc"
     higher_is_better = False

@@ -147,6 +147,7 @@ class Classify(Task):
     name = "classify"
     gradient_curves = True
     predicts = True
+    in_memory = "labelled"
     Config = ClassifyConfig
     primary = "accuracy"
     higher_is_better = True

@@ -86,6 +86,7 @@ def read_series(path: Path, targets: list[str], inputs: list[str]) -> tuple[Tens
 
 
 class Forecast(Task):
+    in_memory = "columns"
     name = "forecast"
     predicts = True
     Config = ForecastConfig

@@ -77,6 +77,7 @@ SEQ2SEQ_STEP_BUDGET = 30_000_000  # padded source + target token steps a run may
 
 
 class Seq2SeqTask(Task):
+    in_memory = "pairs"
     name = "seq2seq"
     predicts = True
     attention_maps = True
