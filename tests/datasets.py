@@ -43,6 +43,14 @@ def ts_file(path: Path, n: int = 60, *, seed: int = 2) -> Path:
     return path
 
 
+def ts_folder(folder: Path, *, train: int = 60, test: int = 20) -> Path:
+    """An archive-style folder ``NAME/NAME_TRAIN.ts`` and ``NAME/NAME_TEST.ts`` of ``ts_file`` series (seeds 2, 3)."""
+    folder.mkdir(parents=True)
+    ts_file(folder / f"{folder.name}_TRAIN.ts", n=train, seed=2)
+    ts_file(folder / f"{folder.name}_TEST.ts", n=test, seed=3)
+    return folder
+
+
 def series_csv(path: Path, n: int = 400) -> Path:
     rng = random.Random(3)
     lines = ["t,value"]

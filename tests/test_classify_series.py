@@ -10,9 +10,11 @@ import torch
 from torch import nn
 
 from rnnkit.errors import UserError
-from rnnkit.models import FCN, LSTMFCN, MaskedBatchNorm1d, RecurrentConfig
+from rnnkit.models import FCN, LSTMFCN, LSTMInception, MaskedBatchNorm1d, RecurrentConfig
 from rnnkit.tasks.base import bucketed_batches, padded_cost
 from rnnkit.tasks.classify import HELD_OUT, MIN_HELD_OUT, held_out_share
+
+from datasets import sentiment_csv, ts_folder
 
 
 def _pad(series: list[torch.Tensor], T: int) -> torch.Tensor:
@@ -22,25 +24,33 @@ def _pad(series: list[torch.Tensor], T: int) -> torch.Tensor:
     return out
 
 
-def _model(seed: int = 0, log_length=None) -> LSTMFCN:
+FAMILIES = {"lstm-fcn": (LSTMFCN, (16, 32, 16)), "lstm-inception": (LSTMInception, (4,))}
+
+
+def _model(seed: int = 0, log_length=None, family: str = "lstm-fcn") -> LSTMFCN:
     torch.manual_seed(seed)
-    return LSTMFCN(RecurrentConfig(hidden_size=5), input_size=2, output_size=3, log_length=log_length).double()
+    cls, filters = FAMILIES[family]
+    return cls(RecurrentConfig(hidden_size=5), input_size=2, output_size=3, log_length=log_length,
+               filters=filters).double()
 
 
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("log_length", [None, (1.9, 0.4)], ids=["no-length", "length-input"])
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_lstm_fcn_loss_gradients_and_statistics_do_not_depend_on_the_padding(mode, log_length):
+def test_series_models_loss_gradients_and_statistics_do_not_depend_on_the_padding(mode, log_length, family):
     torch.manual_seed(1)
     series = [torch.randn(n, 2, dtype=torch.float64) for n in (11, 4, 7)]
     lengths, y = torch.tensor([11, 4, 7]), torch.tensor([0, 2, 1])
     results = []
     for T in (11, 19):                                     # tight, and padded by 8 more steps
-        model = _model(log_length=log_length)
+        model = _model(log_length=log_length, family=family)
         model.train(mode == "train")
         logits, _ = model(_pad(series, T), lengths)
         loss = nn.functional.cross_entropy(logits, y)
         loss.backward()
-        stats = [b[2].running_mean.clone() for b in model.fcn.blocks] + [b[2].running_var.clone() for b in model.fcn.blocks]
+        norms = [m for m in model.modules() if isinstance(m, MaskedBatchNorm1d)]
+        assert norms
+        stats = [m.running_mean.clone() for m in norms] + [m.running_var.clone() for m in norms]
         results.append((loss.detach(), [p.grad.clone() for p in model.parameters()], stats))
     (loss_a, grads_a, stats_a), (loss_b, grads_b, stats_b) = results
     torch.testing.assert_close(loss_a, loss_b)
@@ -48,9 +58,10 @@ def test_lstm_fcn_loss_gradients_and_statistics_do_not_depend_on_the_padding(mod
         torch.testing.assert_close(a, b)
 
 
-def test_a_series_predicted_inside_a_padded_batch_equals_it_alone_after_training_steps():
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_series_predicted_inside_a_padded_batch_equals_it_alone_after_training_steps(family):
     torch.manual_seed(2)
-    model = _model()
+    model = _model(family=family)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     series = [torch.randn(n, 2, dtype=torch.float64) for n in (13, 3, 8, 6)]
     for _ in range(3):                                     # running statistics moved by padded batches
@@ -97,15 +108,11 @@ def test_the_held_out_share_follows_the_size_of_the_training_file():
 
 
 def test_a_tiny_training_file_trains_on_every_series_and_keeps_the_final_weights(tmp_path):
-    from datasets import ts_file
     from safetensors.torch import load_file
 
     from rnnkit.cli import main
     from rnnkit.runs import open_run
-    folder = tmp_path / "Tiny"
-    folder.mkdir()
-    ts_file(folder / "Tiny_TRAIN.ts", n=8, seed=2)
-    ts_file(folder / "Tiny_TEST.ts", n=6, seed=3)
+    folder = ts_folder(tmp_path / "Tiny", train=8, test=6)
     run = tmp_path / "run"
     assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--max-steps", "6",
                  "--eval-every", "2", "--hidden-size", "3"]) == 0
@@ -132,6 +139,31 @@ def test_batches_grouped_by_length_cover_every_example_once_an_epoch_and_repeat_
     random_cost = sum(len(b) * max(lengths[i] for i in b.tolist()) for b in random_batches) / len(random_batches)
     assert padded_cost(lengths, 16) < 0.75 * random_cost      # grouping pads far less than random batches
     assert padded_cost(lengths, 16) >= sum(lengths) / len(random_batches)
+
+
+def test_series_batches_mix_the_classes_where_length_tells_them_apart(tmp_path):
+    """Batch norm trains on each batch's statistics: batches of one length are, where each class has its own
+    lengths (gestures), batches of one class, and on a small set the same few every pass. A 50-series set of five
+    length bands, one class each: the default (random) batches mix classes and change from pass to pass; a text
+    model (no batch norm) keeps its batches grouped by length."""
+    from rnnkit.tasks import TASKS
+    folder = tmp_path / "Bands"
+    folder.mkdir()
+    lines = ["@problemName Bands", "@univariate true", "@equalLength false", "@classLabel true 0 1 2 3 4", "@data"]
+    for i in range(50):
+        c = i % 5
+        lines.append(",".join(f"{math.sin(t / (c + 2)):.3f}" for t in range(20 + 40 * c + i // 5)) + f":{c}")
+    for split in ("TRAIN", "TEST"):
+        (folder / f"Bands_{split}.ts").write_text("\n".join(lines) + "\n")
+    task = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(folder), seed=0)
+    assert task.cfg.batches == "random" and len(task.train_y) == 50
+    batches = [[task.train_batch(e * 4 + k, 16) for k in range(4)] for e in range(2)]     # two passes of 4
+    classes = [len(set(b.y.tolist())) for p in batches for b in p]
+    assert sum(classes) / len(classes) >= 3         # grouped by length, a batch holds one or two bands: 1-2 classes
+    assert [sorted(b.lengths.tolist()) for b in batches[0]] != [sorted(b.lengths.tolist()) for b in batches[1]]
+    text = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(),
+                                     str(sentiment_csv(tmp_path / "s.csv", n=200)), seed=0)
+    assert text.cfg.batches == "length"
 
 
 def test_after_a_validation_evaluation_normalises_as_one_batch_of_every_training_series(tmp_path):

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from datasets import sentiment_csv, series_csv, text_file, ts_file
+from datasets import sentiment_csv, series_csv, text_file, ts_folder
 from rnnkit.cli import main
 
 SMALL = ["--hidden-size", "16", "--eval-every", "5"]
@@ -58,10 +58,7 @@ def test_classify_text_predict_and_eval_with_confusion(tmp_path, capsys):
 
 
 def test_classify_ts_folder_uses_the_archive_split(tmp_path, capsys):
-    folder = tmp_path / "Toy"
-    folder.mkdir()
-    ts_file(folder / "Toy_TRAIN.ts", seed=2)
-    ts_file(folder / "Toy_TEST.ts", n=30, seed=3)
+    folder = ts_folder(tmp_path / "Toy", train=60, test=30)
     run = train(tmp_path, "classify", "--data", str(folder))
     meta = json.loads((run / "config.json").read_text())["meta"]
     assert meta["valid"] is None and meta["test"].endswith("Toy_TEST.ts") and meta["input_size"] == 2
@@ -77,10 +74,7 @@ def test_classify_ts_folder_uses_the_archive_split(tmp_path, capsys):
 def test_ucr_validation_is_a_stratified_share_of_the_training_file_never_the_test_file(tmp_path):
     from rnnkit.models import RecurrentConfig
     from rnnkit.tasks.classify import Classify, ClassifyConfig
-    folder = tmp_path / "Toy"
-    folder.mkdir()
-    ts_file(folder / "Toy_TRAIN.ts", n=40, seed=2)
-    ts_file(folder / "Toy_TEST.ts", n=30, seed=3)
+    folder = ts_folder(tmp_path / "Toy", train=40, test=30)
     task = Classify.prepare(ClassifyConfig(valid_fraction=0.25), RecurrentConfig(hidden_size=4), str(folder), seed=5)
     train_rows = {tuple(x.flatten().tolist()) for x in task.train_x}
     valid_rows = [tuple(x.flatten().tolist()) for x in task.valid_x]

@@ -108,15 +108,12 @@ def test_lstm_fcn_joins_the_recurrent_and_convolutional_summaries_and_ignores_pa
 
 
 def test_lstm_fcn_and_series_normalisation_from_the_command_line(tmp_path):
-    from datasets import ts_file
+    from datasets import ts_folder
     from rnnkit.cli import main
     from rnnkit.export import Stream
     from rnnkit.models import LSTMFCN
     from rnnkit.runs import open_run
-    folder = tmp_path / "Toy"
-    folder.mkdir()
-    ts_file(folder / "Toy_TRAIN.ts", seed=2)
-    ts_file(folder / "Toy_TEST.ts", n=20, seed=3)
+    folder = ts_folder(tmp_path / "Toy", train=60, test=20)
     run = tmp_path / "run"
     assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--model", "lstm-fcn", "--normalize",
                  "series", "--max-steps", "4", "--eval-every", "2", "--hidden-size", "4"]) == 0

@@ -155,3 +155,43 @@ def test_configuration_resolves_dataclass_then_task_then_data_then_config_file_t
     assert train["steps"] == 2                                            # a flag over --config
     assert train["eval_every"] == 1                    # the recipe's two validations kept over the steps given
     assert json.loads((run / "checkpoint" / "trainer.json").read_text())["step"] == 2
+
+
+class MeanBranch(nn.Module):
+    """A convolutional branch of one 1x1 convolution, pooled over each series' own steps."""
+
+    def __init__(self, input_size, width):
+        super().__init__()
+        self.conv, self.output_size = nn.Conv1d(input_size, width, 1), width
+
+    def forward(self, x, lengths):
+        live = (torch.arange(x.shape[1])[None] < torch.as_tensor(lengths)[:, None]).unsqueeze(1).to(x.dtype)
+        return (self.conv(x.transpose(1, 2)) * live).sum(-1) / live.sum(-1).clamp(min=1)
+
+
+def test_a_series_model_family_from_outside_the_package_trains_from_the_command_line(tmp_path):
+    from datasets import ts_folder
+    from rnnkit.models import LSTMFCN
+    from rnnkit.models.families import SERIES_FAMILIES, SeriesFamily, register_series_family
+
+    class LSTMMean(LSTMFCN):
+        def branch(self, input_size, filters):
+            return MeanBranch(input_size, filters[0])
+
+    register_series_family("lstm-mean-plugin", SeriesFamily(LSTMMean, lambda filters, d: 0.1,
+                                                            lambda text, lengths, d, seed, grouped: (6,)))
+    try:
+        folder = ts_folder(tmp_path / "Toy", train=40, test=10)
+        run = tmp_path / "run"
+        assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--model", "lstm-mean-plugin",
+                     "--max-steps", "4"]) == 0
+        config = json.loads((run / "config.json").read_text())
+        assert config["task_config"]["model"] == "lstm-mean-plugin" and config["meta"]["filters"] == [6]
+        assert config["task_config"]["batches"] == "random"          # a family with a convolutional branch
+        assert main(["eval", str(run)]) == 0
+        with pytest.raises(UserError, match="--model must be one of .*lstm-mean-plugin"):
+            from rnnkit.tasks.classify import ClassifyConfig
+            from rnnkit.options import check_config
+            check_config(ClassifyConfig(model="no-such-family"))
+    finally:
+        del SERIES_FAMILIES["lstm-mean-plugin"]

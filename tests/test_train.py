@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from datasets import sentiment_csv, series_csv, text_file, ts_file
+from datasets import sentiment_csv, series_csv, text_file, ts_folder
 from rnnkit.runtime.checkpoint import load_checkpoint, load_model, save_model
 from rnnkit.models import RecurrentConfig
 from rnnkit.runs import open_run, write_config
@@ -110,10 +110,7 @@ def test_sort_with_attention_learns_short_sequences(tmp_path):
 
 
 def test_classification_beats_chance(tmp_path):
-    folder = tmp_path / "Toy"
-    folder.mkdir()
-    ts_file(folder / "Toy_TRAIN.ts", n=80, seed=2)
-    ts_file(folder / "Toy_TEST.ts", n=60, seed=3)
+    folder = ts_folder(tmp_path / "Toy", train=80, test=60)
     task = _task(tmp_path, "classify", str(folder), model={"hidden_size": 16})
     metrics = Trainer(task, task.build_model(), TrainConfig(steps=60, batch_size=16, lr=1e-2, eval_every=60),
                       tmp_path).fit()
@@ -158,17 +155,16 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     from rnnkit.tasks.base import STEP_OVERHEAD
     from rnnkit.tasks.series_inputs import SERIES_EPOCHS, SERIES_STEP_BUDGET, fcn_step_cost
     from rnnkit.tasks.text_inputs import TEXT_EPOCHS, TEXT_STEP_BUDGET
-    folder = tmp_path / "Toy"
-    folder.mkdir()
-    ts_file(folder / "Toy_TRAIN.ts", n=60, seed=2)
-    ts_file(folder / "Toy_TEST.ts", n=20, seed=3)
+    folder = ts_folder(tmp_path / "Toy", train=60, test=20)
     run = tmp_path / "auto"
     assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--max-time", "0.5"]) == 0
     config = json.loads((run / "config.json").read_text())
     task = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(folder), seed=0)  # same split
     per_step = fcn_step_cost(FCN_FILTERS, 2)                          # a bivariate step costs a little more
-    n, cost = len(task.train_y), padded_cost([len(x) for x in task.train_x], 16) * per_step  # an update's padded steps
+    # an update's padded steps: random batches, as batch norm's statistics in training need
+    n, cost = len(task.train_y), padded_cost([len(x) for x in task.train_x], 16, grouped=False) * per_step
     assert config["task_config"]["model"] == "lstm-fcn"               # auto: the convolutional branch for series
+    assert config["task_config"]["batches"] == "random"
     assert config["model"]["hidden_size"] == 8 and config["task_config"]["readout"] == "last"
     assert config["train"]["steps"] == min(SERIES_EPOCHS * -(-n // 16),
                                            int(SERIES_STEP_BUDGET / (cost + STEP_OVERHEAD)))
@@ -186,8 +182,8 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     assert main(["train", "classify", "--data", str(folder), "--run", str(given_batch), "--batch-size", "8",
                  "--max-time", "0.2"]) == 0
     assert json.loads((given_batch / "config.json").read_text())["train"]["steps"] == min(
-        SERIES_EPOCHS * -(-n // 8), int(SERIES_STEP_BUDGET / (padded_cost([len(x) for x in task.train_x], 8)
-                                                              * per_step + STEP_OVERHEAD)))
+        SERIES_EPOCHS * -(-n // 8), int(SERIES_STEP_BUDGET / (padded_cost([len(x) for x in task.train_x], 8,
+                                                                          grouped=False) * per_step + STEP_OVERHEAD)))
     assert config["model"]["hidden_size"] == 4                        # given: not the recipe's 8
     text = tmp_path / "text"                                          # text: words, both ways, max over time
     assert main(["train", "classify", "--data", str(sentiment_csv(tmp_path / "s.csv", n=400)), "--run", str(text),
@@ -195,8 +191,8 @@ def test_classify_recipes_follow_the_data_unless_a_setting_is_given(tmp_path):
     config = json.loads((text / "config.json").read_text())
     task = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(tmp_path / "s.csv"), seed=0)
     cost = padded_cost([len(x) for x in task.train_x], 32)
-    assert (config["task_config"]["model"], config["task_config"]["tokens"], config["task_config"]["readout"]) == (
-        "rnn", "word", "max")
+    assert (config["task_config"]["model"], config["task_config"]["tokens"], config["task_config"]["readout"],
+            config["task_config"]["batches"]) == ("rnn", "word", "max", "length")
     assert config["model"]["bidirectional"] and config["model"]["dropout"] == 0.5
     assert config["model"]["hidden_size"] == 128                      # the task's model default, not the series 8
     assert config["train"]["steps"] == min(TEXT_EPOCHS * -(-len(task.train_y) // 32),

@@ -16,7 +16,9 @@ file is scored once, at the end (test_metrics.json).
 
 MiniRocket (aeon's ``MiniRocketClassifier``, default settings, ``random_state`` = S) is fitted on the very same
 split files, in its own process (``--jobs`` > 1: one thread, like each rnnkit run; ``--jobs 1``: every thread).
-aeon is a benchmark-only dependency (``pip install aeon``); without it the MiniRocket column is left out.
+aeon is a benchmark-only dependency (``pip install aeon``, or ``pip install --target DIR aeon`` and
+``UCR_PEERS_PATH=DIR``, which only the MiniRocket processes see: aeon's numba may pin another numpy than
+rnnkit's); without it the MiniRocket column is left out.
 MiniRocket takes equal-length series without missing values: aeon's MiniRocketClassifier declares no
 unequal-length capability, so a missing value (NaN) is filled from the last value before it (the first value
 after it at the start of a series), and a series shorter than the longest of the problem (train and test) is
@@ -44,6 +46,7 @@ as it finishes, and a rerun skips those already there, so an interrupted suite r
 """
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -242,7 +245,9 @@ CANDIDATES = {"defaults": [],
               "lstm128": ["--hidden-size", "128"],
               "length-off": ["--length-input", "off"],
               "narrow": ["--filters", "64,128,64"],
-              "random-batches": ["--batches", "random"]}
+              "random-batches": ["--batches", "random"],
+              "length-batches": ["--batches", "length"],
+              "inception": ["--model", "lstm-inception"]}
 MINIROCKET = "minirocket"
 
 
@@ -268,7 +273,22 @@ def run(folder: Path, flags: list[str], seed: int, extra: list[str], threads: in
 
 # ----------------------------------------------------------------------------- MiniRocket (aeon)
 
+PEERS_PATH = os.environ.get("UCR_PEERS_PATH", "")   # a folder of the peers' packages (aeon and the numpy its numba
+                                                   # needs), put on the path of the MiniRocket processes alone
+
+
+def peers_env(env: dict | None) -> dict | None:
+    """``env`` with ``PEERS_PATH`` first on the Python path (None: unchanged)."""
+    if not PEERS_PATH:
+        return env
+    env = dict(env or os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PEERS_PATH, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
 def aeon_missing() -> bool:
+    if PEERS_PATH:
+        return importlib.machinery.PathFinder.find_spec("aeon", [PEERS_PATH]) is None
     return importlib.util.find_spec("aeon") is None
 
 
@@ -326,7 +346,7 @@ def run_minirocket(folder: Path, seed: int, threads: int) -> tuple[float, float,
                f"{tmp}/out.json"]
         t0 = time.perf_counter()
         with open(f"{tmp}/stderr", "w") as err:
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=peers_env(env))
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
@@ -612,7 +632,8 @@ def main() -> None:
           flush=True)
     failures: list[str] = []
     if with_minirocket and not args.smoke and any(t[2] == MINIROCKET for t in todo):
-        warm = subprocess.run([sys.executable, __file__, "--minirocket-warmup"], capture_output=True, text=True)
+        warm = subprocess.run([sys.executable, __file__, "--minirocket-warmup"], capture_output=True, text=True,
+                              env=peers_env(None))
         if warm.returncode != 0:
             raise SystemExit(f"MiniRocket does not run here: {warm.stderr.strip().splitlines()[-1:]} (--no-minirocket "
                              f"leaves it out)")

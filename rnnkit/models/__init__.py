@@ -1,5 +1,5 @@
 """Models on top of the runners, one family a file: the recurrent stack's configuration, sequence models and the
-language model, LSTM-FCN and its masked batch norm, seed ensembles, attention, and the encoder-decoder core shared
+language model, LSTM-FCN (and LSTM-Inception) and its masked batch norm, seed ensembles, attention, and the encoder-decoder core shared
 by seq2seq and captioning.
 
 >>> m = SequenceModel(RecurrentConfig(cell="gru", hidden_size=8), vocab_size=5, output_size=3, readout="last")
@@ -15,9 +15,10 @@ from .config import RecurrentConfig, build_runner
 from .encoder_decoder import EncoderDecoderCore
 from .ensemble import Ensemble, is_ensemble
 from .lstm_fcn import FCN, FCN_FILTERS, FCN_KERNELS, LSTMFCN
+from .inception import Inception, LSTMInception
 from .sequence import POOLS, READOUTS, LanguageModel, SequenceModel
 from .seq2seq import Seq2Seq
 
 __all__ = ["Attention", "MaskedBatchNorm1d", "population_statistics_", "CAPTION_ATTENTION", "Captioner", "ConvEncoder",
            "RecurrentConfig", "build_runner", "EncoderDecoderCore", "Ensemble", "is_ensemble", "FCN", "FCN_FILTERS",
-           "FCN_KERNELS", "LSTMFCN", "POOLS", "READOUTS", "LanguageModel", "SequenceModel", "Seq2Seq"]
+           "FCN_KERNELS", "LSTMFCN", "Inception", "LSTMInception", "POOLS", "READOUTS", "LanguageModel", "SequenceModel", "Seq2Seq"]

@@ -7,6 +7,19 @@ import torch
 from torch import Tensor, nn
 
 
+def live_steps(x: Tensor, lengths) -> Tensor:
+    """(B, 1, T) in ``x``'s dtype: 1 at the steps of a batch (B, T, D) inside each series' length (every step
+    without ``lengths``), 0 at padding; what ``MaskedBatchNorm1d`` and the convolutional branches mask with.
+
+    >>> live_steps(torch.zeros(2, 3, 1), torch.tensor([3, 1])).tolist()
+    [[[1.0, 1.0, 1.0]], [[1.0, 0.0, 0.0]]]
+    """
+    B, T = x.shape[:2]
+    if lengths is None:
+        return x.new_ones(B, 1, T)
+    return (torch.arange(T, device=x.device)[None] < torch.as_tensor(lengths, device=x.device)[:, None]).unsqueeze(1).to(x.dtype)
+
+
 class MaskedBatchNorm1d(nn.BatchNorm1d):
     """Batch normalisation over the live steps of a padded batch (B, C, T) only.
 

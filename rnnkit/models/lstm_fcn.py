@@ -5,9 +5,8 @@ import torch
 from torch import Tensor, nn
 
 from ..cells import svd_rescaled_linear_
-from ..sequence import step_mask
 from ..state import State
-from .batch_norm import MaskedBatchNorm1d
+from .batch_norm import MaskedBatchNorm1d, live_steps
 from .config import RecurrentConfig
 from .sequence import SequenceModel
 
@@ -37,9 +36,7 @@ class FCN(nn.Module):
         self.output_size = d
 
     def forward(self, x: Tensor, lengths) -> Tensor:
-        B, T, _ = x.shape
-        live = (step_mask(torch.as_tensor(lengths, device=x.device), T) if lengths is not None
-                else torch.ones(B, T, dtype=torch.bool, device=x.device)).unsqueeze(1).to(x.dtype)   # (B, 1, T)
+        live = live_steps(x, lengths)                                       # (B, 1, T)
         f = x.transpose(1, 2) * live                                        # (B, D, T)
         for pad, conv, norm, act in self.blocks:
             f = act(norm(conv(pad(f)), live)) * live   # past a series' end stays zero, as alone
@@ -62,7 +59,7 @@ class LSTMFCN(SequenceModel):
         super().__init__(rnn, input_size=input_size, output_size=output_size, readout=readout)
         if readout == "all":
             raise ValueError("LSTM-FCN gives one output per sequence; received readout 'all'")
-        self.fcn = FCN(input_size, tuple(filters))
+        self.fcn = self.branch(input_size, tuple(filters))        # the convolutional branch
         # the series' own length as one more input to the head, standardised by the training set's mean and sd of
         # log length: both branches pool or read each series' own steps, so without it a padded archive's cue
         # (how long a gesture took) is lost
@@ -71,6 +68,10 @@ class LSTMFCN(SequenceModel):
         self.head = nn.Linear(self.runner.output_size + self.fcn.output_size + extra, output_size)
         if rnn.init == "svd":
             svd_rescaled_linear_(self.head)
+
+    def branch(self, input_size: int, filters: tuple[int, ...]) -> nn.Module:
+        """The convolutional branch beside the recurrent one: FCN with ``filters`` (a family may give another)."""
+        return FCN(input_size, filters)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: State = None) -> tuple[Tensor, State]:
         h = self.features(x.to(self.device))                              # (B, T, D)

@@ -61,29 +61,33 @@ def bucketed_batches(lengths: list[int], batch_size: int, seed: int, epoch: int)
     return [batches[i] for i in order.tolist()]
 
 
-def padded_cost(lengths: list[int], batch_size: int, seed: int = 0) -> float:
+def padded_cost(lengths: list[int], batch_size: int, seed: int = 0, grouped: bool = True) -> float:
     """The padded steps one update costs on average: ``sum over batches of (batch size x its longest length)``
-    over one epoch of ``bucketed_batches``, divided by the number of batches.
+    over one epoch of ``bucketed_batches`` (``grouped``) or of random batches, divided by the number of batches.
 
     >>> padded_cost([10, 10, 1, 1], 2)          # buckets sort by length: (10, 10) and (1, 1)
     11.0
+    >>> padded_cost([10, 10, 1, 1], 2, seed=1, grouped=False)    # this seed's random batches: (10, 1) twice
+    20.0
     """
     size = torch.as_tensor(lengths)
-    batches = bucketed_batches(lengths, batch_size, seed, 0)
+    batches = bucketed_batches(lengths if grouped else [0] * len(lengths), batch_size, seed, 0)
     return sum(len(b) * int(size[b].max()) for b in batches) / max(len(batches), 1)
 
 
 STEP_OVERHEAD = 550   # what one update costs beyond its steps, in steps of the series model (measured)
 
 
-def affordable_updates(lengths: list[int], batch: int, per_step: float, budget: float, seed: int = 0) -> int:
-    """Updates of ``batch`` examples grouped by length that ``budget`` steps pay for: each costs the padded steps
-    of its batch times ``per_step`` (a step's cost relative to the budget's unit) plus ``STEP_OVERHEAD``.
+def affordable_updates(lengths: list[int], batch: int, per_step: float, budget: float, seed: int = 0,
+                       grouped: bool = True) -> int:
+    """Updates of ``batch`` examples (grouped by length, or random) that ``budget`` steps pay for: each costs the
+    padded steps of its batch times ``per_step`` (a step's cost relative to the budget's unit) plus
+    ``STEP_OVERHEAD``.
 
     >>> affordable_updates([10] * 8, 4, 1.0, 5900)              # 40 padded steps + 550 an update
     10
     """
-    return int(budget / (max(padded_cost(lengths, batch, seed), 1) * per_step + STEP_OVERHEAD))
+    return int(budget / (max(padded_cost(lengths, batch, seed, grouped), 1) * per_step + STEP_OVERHEAD))
 
 
 def split_off(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:

@@ -24,6 +24,7 @@ from ..data.text import labelled_split
 from ..errors import UserError
 from ..tools.figures import confusion_figure
 from ..models import Ensemble, RecurrentConfig, is_ensemble, population_statistics_
+from ..models.families import ModelChoices
 from ..options import option
 from ..state import State
 from .base import Batch, Task, data_path, equal_length
@@ -53,9 +54,10 @@ class ClassifyConfig:
     readout: str = option("what the classes are read from: the last step (both ends when bidirectional), or the "
                           "mean, max or attention-weighted sum of every step's output (padding excluded); auto: max "
                           "for text, last for series", "auto", choices=("auto", "last", "mean", "max", "attention"))
-    model: str = option("rnn (the recurrent stack and --readout) or, for series, lstm-fcn (a fully convolutional "
-                        "branch beside it, Karim et al. 2017); auto: lstm-fcn for series, rnn for text", "auto",
-                        choices=("auto", "rnn", "lstm-fcn"))
+    model: str = option("rnn (the recurrent stack and --readout) or, for series, a convolutional branch beside it: "
+                        "lstm-fcn (FCN, Karim et al. 2017), lstm-inception (InceptionTime's network, Ismail Fawaz et "
+                        "al. 2020) or a registered family; auto: lstm-fcn for series, rnn for text", "auto",
+                        choices=ModelChoices())
     normalize: str = option("series: z-normalise each dimension with the training set's mean and sd (dataset), "
                             "each series by its own (series), or not at all (none); auto: series when the training "
                             "series' own scales spread over more than SCALE_SPREAD (an order of magnitude), else "
@@ -78,7 +80,9 @@ class ClassifyConfig:
     unfreeze_every: int = option("with --init-from: gradual unfreezing, the head trains first and one more layer "
                                  "from the top joins every N steps (0: all train from the start)", 0, at_least=0)
     batches: str = option("training batches grouped by length (length: each pads little) or drawn at random "
-                          "(random); auto: length", "auto", choices=("auto", "length", "random"))
+                          "(random); auto: random for a model with batch norm (LSTM-FCN), whose statistics in "
+                          "training need batches like the whole set, else length", "auto",
+                          choices=("auto", "length", "random"))
     ensemble: int = option("train this many models from different initial weights side by side, each on its own "
                            "loss, and classify with the mean of their log-probabilities", 1, at_least=1, at_most=64)
     text_column: str = option("CSV/TSV/JSONL text column", "text")
@@ -282,7 +286,8 @@ class Classify(Task):
 
     def train_batch(self, step: int, batch_size: int) -> Batch:
         """Batch ``step`` of seeded epochs grouped by length (``bucketed_batches``), so a batch pads little; or of
-        random batches (``--batches random``)."""
+        random batches (``--batches random``; auto is resolved by ``prepare``, and stands only in runs recorded
+        before there was a choice, which grouped by length)."""
         grouped = self.cfg.batches != "random"
         idx = self.bucketed_rows(step, batch_size, len(self.train_y),
                                  lambda: [len(x) if grouped else 0 for x in self.train_x])

@@ -21,6 +21,8 @@ from torch import Tensor, nn
 from ..data.series_files import SUFFIXES, is_series_file, read_series
 from ..errors import UserError
 from ..models import FCN_FILTERS, FCN_KERNELS, LSTMFCN, RecurrentConfig, SequenceModel
+from ..models.families import SERIES_FAMILIES, SeriesFamily, register_series_family
+from ..models.inception import INCEPTION_FILTERS, LSTMInception
 from .base import affordable_updates
 
 MAX_SERIES_STEPS = 512          # a long series is read at a coarser rate down to about this many steps (median)
@@ -34,6 +36,8 @@ MIN_SERIES_PASSES = SERIES_EPOCHS // 8   # fewer passes than this stop FCN's con
                                  # scored higher, on those affording 319-657 lower (RESULTS.md section 4)
 NARROW_FILTERS = (64, 128, 64)
 STEP_FIXED_MACS = 38_000         # the part of a series step's cost that is not the convolutions, in multiply-adds
+INCEPTION_STEP_COST = 3.8        # a step of LSTM-Inception against one of LSTM-FCN (127 and 33 us on one core, measured
+                                 # at 16 x 286 x 1)
 
 
 def coarser(s: Tensor, n: int) -> Tensor:
@@ -84,9 +88,11 @@ def parse_filters(text: str) -> tuple[int, ...]:
     return filters
 
 
-def series_filters(text: str, lengths: list[int], input_size: int, seed: int = 0) -> tuple[int, ...]:
+def series_filters(text: str, lengths: list[int], input_size: int, seed: int = 0,
+                   grouped: bool = False) -> tuple[int, ...]:
     """The convolutions' filters: ``--filters`` as given, or for auto FCN's own when the budget affords them
-    ``MIN_SERIES_PASSES`` passes over series of these ``lengths`` in the recipe's batches, else half as wide.
+    ``MIN_SERIES_PASSES`` passes over series of these ``lengths`` in the recipe's batches (``grouped`` by length, or
+    random), else half as wide.
 
     >>> series_filters("auto", [100] * 40, 1), series_filters("auto", [3000] * 400, 1), series_filters("8,8", [], 1)
     ((128, 256, 128), (64, 128, 64), (8, 8))
@@ -94,7 +100,8 @@ def series_filters(text: str, lengths: list[int], input_size: int, seed: int = 0
     if text != "auto":
         return parse_filters(text)
     batch = min(SERIES_BATCH, len(lengths))
-    updates = affordable_updates(lengths, batch, fcn_step_cost(FCN_FILTERS, input_size), SERIES_STEP_BUDGET, seed)
+    updates = affordable_updates(lengths, batch, fcn_step_cost(FCN_FILTERS, input_size), SERIES_STEP_BUDGET, seed,
+                                 grouped)
     return FCN_FILTERS if updates / math.ceil(len(lengths) / batch) >= MIN_SERIES_PASSES else NARROW_FILTERS
 
 
@@ -128,6 +135,26 @@ def fcn_step_cost(filters: tuple[int, ...], input_size: int = 1) -> float:
             total, d = total + d * w * k, w
         return total
     return (STEP_FIXED_MACS + macs(filters, input_size)) / (STEP_FIXED_MACS + macs(FCN_FILTERS, 1))
+
+
+def inception_filters(text: str, lengths: list[int], input_size: int, seed: int = 0, grouped: bool = False):
+    """LSTM-Inception's filters a path: ``--filters`` (one number) as given, or the paper's 32 for auto.
+
+    >>> inception_filters("auto", [], 1), inception_filters("16", [], 1)
+    ((32,), (16,))
+    """
+    if text == "auto":
+        return (INCEPTION_FILTERS,)
+    filters = parse_filters(text)
+    if len(filters) != 1:
+        raise UserError(f"expected --filters as one number (each path's filters) with --model lstm-inception; "
+                        f"received {text!r}")
+    return filters
+
+
+register_series_family("lstm-fcn", SeriesFamily(LSTMFCN, fcn_step_cost, series_filters))
+register_series_family("lstm-inception", SeriesFamily(LSTMInception, lambda filters, d: INCEPTION_STEP_COST
+                                                      * (filters[0] / INCEPTION_FILTERS) ** 2, inception_filters))
 
 
 def parse_series(text: str) -> list[Tensor]:
@@ -167,6 +194,10 @@ class SeriesInputs:
                               if getattr(cfg, k) == "auto"})
         if cfg.normalize == "auto":
             cfg = replace(cfg, normalize=normalization_for(raw_x))
+        if cfg.batches == "auto":
+            # batch norm's statistics in training are a batch's: batches of one length are, where length tells the
+            # classes apart, batches of one class, the same few every pass on a small set (RESULTS.md section 4)
+            cfg = replace(cfg, batches="random" if cfg.model in SERIES_FAMILIES else "length")
         return cfg, model_cfg
 
     @staticmethod
@@ -190,10 +221,11 @@ class SeriesInputs:
     def shape(cfg, x: list[Tensor], meta: dict, seed: int) -> dict:
         """LSTM-FCN's data-driven shape (the convolutions' filters, the log-length statistics the head reads) from the
         encoded training series ``x``; nothing for other models."""
-        if cfg.model != "lstm-fcn":
+        family = SERIES_FAMILIES.get(cfg.model)
+        if family is None:
             return {}
         lengths = [len(s) for s in x]
-        return {"filters": series_filters(cfg.filters, lengths, meta["input_size"], seed),
+        return {"filters": family.filters(cfg.filters, lengths, meta["input_size"], seed, cfg.batches == "length"),
                 "log_length": log_length_statistics(lengths, cfg.length_input)}
 
     @staticmethod
@@ -206,9 +238,10 @@ class SeriesInputs:
 
     @staticmethod
     def model(cfg, model_cfg: RecurrentConfig, meta: dict, output_size: int) -> nn.Module:
-        if cfg.model == "lstm-fcn":
-            return LSTMFCN(model_cfg, input_size=meta["input_size"], output_size=output_size, readout=cfg.readout,
-                           filters=meta.get("filters", FCN_FILTERS), log_length=meta.get("log_length"))
+        family = SERIES_FAMILIES.get(cfg.model)
+        if family is not None:
+            return family.model(model_cfg, input_size=meta["input_size"], output_size=output_size, readout=cfg.readout,
+                                filters=meta.get("filters", FCN_FILTERS), log_length=meta.get("log_length"))
         return SequenceModel(model_cfg, input_size=meta["input_size"], output_size=output_size, readout=cfg.readout)
 
     @staticmethod
@@ -217,11 +250,12 @@ class SeriesInputs:
         networks are (Adam at 1e-3, batches of 16), with a cosine decay over ``SERIES_EPOCHS`` passes, but at most
         ``SERIES_STEP_BUDGET`` series steps in all; about 40 validations a run."""
         batch = batch_size or min(SERIES_BATCH, len(lengths))
-        per_step = fcn_step_cost(tuple(meta.get("filters", FCN_FILTERS)), meta.get("input_size", 1)) \
-            if cfg.model == "lstm-fcn" else 1.0
-        updates = affordable_updates(lengths, batch, per_step, SERIES_STEP_BUDGET, seed)
+        family = SERIES_FAMILIES.get(cfg.model)
+        per_step = family.step_cost(tuple(meta.get("filters", FCN_FILTERS)), meta.get("input_size", 1)) \
+            if family is not None else 1.0
+        updates = affordable_updates(lengths, batch, per_step, SERIES_STEP_BUDGET, seed, cfg.batches == "length")
         steps = max(1, min(SERIES_EPOCHS * math.ceil(len(lengths) / batch), updates))
-        small = {"hidden_size": 8} if cfg.model == "lstm-fcn" else {}
+        small = {"hidden_size": 8} if family is not None else {}
         return {**small, "steps": steps, "batch_size": batch, "lr": 1e-3, "schedule": "cosine",
                 "eval_every": max(1, steps // 40)}
 

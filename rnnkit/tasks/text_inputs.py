@@ -55,9 +55,11 @@ class TextInputs:
     def resolve(cfg, model_cfg: RecurrentConfig, raw_x: list[str], path: Path):
         """(config, model config) with the choices auto leaves to texts made (the recurrent model, the maximum over
         the steps), or a language model's cell and sizes with ``--init-from``."""
-        if cfg.model == "lstm-fcn" or cfg.normalize in ("series", "none"):
-            raise UserError(f"--model lstm-fcn and --normalize are for series data; {path} holds texts")
-        cfg = replace(cfg, **{k: v for k, v in {"model": "rnn", "readout": "max"}.items() if getattr(cfg, k) == "auto"})
+        if cfg.model not in ("auto", "rnn") or cfg.normalize in ("series", "none"):
+            raise UserError(f"--model {cfg.model if cfg.model not in ('auto', 'rnn') else 'lstm-fcn'} and --normalize "
+                            f"are for series data; {path} holds texts")
+        auto = {"model": "rnn", "readout": "max", "batches": "length"}
+        cfg = replace(cfg, **{k: v for k, v in auto.items() if getattr(cfg, k) == "auto"})
         if cfg.init_from:
             if getattr(cfg, "ensemble", 1) > 1:
                 raise UserError(f"expected one model with --init-from (it starts from one language model); received "
@@ -102,7 +104,7 @@ class TextInputs:
         embedding dropout 0.1, Adam at 2e-3 in batches of 32 with a cosine decay over ``TEXT_EPOCHS`` passes, at
         most ``TEXT_STEP_BUDGET`` token steps; about 8 validations a run."""
         batch = batch_size or min(32, len(lengths))
-        updates = affordable_updates(lengths, batch, 1.0, TEXT_STEP_BUDGET, seed)
+        updates = affordable_updates(lengths, batch, 1.0, TEXT_STEP_BUDGET, seed, cfg.batches != "random")
         steps = max(1, min(TEXT_EPOCHS * math.ceil(len(lengths) / batch), updates))
         text = {"dropout": 0.5, "embed_dropout": 0.1, "steps": steps, "batch_size": batch, "lr": 2e-3,
                 "schedule": "cosine", "eval_every": max(1, steps // 8)}
