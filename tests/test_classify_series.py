@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
+from pathlib import Path
 
 import pytest
 import torch
@@ -258,3 +260,29 @@ def test_auto_filters_follow_the_passes_the_budget_affords(tmp_path):
     long = cls.prepare(cls.Config(), RecurrentConfig(), str(_series_folder(tmp_path / "long", [500] * 200)))
     assert SERIES_STEP_BUDGET / (13 * 16 * 500) < MIN_SERIES_PASSES
     assert long.meta["filters"] == NARROW_FILTERS and long.build_model().fcn.output_size == NARROW_FILTERS[-1]
+
+
+def test_stretch_reads_every_series_at_the_median_training_length(tmp_path):
+    """``--stretch on``: each series (train, validation, test, a prediction's) is resampled to the median length of
+    the training series, end points kept; a run opened from its folder stretches the same way."""
+    from rnnkit.cli import main
+    from rnnkit.runs import open_task
+    from rnnkit.tasks import TASKS
+    from rnnkit.tasks.series_inputs import stretched
+    folder = ts_folder(tmp_path / "Toy", train=40, test=10)
+    task = TASKS["classify"].prepare(TASKS["classify"].Config(stretch="on"), RecurrentConfig(), str(folder), seed=0)
+    raw, _ = task.read_examples(task.inputs, Path(task.meta["data"]), task.cfg)
+    assert task.meta["stretch_to"] == math.ceil(statistics.median(len(s) for s in raw))
+    assert {len(x) for x in task.train_x} | {len(x) for x in task.valid_x} == {task.meta["stretch_to"]}
+    s = torch.randn(7, 2)
+    out = stretched(s, 13)
+    torch.testing.assert_close(out[[0, -1]], s[[0, -1]])
+    assert out.shape == (13, 2)
+    run = tmp_path / "run"
+    assert main(["train", "classify", "--data", str(folder), "--run", str(run), "--stretch", "on",
+                 "--max-steps", "2"]) == 0
+    opened, _ = open_task(run)
+    assert opened.meta["stretch_to"] == task.meta["stretch_to"]
+    assert len(opened.inputs.encode(opened.cfg, opened.meta, [torch.randn(3, 2)], "x")[0]) == task.meta["stretch_to"]
+    off = TASKS["classify"].prepare(TASKS["classify"].Config(), RecurrentConfig(), str(folder), seed=0)
+    assert off.meta["stretch_to"] is None and len({len(x) for x in off.train_x}) > 1

@@ -247,7 +247,8 @@ CANDIDATES = {"defaults": [],
               "narrow": ["--filters", "64,128,64"],
               "random-batches": ["--batches", "random"],
               "length-batches": ["--batches", "length"],
-              "inception": ["--model", "lstm-inception"]}
+              "inception": ["--model", "lstm-inception"],
+              "stretch": ["--stretch", "on"]}
 MINIROCKET = "minirocket"
 
 

@@ -73,6 +73,10 @@ class ClassifyConfig:
                                "input; auto: when the training series' lengths differ (off by default: no gain "
                                "measured on the variable-length development sets)", "off",
                                choices=("auto", "on", "off"))
+    stretch: str = option("series: read each series at its own length (off), or stretched by linear interpolation to "
+                          "the median length of the training series (on: a gesture made slower or faster reads "
+                          "alike); auto: on when the training series' lengths differ", "off",
+                          choices=("auto", "on", "off"))
     init_from: str = option("text: a charlm run folder whose embedding and recurrent layers start the classifier "
                             "(ULMFiT, Howard & Ruder 2018); its cell, sizes and vocabulary are taken", "")
     lr_decay: float = option("with --init-from: discriminative learning rates, each layer below the head at the rate "

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.series_files import SUFFIXES, is_series_file, read_series
@@ -137,6 +138,20 @@ def fcn_step_cost(filters: tuple[int, ...], input_size: int = 1) -> float:
     return (STEP_FIXED_MACS + macs(filters, input_size)) / (STEP_FIXED_MACS + macs(FCN_FILTERS, 1))
 
 
+def stretched(s: Tensor, T: int) -> Tensor:
+    """A series (T0, D) resampled to T steps by linear interpolation, its first and last steps kept (uniform
+    scaling: a gesture made at another speed reads alike).
+
+    >>> stretched(torch.tensor([[0.], [2.]]), 3).flatten().tolist()
+    [0.0, 1.0, 2.0]
+    """
+    if len(s) == T:
+        return s
+    if len(s) == 1:
+        return s.expand(T, -1).clone()
+    return F.interpolate(s.T[None], size=T, mode="linear", align_corners=True)[0].T.contiguous()
+
+
 def inception_filters(text: str, lengths: list[int], input_size: int, seed: int = 0, grouped: bool = False):
     """LSTM-Inception's filters a path: ``--filters`` (one number) as given, or the paper's 32 for auto.
 
@@ -214,8 +229,11 @@ class SeriesInputs:
         stacked = torch.cat(raw_x)
         mean = torch.nanmean(stacked, 0)
         std = torch.sqrt(torch.nanmean((stacked - mean) ** 2, 0))
+        lengths = [len(s) for s in raw_x]
+        rate = cfg.rate or math.ceil(statistics.median(lengths) / MAX_SERIES_STEPS)
+        stretched = cfg.stretch == "on" or (cfg.stretch == "auto" and min(lengths) != max(lengths))
         return {"input_size": dims.pop(), "mean": mean.tolist(), "std": [s if s > 1e-8 else 1.0 for s in std.tolist()],
-                "rate": cfg.rate or math.ceil(statistics.median(len(s) for s in raw_x) / MAX_SERIES_STEPS)}
+                "rate": rate, "stretch_to": math.ceil(statistics.median(lengths) / rate) if stretched else None}
 
     @staticmethod
     def shape(cfg, x: list[Tensor], meta: dict, seed: int) -> dict:
@@ -234,7 +252,8 @@ class SeriesInputs:
         if raw_x and raw_x[0].shape[1] != meta["input_size"]:
             raise UserError(f"expected series with {meta['input_size']} dimensions in {where}; "
                             f"received {raw_x[0].shape[1]}")
-        return [torch.nan_to_num(coarser(_normalized(s, cfg.normalize, meta), meta.get("rate", 1))) for s in raw_x]
+        x = [torch.nan_to_num(coarser(_normalized(s, cfg.normalize, meta), meta.get("rate", 1))) for s in raw_x]
+        return [stretched(s, meta["stretch_to"]) for s in x] if meta.get("stretch_to") else x
 
     @staticmethod
     def model(cfg, model_cfg: RecurrentConfig, meta: dict, output_size: int) -> nn.Module:
