@@ -9,7 +9,7 @@ import torch
 from datasets import sentiment_csv, text_file
 from rnnkit.cli import main
 from rnnkit.models import LanguageModel, RecurrentConfig
-from rnnkit.tools.units import FEATURES, activations, feature_matrix, pearson, text_features, top_units
+from rnnkit.tools.units import FEATURES, activations, feature_matrix, pearson, text_features, top_units, write_png
 
 
 def code_file(path, n=60):
@@ -43,8 +43,8 @@ def test_features_of_a_hand_made_string():
     # line 0: a = f("x(", [1])  -- the "(" inside the string does not count; the opening quote is inside
     assert by_line(f["quote"])[0] == [0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
     assert by_line(f["depth"])[0] == [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 1, 0, 0]
-    # line 1:     if b'c':  # don't  -- a quoted 'c', and an apostrophe between two letters
-    assert by_line(f["quote"])[1] == [0] * 9 + [1, 1] + [0] * 14
+    # line 1:     if b'c':  # don't  -- a quoted b'c' (a string prefix), and an apostrophe between two letters
+    assert by_line(f["quote"])[1] == [0] * 8 + [1, 1] + [0] * 12
     # lines 2-3: a triple-quoted string over the newline; the bracket inside it does not count
     assert by_line(f["quote"])[2] == [0, 0, 1, 1, 1, 1, 1]
     assert by_line(f["quote"])[3] == [1, 1, 0, 0, 0, 0]
@@ -130,33 +130,47 @@ def test_each_bad_input_is_one_line(run, tmp_path, capsys):
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 (x)".encode("latin-1"))
     (tmp_path / "unknown.txt").write_text("def f(x): return x ~ 1\n")
     (tmp_path / "one.txt").write_text("x")
-    cases = {
-        "expected a run folder of task charlm": [str(tmp_path / "cls"), "--text", str(code)],
-        "does not exist": [str(tmp_path / "nowhere"), "--text", str(code)],
-        "expected a text file at": [str(run_dir), "--text", str(tmp_path / "missing.txt")],
-        "it is empty": [str(run_dir), "--text", str(tmp_path / "empty.txt")],
-        "non-UTF-8 byte": [str(run_dir), "--text", str(tmp_path / "latin1.txt")],
-        "outside it: '~'": [str(run_dir), "--text", str(tmp_path / "unknown.txt")],
-        "expected at least 2": [str(run_dir), "--text", str(tmp_path / "one.txt")],
-        "expected --unit in 0 .. 15": [str(run_dir), "--text", str(code), "--unit", "16"],
-        "expected --unit in 0 .. 15 ": [str(run_dir), "--text", str(code), "--unit", "-1"],
-        "expected --chars of at least 1": [str(run_dir), "--text", str(code), "--chars", "0"],
-        "expected an LSTM run for --state c": [str(tmp_path / "gru"), "--text", str(code), "--state", "c"],
-        "expected --out an existing folder": [str(run_dir), "--text", str(code), "--out", str(tmp_path / "no")],
-    }
+    cases = [
+        ("expected a run folder of task charlm", [str(tmp_path / "cls"), "--text", str(code)]),
+        ("does not exist", [str(tmp_path / "nowhere"), "--text", str(code)]),
+        ("expected a text file at", [str(run_dir), "--text", str(tmp_path / "missing.txt")]),
+        ("it is empty", [str(run_dir), "--text", str(tmp_path / "empty.txt")]),
+        ("non-UTF-8 byte", [str(run_dir), "--text", str(tmp_path / "latin1.txt")]),
+        ("outside it: '~'", [str(run_dir), "--text", str(tmp_path / "unknown.txt")]),
+        ("expected at least 2", [str(run_dir), "--text", str(tmp_path / "one.txt")]),
+        ("expected --unit in 0 .. 15", [str(run_dir), "--text", str(code), "--unit", "16"]),
+        ("expected --unit in 0 .. 15", [str(run_dir), "--text", str(code), "--unit", "-1"]),
+        ("expected --chars of at least 1", [str(run_dir), "--text", str(code), "--chars", "0"]),
+        ("expected an LSTM run for --state c", [str(tmp_path / "gru"), "--text", str(code), "--state", "c"]),
+        ("expected --out an existing folder", [str(run_dir), "--text", str(code), "--out", str(tmp_path / "no")]),
+    ]
     capsys.readouterr()
-    for expected, args in cases.items():
+    for expected, args in cases:
         assert main(["inspect", *args]) == 2, args
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith("rnnkit: error: ") and expected.strip() in err[0], (args, err)
+        assert len(err) == 1 and err[0].startswith("rnnkit: error: ") and expected in err[0], (args, err)
     assert not (tmp_path / "no").exists()
 
 
-def test_text_outside_a_word_vocabulary_is_refused_not_guessed(run, tmp_path, capsys):
-    """The run's vocabulary is the training text's: a text with a symbol it never saw is refused, naming it."""
-    run_dir, _ = run
-    words = text_file(tmp_path / "words.txt").read_text() + "Z"
-    (tmp_path / "words.txt").write_text(words)
+def test_features_a_text_lacks_are_reported_constant(tmp_path, capsys):
+    """Prose on one line has no quotes, brackets, indentation or line ends: those features are constant, and the
+    table says so rather than ranking units by r = 0."""
+    words = text_file(tmp_path / "words.txt")
+    assert main(["train", "charlm", "--data", str(words), "--run", str(tmp_path / "lm"), "--max-steps", "2",
+                 "--hidden-size", "8", "--batch-size", "4", "--seq-len", "20", "--no-tensorboard"]) == 0
     capsys.readouterr()
-    assert main(["inspect", str(run_dir), "--text", str(tmp_path / "words.txt")]) == 2
-    assert "'Z'" in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path / "lm"), "--text", str(words), "--chars", "500"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line for line in out[1:6]}
+    assert all(rows[name].endswith("constant over this text") for name in ("quote", "depth", "indent", "eol_next"))
+    best = rows["column"].split()[1].split(":")                                 # the column's first unit:r
+    assert out[6] == f"colouring unit {best[0]} (largest |r|: {best[1]} with column)"
+
+
+def test_a_dense_picture_is_drawn_smaller_to_keep_the_file_small(tmp_path):
+    rng = random.Random(0)
+    text = "\n".join("".join(rng.choice("abcxyz()[]{}=+-*/.,;:") for _ in range(60)) for _ in range(10))
+    values = torch.randn(len(text), generator=torch.Generator().manual_seed(0))
+    write_png(tmp_path / "full.png", list(text), values, title="dense", max_bytes=10 ** 9)
+    write_png(tmp_path / "small.png", list(text), values, title="dense", max_bytes=40_000)
+    assert (tmp_path / "small.png").stat().st_size <= 40_000 < (tmp_path / "full.png").stat().st_size

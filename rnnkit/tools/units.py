@@ -2,11 +2,11 @@ r"""What single hidden units of a character language model track: ``rnnkit inspe
 
 Karpathy's post *The Unreasonable Effectiveness of Recurrent Neural Networks* (2015), in its section
 "Visualizing the predictions and the 'neuron' firings in the RNN", colours a text by one hidden unit's
-activation at every character and finds units that follow the text's structure: one that is on inside a quoted
-string, one that follows the depth of bracket nesting, one that tracks the indentation of a line of C code. The
-ML@B slides (*Bootcamp 3: Recurrent Neural Nets in Tensorflow*, "Background and Motivation") make the same claim
-of source code: brackets close later and control words indent the next line, relations through time that a
-model of the text has to carry in its state.
+activation at every character and finds units that follow the text's structure: one that turns on inside
+quotes, one that tracks the position in the line, one sensitive to the depth of an expression in Linux's C
+source. The ML@B slides (*Bootcamp 3: Recurrent Neural Nets in Tensorflow*, "Background and Motivation") make the
+same claim of source code: brackets close later and control words indent the next line, relations through time
+that a model of the text has to carry in its state.
 
 Here that is measured rather than looked for by eye. A text of ``N`` characters ``x_1 .. x_N`` is read left to
 right with the state carried, and the top layer's activations ``a_t`` (H,) after reading ``x_t`` are recorded:
@@ -26,6 +26,7 @@ feature are listed; the text is coloured by one unit, as in the post (blue negat
 from __future__ import annotations
 
 import html
+import io
 import warnings
 from pathlib import Path
 
@@ -114,9 +115,6 @@ def text_features(text: str) -> dict[str, list[int]]:
     for t in range(N - 1):
         eol_next[t] = int(text[t + 1] == "\n")
     return {"quote": quote, "depth": depth, "indent": indent, "column": column, "eol_next": eol_next}
-    for t in range(N - 1):
-        eol_next[t] = int(text[t + 1] == "\n")
-    return {"quote": quote, "depth": depth, "indent": indent, "column": column, "eol_next": eol_next}
 
 
 def _apostrophe(text: str, i: int) -> bool:
@@ -196,7 +194,7 @@ def activations(model, ids, *, state: str = "h", chunk: int = 512) -> Tensor:
     if state not in ("h", "c"):
         raise ValueError(f"state must be 'h' or 'c'; received {state!r}")
     runner = model.runner
-    x = torch.as_tensor(ids, dtype=torch.long).view(1, -1)                         # (1, N)
+    x = torch.as_tensor(ids, dtype=torch.long, device=model.device).view(1, -1)    # (1, N)
     carry = model.initial_state(1, device=model.device)                           # one state per layer
     rows = []
     for a in range(0, x.shape[1], chunk):
@@ -274,9 +272,10 @@ red positive, scaled by its largest magnitude over the text ({top:.3g}). Hover a
 
 
 def write_png(path: Path, symbols: list[str], values: Tensor, *, title: str, lines: int = 30,
-              columns: int = 100) -> None:
+              columns: int = 100, max_bytes: int = 150_000) -> None:
     """The first ``lines`` lines of the text (each cut at ``columns`` characters), one box per character coloured
-    by ``values`` (N,) as in :func:`write_html`, drawn with matplotlib in a monospace font."""
+    by ``values`` (N,) as in :func:`write_html`, drawn with matplotlib in a monospace font; the colours in 21
+    steps and the resolution lowered where needed to keep the file within ``max_bytes``."""
     from matplotlib.figure import Figure
 
     scaled, _ = _scaled(values)
@@ -292,7 +291,7 @@ def write_png(path: Path, symbols: list[str], values: Tensor, *, title: str, lin
     image = torch.ones(len(grid), width, 3)                           # (L, C, RGB), white past a line's end
     for i, row in enumerate(grid):
         for j, (_, v) in enumerate(row):
-            image[i, j] = torch.tensor(_colour(v))
+            image[i, j] = torch.tensor(_colour(round(v * 10) / 10))       # 21 shades: a PNG compresses them
     fig = Figure(figsize=(0.075 * width + 0.3, 0.16 * len(grid) + 0.45))
     ax = fig.add_axes((0.01, 0.01, 0.98, 1 - 0.3 / (0.16 * len(grid) + 0.45)))
     ax.imshow(image.numpy(), aspect="auto", interpolation="nearest", extent=(-0.5, width - 0.5, len(grid) - 0.5, -0.5))
@@ -304,8 +303,15 @@ def write_png(path: Path, symbols: list[str], values: Tensor, *, title: str, lin
                     ax.text(j, i, ch, ha="center", va="center", family="monospace", fontsize=7, parse_math=False)
         ax.set_axis_off()
         ax.set_title(title, fontsize=8, loc="left")
-        with atomic_file(path) as f:
-            fig.savefig(f, format="png", dpi=100)
+        # a dense text under a restless unit compresses badly: fewer pixels until the file is small
+        for dpi in (100, 85, 70, 55):
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=dpi)
+            if buf.tell() <= max_bytes:
+                break
+    data = buf.getvalue()
+    with atomic_file(path, size=len(data)) as f:
+        f.write(data)
 
 
 # ------------------------------------------------------------------------------------------------ the command
@@ -348,5 +354,5 @@ def inspect_run(run_dir: Path, text_path: Path, *, chars: int = 5000, unit: int 
              f"activation correlates most with each feature (unit:r, Pearson r over the {task.unit}s):"]
     lines += [f"  {name:9s} {row}" for name, row in _table_rows(table, constant).items()]
     lines.append(f"colouring unit {unit}" + (f" (largest |r|: {float(best):+.2f} with {feature})"
-                                             if unit == strongest else ""))
+                                             if unit == strongest and float(best) else ""))
     return lines, written
