@@ -76,6 +76,7 @@ SMOKE_TASK = {
     "memory": ["--valid-size", "8", "--lag", "20"],   # diagnose steps a run's every lag: 1,000 EUNN steps take 20 s
     "tag": ["--embed-size", "8", "--affix-size", "4"],
     "forecast": [],
+    "binary-add": ["--valid-size", "20"],
 }
 SMOKE_OTHER = {"generate": ["--length", "20"], "diagnose": ["--sequences", "4"]}
 
@@ -257,12 +258,19 @@ def test_page_blocks_run(page, datasets, tmp_path, monkeypatch, capsys):
     found = blocks(read(page))
     assert found, f"{page} has no companion block"
     failures, skipped, times = [], [], []
+    untrained: dict[str, str] = {}         # run folder -> why the command that makes it was skipped
     for n, (kind, body) in enumerate(found, 1):
         items = [(body, None)] if kind == "python" else commands(body)
         for item, reason in items:
             label = f"{page} block {n} ({kind}): {item.strip().splitlines()[0][:140]}"
+            needs = [r for r in untrained if re.search(rf"(?<![\w/.-]){re.escape(r)}(?![\w.-])", item)]
+            if reason is None and needs:       # a command on a run that was never made: skipped with it
+                reason = f"{needs[0]} was not made ({untrained[needs[0]]})"
             if reason is not None:
                 skipped.append(f"{label}: {reason}")
+                made = re.search(r"--run\s+(runs/\S+)", item)
+                if made:
+                    untrained[made.group(1)] = reason
                 continue
             started = time.perf_counter()
             try:
@@ -273,6 +281,9 @@ def test_page_blocks_run(page, datasets, tmp_path, monkeypatch, capsys):
                         run_command(item, datasets, tmp_path)
             except Skip as e:
                 skipped.append(f"{label}: {e}")
+                made = re.search(r"--run\s+(runs/\S+)", item)
+                if made:
+                    untrained[made.group(1)] = str(e)
             except BaseException as e:           # noqa: BLE001 - report every failure of the page together
                 if isinstance(e, KeyboardInterrupt):
                     raise
