@@ -17,6 +17,7 @@ from .reber import Reber
 from .forecast import Forecast
 from .memory import Memory
 from .tag import Tag
+from .binary_add import BinaryAdd
 
 TASKS = REGISTRY                 # name -> task class, in the order above, then any registered later
 
@@ -27,4 +28,5 @@ for _plugin in entry_points(group="rnnkit.tasks"):     # after TASKS: a plug-in 
         print(f"rnnkit: warning: the task plugin {_plugin.value} did not load ({type(e).__name__}: {e})",
               file=sys.stderr)
 
-__all__ = ["TASKS", "CharLM", "Classify", "Regress", "Seq2SeqTask", "Caption", "Reber", "Forecast", "Memory", "Tag"]
+__all__ = ["TASKS", "CharLM", "Classify", "Regress", "Seq2SeqTask", "Caption", "Reber", "Forecast", "Memory", "Tag",
+           "BinaryAdd"]
