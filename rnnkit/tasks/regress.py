@@ -100,6 +100,11 @@ class Regress(Classify):
             return sum(F.mse_loss(o[:, 0], batch.y) for o in out), None, len(batch.y)
         return F.mse_loss(model(batch.x, batch.lengths)[0][:, 0], batch.y), None, len(batch.y)
 
+    @staticmethod
+    def window_output(z: Tensor) -> Tensor:
+        """What the windows of one input average: their predictions."""
+        return z
+
     def values(self, model: nn.Module, xs: list[Tensor]) -> Tensor:
         """The model's predictions for the inputs ``xs`` in the targets' units, float64 (N,)."""
         return self.logits(model, xs)[:, 0].double() * self.meta["target_std"] + self.meta["target_mean"]

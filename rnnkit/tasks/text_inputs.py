@@ -20,6 +20,7 @@ from ..data.text import read_labelled
 from ..data.vocab import PAD, UNK, Vocab
 from ..errors import UserError
 from ..models import RecurrentConfig, SequenceModel
+from ..data.windows import window_length
 from .base import affordable_updates
 from .lm_transfer import copy_language_model_, fine_tuning_groups, language_model
 
@@ -84,7 +85,16 @@ class TextInputs:
 
     @staticmethod
     def shape(cfg, x: list[Tensor], meta: dict, seed: int) -> dict:
-        return {}
+        """The window long texts are read in (``--window``; 0: whole texts): auto, the one that lets
+        ``TEXT_STEP_BUDGET`` pay for ``TEXT_EPOCHS`` passes over the training texts (``window_length``)."""
+        if cfg.window == "off":
+            return {"window": 0}
+        if cfg.window == "auto":
+            return {"window": window_length([len(t) for t in x], TEXT_STEP_BUDGET, TEXT_EPOCHS)}
+        if not cfg.window.isdigit() or int(cfg.window) < 1:
+            raise UserError(f"expected --window as auto, off or a number of tokens of at least 1; received "
+                            f"{cfg.window!r}")
+        return {"window": int(cfg.window)}
 
     @staticmethod
     def encode(cfg, meta: dict, raw_x: list[str], where: str) -> list[Tensor]:
@@ -104,6 +114,7 @@ class TextInputs:
         embedding dropout 0.1, Adam at 2e-3 in batches of 32 with a cosine decay over ``TEXT_EPOCHS`` passes, at
         most ``TEXT_STEP_BUDGET`` token steps; about 8 validations a run."""
         batch = batch_size or min(32, len(lengths))
+        lengths = [min(n, meta.get("window") or n) for n in lengths]      # what an update reads of each text
         updates = affordable_updates(lengths, batch, 1.0, TEXT_STEP_BUDGET, seed, cfg.batches != "random")
         steps = max(1, min(TEXT_EPOCHS * math.ceil(len(lengths) / batch), updates))
         text = {"dropout": 0.5, "embed_dropout": 0.1, "steps": steps, "batch_size": batch, "lr": 2e-3,
