@@ -34,6 +34,7 @@ from rnnkit.tasks.classify import stratified_split  # noqa: E402
 CANDIDATES = {
     "defaults": ([], None),
     "ensemble3": (["--ensemble", "3"], None),
+    "one-way": (["--no-bidirectional"], None),
     "char-bilstm": (["--tokens", "char", "--readout", "last", "--embed-size", "64", "--max-len", "200"], None),
     "ulmfit": (
         ["--unfreeze-every", "200", "--no-lowercase"],

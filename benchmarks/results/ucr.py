@@ -248,7 +248,8 @@ CANDIDATES = {"defaults": [],
               "random-batches": ["--batches", "random"],
               "length-batches": ["--batches", "length"],
               "inception": ["--model", "lstm-inception"],
-              "stretch": ["--stretch", "on"]}
+              "stretch": ["--stretch", "on"],
+              "bidirectional": ["--bidirectional"]}
 MINIROCKET = "minirocket"
 
 
