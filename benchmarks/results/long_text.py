@@ -28,7 +28,8 @@ from common import linear_baseline, mean_sd, parser, write  # noqa: E402
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.data.text import read_labelled  # noqa: E402
 
-CANDIDATES = {"defaults": [], "window-off": ["--window", "off"], "window-2x": ["--window", "1750"]}
+CANDIDATES = {"defaults": [], "window-off": ["--window", "off"], "window-2x": ["--window", "1750"],
+              "rnn": ["--model", "rnn"], "lstm-cnn": ["--model", "lstm-cnn"]}
 
 
 def ngram_baseline(train: Path, test: Path) -> dict:

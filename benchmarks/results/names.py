@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import HERE, mean_sd, parser, run_rnnkit, write  # noqa: E402
+from common import HERE, linear_baseline, mean_sd, parser, run_rnnkit, write  # noqa: E402
 
 from rnnkit.data.fetch import fetch  # noqa: E402
 from rnnkit.data.text import read_labelled  # noqa: E402
@@ -48,16 +48,8 @@ def majority(train: list[tuple[str, str]], test: list[tuple[str, str]]) -> dict:
 
 def char_ngrams(train: list[tuple[str, str]], test: list[tuple[str, str]]) -> dict:
     from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-
-    t0 = time.perf_counter()
-    vec = CountVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True)
-    clf = LogisticRegression(max_iter=2000).fit(vec.fit_transform([t for t, _ in train]), [l for _, l in train])
-    pred = clf.predict(vec.transform([t for t, _ in test]))
-    gold = [l for _, l in test]
-    return {"model": "character 1-4-gram logistic regression, scikit-learn", "accuracy": accuracy_score(gold, pred),
-            "macro_f1": f1_score(gold, pred, average="macro"), "seconds": round(time.perf_counter() - t0, 1)}
+    return linear_baseline(CountVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True), train, test,
+                           "character 1-4-gram logistic regression, scikit-learn")
 
 
 def rnnkit_classify(data: Path, run: Path, seed: int, extra: list[str], figure: Path | None) -> dict:
@@ -72,7 +64,7 @@ def rnnkit_classify(data: Path, run: Path, seed: int, extra: list[str], figure: 
         confusion_figure(confusion, labels, figure)
     recall = (confusion.diag().double() / confusion.sum(1).clamp(min=1)).tolist()
     steps = int(float(next(reversed((run / "metrics.csv").read_text().splitlines())).split(",")[0]))
-    return {"model": "rnnkit classify --tokens char (defaults)", "seed": seed, "accuracy": scores["accuracy"],
+    return {"model": f"rnnkit classify --tokens char {' '.join(extra) or '(defaults)'}", "seed": seed, "accuracy": scores["accuracy"],
             "macro_f1": scores["macro_f1"], "recall": {l: round(r, 3) for l, r in zip(labels, recall)},
             "steps": steps, "seconds": round(time.perf_counter() - t0, 1)}
 
@@ -80,8 +72,9 @@ def rnnkit_classify(data: Path, run: Path, seed: int, extra: list[str], figure: 
 def main() -> None:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, default=3, help="seeds of the rnnkit run (default 3)")
+    p.add_argument("--flags", default="", help="flags added to every rnnkit run, e.g. --flags='--model lstm-cnn'")
     args = p.parse_args()
-    extra = ["--max-steps", "3", "--eval-every", "3"] if args.smoke else []
+    extra = args.flags.split() + (["--max-steps", "3", "--eval-every", "3"] if args.smoke else [])
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         data = fetch("names")

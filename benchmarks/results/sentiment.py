@@ -35,6 +35,7 @@ CANDIDATES = {
     "defaults": ([], None),
     "ensemble3": (["--ensemble", "3"], None),
     "one-way": (["--no-bidirectional"], None),
+    "lstm-cnn": (["--model", "lstm-cnn"], None),
     "char-bilstm": (["--tokens", "char", "--readout", "last", "--embed-size", "64", "--max-len", "200"], None),
     "ulmfit": (
         ["--unfreeze-every", "200", "--no-lowercase"],

@@ -18,7 +18,9 @@ from .lstm_fcn import FCN, FCN_FILTERS, FCN_KERNELS, LSTMFCN
 from .inception import Inception, LSTMInception
 from .sequence import POOLS, READOUTS, LanguageModel, SequenceModel
 from .seq2seq import Seq2Seq
+from .text_cnn import LSTMCNN, TokenCNN
 
 __all__ = ["Attention", "MaskedBatchNorm1d", "population_statistics_", "CAPTION_ATTENTION", "Captioner", "ConvEncoder",
            "RecurrentConfig", "build_runner", "EncoderDecoderCore", "Ensemble", "is_ensemble", "FCN", "FCN_FILTERS",
-           "FCN_KERNELS", "LSTMFCN", "Inception", "LSTMInception", "POOLS", "READOUTS", "LanguageModel", "SequenceModel", "Seq2Seq"]
+           "FCN_KERNELS", "LSTMFCN", "Inception", "LSTMInception", "POOLS", "READOUTS", "LanguageModel", "SequenceModel", "Seq2Seq",
+           "LSTMCNN", "TokenCNN"]

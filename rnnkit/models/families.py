@@ -1,6 +1,7 @@
-"""The series models a classifier or regressor can be (``--model``): a recurrent branch beside a convolutional one,
-each family a model class, what a step of it costs and how wide its convolutions are; a family added elsewhere
-(a plug-in) registers itself here, and ``--model NAME`` builds it."""
+"""The models a classifier or regressor can be (``--model``) beside the recurrent one: for series, a recurrent branch
+beside a convolutional one, each family a model class, what a step of it costs and how wide its convolutions are;
+for texts, a model class built on the token embeddings. A family added elsewhere (a plug-in) registers itself
+here, and ``--model NAME`` builds it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,19 @@ def register_series_family(name: str, family: SeriesFamily) -> SeriesFamily:
     return family
 
 
+# text families: ``builder(rnn, vocab_size=, embed_size=, output_size=, readout=)`` builds one (the recurrent model
+# itself, ``rnn``, is not one: it is SequenceModel)
+TEXT_FAMILIES: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_text_family(name: str, builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Make ``--model name`` build ``builder`` for text data."""
+    TEXT_FAMILIES[name] = builder
+    return builder
+
+
 class ModelChoices:
-    """The values ``--model`` takes: auto, rnn and every registered series family, as they are when asked.
+    """The values ``--model`` takes: auto, rnn and every registered series and text family, as they are when asked.
 
     >>> "rnn" in ModelChoices(), "no-such-model" in ModelChoices()
     (True, False)
@@ -39,7 +51,7 @@ class ModelChoices:
     fixed = ("auto", "rnn")
 
     def __contains__(self, value) -> bool:
-        return value in self.fixed or value in SERIES_FAMILIES
+        return value in self.fixed or value in SERIES_FAMILIES or value in TEXT_FAMILIES
 
     def __iter__(self):
-        return iter((*self.fixed, *SERIES_FAMILIES))
+        return iter((*self.fixed, *SERIES_FAMILIES, *TEXT_FAMILIES))

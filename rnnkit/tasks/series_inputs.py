@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ..data.series_files import SUFFIXES, is_series_file, read_series
 from ..errors import UserError
 from ..models import FCN_FILTERS, FCN_KERNELS, LSTMFCN, RecurrentConfig, SequenceModel
-from ..models.families import SERIES_FAMILIES, SeriesFamily, register_series_family
+from ..models.families import SERIES_FAMILIES, TEXT_FAMILIES, SeriesFamily, register_series_family
 from ..models.inception import INCEPTION_FILTERS, LSTMInception
 from .base import affordable_updates
 
@@ -205,6 +205,8 @@ class SeriesInputs:
         readout, the normalisation the scales call for)."""
         if cfg.init_from:
             raise UserError(f"--init-from starts a text model from a language model; {path} holds series")
+        if cfg.model in TEXT_FAMILIES:
+            raise UserError(f"--model {cfg.model} is for text data; {path} holds series")
         cfg = replace(cfg, **{k: v for k, v in {"model": "lstm-fcn", "readout": "last"}.items()
                               if getattr(cfg, k) == "auto"})
         if cfg.normalize == "auto":

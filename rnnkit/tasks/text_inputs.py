@@ -19,13 +19,17 @@ from torch import Tensor, nn
 from ..data.text import read_labelled
 from ..data.vocab import PAD, UNK, Vocab
 from ..errors import UserError
-from ..models import RecurrentConfig, SequenceModel
+from ..models import LSTMCNN, RecurrentConfig, SequenceModel
+from ..models.families import SERIES_FAMILIES, TEXT_FAMILIES, register_text_family
 from ..data.windows import window_length
 from .base import affordable_updates
 from .lm_transfer import copy_language_model_, fine_tuning_groups, language_model
 
 TEXT_EPOCHS = 3                  # passes over a text set's training examples
 TEXT_STEP_BUDGET = 8_000_000     # token steps a run may cost: about 10 minutes of the default text model on 2 cores
+
+
+register_text_family("lstm-cnn", LSTMCNN)
 
 
 def tokenize(text: str, cfg) -> list[str]:
@@ -56,8 +60,8 @@ class TextInputs:
     def resolve(cfg, model_cfg: RecurrentConfig, raw_x: list[str], path: Path):
         """(config, model config) with the choices auto leaves to texts made (the recurrent model, the maximum over
         the steps), or a language model's cell and sizes with ``--init-from``."""
-        if cfg.model not in ("auto", "rnn") or cfg.normalize in ("series", "none"):
-            raise UserError(f"--model {cfg.model if cfg.model not in ('auto', 'rnn') else 'lstm-fcn'} and --normalize "
+        if cfg.model in SERIES_FAMILIES or cfg.normalize in ("series", "none"):
+            raise UserError(f"--model {cfg.model if cfg.model in SERIES_FAMILIES else 'lstm-fcn'} and --normalize "
                             f"are for series data; {path} holds texts")
         auto = {"model": "rnn", "readout": "max", "batches": "length"}
         cfg = replace(cfg, **{k: v for k, v in auto.items() if getattr(cfg, k) == "auto"})
@@ -105,6 +109,10 @@ class TextInputs:
 
     @staticmethod
     def model(cfg, model_cfg: RecurrentConfig, meta: dict, output_size: int) -> nn.Module:
+        family = TEXT_FAMILIES.get(cfg.model)
+        if family is not None:
+            return family(model_cfg, vocab_size=len(meta["vocab"]), embed_size=cfg.embed_size,
+                          output_size=output_size, readout=cfg.readout)
         return SequenceModel(model_cfg, vocab_size=len(meta["vocab"]), embed_size=cfg.embed_size,
                              output_size=output_size, readout=cfg.readout)
 
