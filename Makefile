@@ -33,7 +33,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # The equations, gradients, kernels, invariants, plug-ins and doctests, without the tests that train whole runs or
-# start processes (tests/conftest.py marks those slow): under two minutes on 2 cores.
+# start processes (marked slow in their test files): under two minutes on 2 cores.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 

@@ -17,6 +17,8 @@ from rnnkit.data.series_files import read_series, write_ts
 from rnnkit.data.text import read_labelled
 from rnnkit.errors import UserError
 
+pytestmark = pytest.mark.slow
+
 TINY = {"hidden_size": 4, "max_steps": 6, "eval_every": 3, "seed": 3, "device": "cpu"}
 TINY_FLAGS = ["--hidden-size", "4", "--max-steps", "6", "--eval-every", "3", "--seed", "3", "--device", "cpu"]
 

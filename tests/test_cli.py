@@ -10,6 +10,8 @@ import torch
 from datasets import sentiment_csv, series_csv, text_file, ts_folder
 from rnnkit.cli import main
 
+pytestmark = pytest.mark.slow
+
 SMALL = ["--hidden-size", "16", "--eval-every", "5"]
 
 

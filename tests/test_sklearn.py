@@ -13,6 +13,8 @@ from sklearn.utils.estimator_checks import check_classifiers_train, check_regres
 
 from rnnkit.sklearn import RNNClassifier, RNNRegressor
 
+pytestmark = pytest.mark.slow
+
 # small and quick: a plain 4-unit LSTM, 30 updates, one validation (the estimator checks fit about 60 times each)
 FAST = dict(hidden_size=4, model="rnn", max_steps=30, batch_size=16, lr=0.03, options={"eval_every": 30},
             device="cpu")
