@@ -31,7 +31,7 @@ use TF32 in float32 while plain matmuls do not, which favours the peers in the f
 
 Run it on a lent device (an NVIDIA H200): ``make gpu-check`` (or ``benchmarks/gpu.sh``; with
 ``--out PATH`` to write elsewhere, e.g. ``benchmarks/gpu.sh --out $OUT/gpu.json``). Without a GPU,
-``--dry-run`` runs the same code on the CPU at tiny sizes (tests/test_gpu_check.py does); without a
+``--dry-run`` runs the same code on the CPU at tiny sizes (tests/end_to_end/test_gpu_check.py does); without a
 GPU and without ``--dry-run`` it says so and exits 2. Results go to ``benchmarks/gpu.json`` (one
 JSON: device, torch / CUDA / cuDNN versions, test counts, every row; a dry run's default is the
 git-ignored ``benchmarks/gpu.smoke.json``) and a Markdown table on stdout;

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 
 def text_file(path: Path, n: int = 6000) -> Path:
@@ -58,3 +63,55 @@ def series_csv(path: Path, n: int = 400) -> Path:
         lines.append(f"{t},{math.sin(t / 4) * 10 + math.sin(t / 11) * 5 + rng.gauss(0, 0.3):.4f}")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# ------------------------------------------------------------------ tagged sentences (CoNLL-U)
+LEXICON = {"DET": ["the", "a"], "NOUN": ["cat", "dog", "mat", "park"], "VERB": ["sat", "ran", "saw"],
+           "ADP": ["on", "in"], "ADJ": ["big", "red"]}
+TEMPLATES = [["DET", "NOUN", "VERB"], ["DET", "ADJ", "NOUN", "VERB", "ADP", "DET", "NOUN"], ["NOUN", "VERB"]]
+
+
+def tagged_sentences(n: int, seed: int) -> list[tuple[list[str], list[str]]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        tags = rng.choice(TEMPLATES) + ["PUNCT"]
+        out.append(([rng.choice(LEXICON[t]) if t != "PUNCT" else "." for t in tags], tags))
+    return out
+
+
+def conllu_file(path, n: int = 40, seed: int = 0):
+    """A treebank file: comments, and in every fifth sentence a multiword token and an empty node."""
+    lines = []
+    for k, (words, tags) in enumerate(tagged_sentences(n, seed)):
+        lines += [f"# sent_id = {k + 1}", f"# text = {' '.join(words)}"]
+        for i, (w, t) in enumerate(zip(words, tags), 1):
+            if k % 5 == 0 and i == 1:
+                lines.append(f"1-2\t{w}{words[1]}\t_\t_\t_\t_\t_\t_\t_\t_")
+            lines.append(f"{i}\t{w}\t{w}\t{t}\t{t.lower()}\t_\t{max(i - 1, 0)}\tdep\t_\t_")
+            if k % 5 == 0 and i == 1:
+                lines.append("1.1\tghost\t_\t_\t_\t_\t_\t_\t_\t_")
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------ captioned images
+def caption_folder(folder: Path, n: int) -> None:
+    """Canvases of bars: a caption word per bar, its height the word ("one" short, "three" tall)."""
+    rng = np.random.default_rng(5)
+    (folder / "images").mkdir(parents=True)
+    for part, count in (("train", n), ("test", 8)):
+        lines = []
+        for k in range(count):
+            words = [["one", "two", "three"][i] for i in rng.integers(0, 3, size=int(rng.integers(1, 4)))]
+            canvas = np.zeros((12, 8 * len(words)), dtype=np.uint8)
+            for j, w in enumerate(words):
+                canvas[12 - 4 * (["one", "two", "three"].index(w) + 1):, 8 * j + 2:8 * j + 6] = 255
+            Image.fromarray(canvas).save(folder / "images" / f"{part}{k}.png")
+            lines.append(f"images/{part}{k}.png\t{' '.join(words)}")
+        (folder / f"{part}.tsv").write_text("\n".join(lines) + "\n")
+
+
+def rnnkit_process(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "rnnkit", *map(str, args)], capture_output=True, text=True, cwd=cwd)

@@ -1,6 +1,5 @@
 """rnnkit.data.conllu: the CoNLL-U and two-column readers, their one-line errors, treebank folders."""
 import io
-import random
 import tarfile
 
 import pytest
@@ -8,40 +7,11 @@ import pytest
 from rnnkit.cli import main
 from rnnkit.data.conllu import parse_conllu, read_tagged, split_files, unpack_hebrew_treebank
 from rnnkit.errors import UserError
+from datasets import conllu_file, tagged_sentences
 
 pytestmark = pytest.mark.slow
 
 
-LEXICON = {"DET": ["the", "a"], "NOUN": ["cat", "dog", "mat", "park"], "VERB": ["sat", "ran", "saw"],
-           "ADP": ["on", "in"], "ADJ": ["big", "red"]}
-
-
-TEMPLATES = [["DET", "NOUN", "VERB"], ["DET", "ADJ", "NOUN", "VERB", "ADP", "DET", "NOUN"], ["NOUN", "VERB"]]
-
-
-def tagged_sentences(n: int, seed: int) -> list[tuple[list[str], list[str]]]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        tags = rng.choice(TEMPLATES) + ["PUNCT"]
-        out.append(([rng.choice(LEXICON[t]) if t != "PUNCT" else "." for t in tags], tags))
-    return out
-
-
-def conllu_file(path, n: int = 40, seed: int = 0):
-    """A treebank file: comments, and in every fifth sentence a multiword token and an empty node."""
-    lines = []
-    for k, (words, tags) in enumerate(tagged_sentences(n, seed)):
-        lines += [f"# sent_id = {k + 1}", f"# text = {' '.join(words)}"]
-        for i, (w, t) in enumerate(zip(words, tags), 1):
-            if k % 5 == 0 and i == 1:
-                lines.append(f"1-2\t{w}{words[1]}\t_\t_\t_\t_\t_\t_\t_\t_")
-            lines.append(f"{i}\t{w}\t{w}\t{t}\t{t.lower()}\t_\t{max(i - 1, 0)}\tdep\t_\t_")
-            if k % 5 == 0 and i == 1:
-                lines.append("1.1\tghost\t_\t_\t_\t_\t_\t_\t_\t_")
-        lines.append("")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def test_conllu_reader_skips_comments_multiword_tokens_and_empty_nodes(tmp_path):

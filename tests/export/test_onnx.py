@@ -3,9 +3,6 @@
 float32 to 1e-5), at several batch sizes and lengths (mixed, zero-length, longer than anything
 seen while exporting), with the state carried in and out; the step export generates what rnnkit
 generates; files pass onnx.checker and carry their metadata; the writer leaves nothing behind on a full disk."""
-import errno
-import os
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -14,12 +11,11 @@ import pytest
 import torch
 
 import rnnkit as rk
-import rnnkit.runtime.checkpoint as ck
 from cases import ALL, build, inputs
-from rnnkit.errors import DiskFull
 from rnnkit.export import export_sequence, export_step
 from rnnkit.models import LanguageModel, RecurrentConfig, SequenceModel
 from rnnkit.state import leaves
+from faults import unchanged_after_a_full_disk
 
 pytestmark = pytest.mark.slow
 
@@ -134,21 +130,6 @@ def test_export_refuses_a_training_model(tmp_path):
 # ------------------------------------------------------------------------------ a full disk
 
 
-def enospc(f, data):
-    f.write(data[: len(data) // 3])
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
-def unchanged_after_a_full_disk(path: Path, write, monkeypatch) -> DiskFull:
-    """Run ``write`` with the disk full: it raises DiskFull naming ``path``; ``path`` and its folder are as before."""
-    before = {p.name: p.read_bytes() for p in path.parent.iterdir() if p.is_file()}
-    with monkeypatch.context() as m:
-        m.setattr(ck, "_write", enospc)
-        with pytest.raises(DiskFull) as caught:
-            write()
-    assert {p.name: p.read_bytes() for p in path.parent.iterdir() if p.is_file()} == before
-    assert f"out of disk space writing {path} (needed " in str(caught.value)
-    return caught.value
 
 
 def test_onnx_writer(tmp_path, monkeypatch):

@@ -17,11 +17,11 @@ import rnnkit.runtime.checkpoint as ck
 from datasets import text_file
 from rnnkit.cli import main
 from rnnkit.errors import DiskFull
-from rnnkit.models import RecurrentConfig
-from rnnkit.runs import open_run, write_config
+from rnnkit.runs import open_run
 from rnnkit.runtime.checkpoint import load_checkpoint, load_model, run_lock, save_model
-from rnnkit.runtime.train import SimulatedCrash, TrainConfig, Trainer
-from rnnkit.tasks import TASKS
+from rnnkit.runtime.train import TrainConfig
+from faults import unchanged_after_a_full_disk
+from fitting import fit_run, make_task
 
 pytestmark = pytest.mark.slow
 
@@ -128,23 +128,6 @@ def test_training_into_a_small_filesystem_until_it_fills(small_disk, monkeypatch
 # ------------------------------------------------------------------------------ every other writer
 
 
-def enospc(f, data):
-    f.write(data[: len(data) // 3])
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
-def unchanged_after_a_full_disk(path: Path, write, monkeypatch) -> DiskFull:
-    """Run ``write`` with the disk full: it raises DiskFull naming ``path``; ``path`` and its folder are as before."""
-    before = {p.name: p.read_bytes() for p in path.parent.iterdir() if p.is_file()}
-    with monkeypatch.context() as m:
-        m.setattr(ck, "_write", enospc)
-        with pytest.raises(DiskFull) as caught:
-            write()
-    assert {p.name: p.read_bytes() for p in path.parent.iterdir() if p.is_file()} == before
-    assert f"out of disk space writing {path} (needed " in str(caught.value)
-    return caught.value
-
-
 def test_json_png_and_model_writers(tmp_path, monkeypatch):
     from rnnkit.tools.figures import attention_figure
 
@@ -161,32 +144,12 @@ def test_json_png_and_model_writers(tmp_path, monkeypatch):
     unchanged_after_a_full_disk(weights, lambda: ck.save_model(weights, torch.nn.Linear(30, 20)), monkeypatch)
 
 
-def _task(tmp_path, name, data=None, model=None, **task_kw):
-    cls = TASKS[name]
-    model_cfg = RecurrentConfig(**{**cls.model_defaults, **(model or {})})
-    return cls.prepare(cls.Config(**task_kw), model_cfg, data, seed=3)
-
-
-def _fit(task, run_dir, cfg, crash_after=None, resume=False):
-    torch.manual_seed(123)  # initial weights
-    model = task.build_model()
-    run_dir.mkdir(exist_ok=True)
-    write_config(run_dir, task, cfg)
-    trainer = Trainer(task, model, cfg, run_dir)
-    if resume:
-        assert trainer.resume()
-    try:
-        trainer.fit(crash_after=crash_after)
-    except SimulatedCrash:
-        pass
-    return model
-
 
 def test_checkpoint_round_trip_and_run_folder_rebuilds_alone(tmp_path):
     from safetensors.torch import load_file
-    task = _task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
+    task = make_task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
     run = tmp_path / "r"
-    model = _fit(task, run, TrainConfig(steps=4, eval_every=2))
+    model = fit_run(task, run, TrainConfig(steps=4, eval_every=2))
     model_t, opt_t, trainer = load_checkpoint(run)                 # the latest step, for resuming
     assert trainer["step"] == 4 and any(k.startswith("opt.") for k in opt_t)
     assert all(torch.equal(model_t[k], v) for k, v in model.state_dict().items())
@@ -199,9 +162,9 @@ def test_checkpoint_round_trip_and_run_folder_rebuilds_alone(tmp_path):
 
 
 def test_checkpoint_swap_keeps_the_old_one_when_a_write_dies(tmp_path, monkeypatch):
-    task = _task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
+    task = make_task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
     run = tmp_path / "r"
-    _fit(task, run, TrainConfig(steps=2, eval_every=2))
+    fit_run(task, run, TrainConfig(steps=2, eval_every=2))
     import rnnkit.runtime.checkpoint as ck
 
     def boom(*a, **k):

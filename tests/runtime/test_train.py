@@ -16,33 +16,10 @@ from safetensors.torch import load_file
 
 from datasets import sentiment_csv, series_csv, text_file, ts_folder
 from rnnkit.cli import main
-from rnnkit.models import RecurrentConfig
-from rnnkit.runs import write_config
-from rnnkit.runtime.train import SimulatedCrash, TrainConfig, Trainer
-from rnnkit.tasks import TASKS
+from rnnkit.runtime.train import TrainConfig, Trainer
+from fitting import fit_run, make_task
 
 pytestmark = pytest.mark.slow
-
-
-def _task(tmp_path, name, data=None, model=None, **task_kw):
-    cls = TASKS[name]
-    model_cfg = RecurrentConfig(**{**cls.model_defaults, **(model or {})})
-    return cls.prepare(cls.Config(**task_kw), model_cfg, data, seed=3)
-
-
-def _fit(task, run_dir, cfg, crash_after=None, resume=False):
-    torch.manual_seed(123)  # initial weights
-    model = task.build_model()
-    run_dir.mkdir(exist_ok=True)
-    write_config(run_dir, task, cfg)
-    trainer = Trainer(task, model, cfg, run_dir)
-    if resume:
-        assert trainer.resume()
-    try:
-        trainer.fit(crash_after=crash_after)
-    except SimulatedCrash:
-        pass
-    return model
 
 
 @pytest.mark.parametrize("name,kw,optimizer", [
@@ -52,13 +29,13 @@ def _fit(task, run_dir, cfg, crash_after=None, resume=False):
 ])
 def test_killed_run_resumes_to_the_same_weights_bit_for_bit(tmp_path, name, kw, optimizer):
     data = text_file(tmp_path / "t.txt") if name == "charlm" else sentiment_csv(tmp_path / "s.csv")
-    task = _task(tmp_path, name, str(data), **kw)
+    task = make_task(tmp_path, name, str(data), **kw)
     cfg = TrainConfig(steps=14, batch_size=8, eval_every=4, schedule="cosine", optimizer=optimizer, weight_decay=0.01,
                       momentum=0.5 if optimizer == "rmsprop" else 0.0, rmsprop_alpha=0.9)
-    whole = _fit(task, tmp_path / "whole", cfg)
-    _fit(task, tmp_path / "killed", cfg, crash_after=10)          # last checkpoint at step 8
+    whole = fit_run(task, tmp_path / "whole", cfg)
+    fit_run(task, tmp_path / "killed", cfg, crash_after=10)          # last checkpoint at step 8
     assert json.loads((tmp_path / "killed" / "checkpoint" / "trainer.json").read_text())["step"] == 8
-    resumed = _fit(task, tmp_path / "killed", cfg, resume=True)
+    resumed = fit_run(task, tmp_path / "killed", cfg, resume=True)
     for (n1, p1), (n2, p2) in zip(whole.state_dict().items(), resumed.state_dict().items()):
         assert n1 == n2 and torch.equal(p1, p2), n1
     a = (tmp_path / "whole" / "metrics.csv").read_text()
@@ -68,14 +45,14 @@ def test_killed_run_resumes_to_the_same_weights_bit_for_bit(tmp_path, name, kw, 
 
 
 def test_time_budget_stops_and_still_validates(tmp_path):
-    task = _task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
+    task = make_task(tmp_path, "reber", model={"hidden_size": 8}, valid_strings=20, samples=5)
     trainer = Trainer(task, task.build_model(), TrainConfig(steps=10**6, eval_every=10**5, max_time=1.0), tmp_path)
     metrics = trainer.fit()
     assert 0 < trainer.step < 10**6 and "solved" in metrics
 
 
 def test_reber_lstm_learns_next_symbols(tmp_path):
-    task = _task(tmp_path, "reber", embedded=False, valid_strings=200, samples=50)
+    task = make_task(tmp_path, "reber", embedded=False, valid_strings=200, samples=50)
     cfg = TrainConfig(steps=300, batch_size=32, lr=1e-2, eval_every=300, clip_norm=5.0)
     model = task.build_model()
     metrics = Trainer(task, model, cfg, tmp_path).fit()
@@ -83,7 +60,7 @@ def test_reber_lstm_learns_next_symbols(tmp_path):
 
 
 def test_sort_with_attention_learns_short_sequences(tmp_path):
-    task = _task(tmp_path, "seq2seq", model={"hidden_size": 64}, sort_min_len=2, sort_max_len=4, sort_symbols=5,
+    task = make_task(tmp_path, "seq2seq", model={"hidden_size": 64}, sort_min_len=2, sort_max_len=4, sort_symbols=5,
                  valid_size=200)
     metrics = Trainer(task, task.build_model(), TrainConfig(steps=250, batch_size=64, lr=5e-3, eval_every=250),
                       tmp_path).fit()
@@ -92,14 +69,14 @@ def test_sort_with_attention_learns_short_sequences(tmp_path):
 
 def test_classification_beats_chance(tmp_path):
     folder = ts_folder(tmp_path / "Toy", train=80, test=60)
-    task = _task(tmp_path, "classify", str(folder), model={"hidden_size": 16})
+    task = make_task(tmp_path, "classify", str(folder), model={"hidden_size": 16})
     metrics = Trainer(task, task.build_model(), TrainConfig(steps=60, batch_size=16, lr=1e-2, eval_every=60),
                       tmp_path).fit()
     assert metrics["accuracy"] > 0.85, metrics
 
 
 def test_forecast_beats_the_naive_last_value(tmp_path):
-    task = _task(tmp_path, "forecast", str(series_csv(tmp_path / "f.csv")), model={"hidden_size": 32}, window=12)
+    task = make_task(tmp_path, "forecast", str(series_csv(tmp_path / "f.csv")), model={"hidden_size": 32}, window=12)
     metrics = Trainer(task, task.build_model(), TrainConfig(steps=200, batch_size=32, lr=1e-2, eval_every=200),
                       tmp_path).fit()
     assert metrics["mae"] < 0.7 * metrics["naive_mae"], metrics
@@ -108,7 +85,7 @@ def test_forecast_beats_the_naive_last_value(tmp_path):
 def test_a_tie_on_the_primary_metric_keeps_the_later_checkpoint(tmp_path):
     """Small validation sets score many checkpoints alike on accuracy: the tie goes to the later, better trained."""
     from safetensors.torch import load_file
-    task = _task(tmp_path, "classify", str(sentiment_csv(tmp_path / "s.csv")), model={"hidden_size": 8},
+    task = make_task(tmp_path, "classify", str(sentiment_csv(tmp_path / "s.csv")), model={"hidden_size": 8},
                  valid_fraction=0.1)                                 # a held-out share to choose on
     scores = iter([(0.5, 0.9), (1.0, 0.6), (1.0, 0.3), (1.0, 0.4), (0.9, 0.1)])   # (accuracy, loss) per validation
     seen = []
@@ -118,14 +95,14 @@ def test_a_tie_on_the_primary_metric_keeps_the_later_checkpoint(tmp_path):
         accuracy, loss = next(scores)
         return {"accuracy": accuracy, "loss": loss}
     task.evaluate = evaluate
-    _fit(task, tmp_path / "run", TrainConfig(steps=10, batch_size=8, eval_every=2))
+    fit_run(task, tmp_path / "run", TrainConfig(steps=10, batch_size=8, eval_every=2))
     best = load_file(str(tmp_path / "run" / "model.safetensors"))
     assert len(seen) == 5
     assert not torch.equal(seen[3]["head.weight"], seen[2]["head.weight"])
     assert all(torch.equal(best[k], v) for k, v in seen[3].items())      # the last of the three at accuracy 1.0
     scores = iter([(0.5, 0.9), (1.0, 0.6), (1.0, 0.3), (1.0, 0.4), (1.0, 0.1)])   # ties do not reset patience
     seen.clear()
-    _fit(task, tmp_path / "patient", TrainConfig(steps=10, batch_size=8, eval_every=2, patience=2))
+    fit_run(task, tmp_path / "patient", TrainConfig(steps=10, batch_size=8, eval_every=2, patience=2))
     assert len(seen) == 4                                                # stopped after two validations without gain
 
 

@@ -1,7 +1,6 @@
 """rnnkit.tasks.tag: padding never counts in the loss or the scores, and a tiny run through the command line
 (train, predict, eval, the test file)."""
 import json
-import random
 
 import pytest
 import torch
@@ -10,37 +9,10 @@ from rnnkit.cli import main
 from rnnkit.data.padding import pad_sequences
 from rnnkit.models import RecurrentConfig
 from rnnkit.tasks.tag import PAD_TAG, UNSEEN_TAG, Tag, TagConfig, tag_loss
+from datasets import conllu_file
 
 pytestmark = pytest.mark.slow
 
-LEXICON = {"DET": ["the", "a"], "NOUN": ["cat", "dog", "mat", "park"], "VERB": ["sat", "ran", "saw"],
-           "ADP": ["on", "in"], "ADJ": ["big", "red"]}
-TEMPLATES = [["DET", "NOUN", "VERB"], ["DET", "ADJ", "NOUN", "VERB", "ADP", "DET", "NOUN"], ["NOUN", "VERB"]]
-
-
-def tagged_sentences(n: int, seed: int) -> list[tuple[list[str], list[str]]]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        tags = rng.choice(TEMPLATES) + ["PUNCT"]
-        out.append(([rng.choice(LEXICON[t]) if t != "PUNCT" else "." for t in tags], tags))
-    return out
-
-
-def conllu_file(path, n: int = 40, seed: int = 0):
-    """A treebank file: comments, and in every fifth sentence a multiword token and an empty node."""
-    lines = []
-    for k, (words, tags) in enumerate(tagged_sentences(n, seed)):
-        lines += [f"# sent_id = {k + 1}", f"# text = {' '.join(words)}"]
-        for i, (w, t) in enumerate(zip(words, tags), 1):
-            if k % 5 == 0 and i == 1:
-                lines.append(f"1-2\t{w}{words[1]}\t_\t_\t_\t_\t_\t_\t_\t_")
-            lines.append(f"{i}\t{w}\t{w}\t{t}\t{t.lower()}\t_\t{max(i - 1, 0)}\tdep\t_\t_")
-            if k % 5 == 0 and i == 1:
-                lines.append("1.1\tghost\t_\t_\t_\t_\t_\t_\t_\t_")
-        lines.append("")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def tiny_task(tmp_path, **cfg) -> Tag:
