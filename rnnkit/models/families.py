@@ -30,15 +30,22 @@ def register_series_family(name: str, family: SeriesFamily) -> SeriesFamily:
     return family
 
 
-# text families: ``builder(rnn, vocab_size=, embed_size=, output_size=, readout=)`` builds one (the recurrent model
-# itself, ``rnn``, is not one: it is SequenceModel)
-TEXT_FAMILIES: dict[str, Callable[..., nn.Module]] = {}
+@dataclass(frozen=True)
+class TextFamily:
+    """``model(rnn, vocab_size=, embed_size=, output_size=, readout=)`` builds it; ``step_cost`` is what one token
+    step of its forward and backward costs relative to the recurrent text model's (the text budget's unit)."""
+    model: Callable[..., nn.Module]
+    step_cost: float = 1.0
 
 
-def register_text_family(name: str, builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    """Make ``--model name`` build ``builder`` for text data."""
-    TEXT_FAMILIES[name] = builder
-    return builder
+# the text families beside the recurrent model itself (``rnn``, SequenceModel, which is not one)
+TEXT_FAMILIES: dict[str, TextFamily] = {}
+
+
+def register_text_family(name: str, family: TextFamily) -> TextFamily:
+    """Make ``--model name`` build ``family`` for text data."""
+    TEXT_FAMILIES[name] = family
+    return family
 
 
 class ModelChoices:

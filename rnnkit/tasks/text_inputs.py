@@ -20,7 +20,7 @@ from ..data.text import read_labelled
 from ..data.vocab import PAD, UNK, Vocab
 from ..errors import UserError
 from ..models import LSTMCNN, RecurrentConfig, SequenceModel
-from ..models.families import SERIES_FAMILIES, TEXT_FAMILIES, register_text_family
+from ..models.families import SERIES_FAMILIES, TEXT_FAMILIES, TextFamily, register_text_family
 from ..data.windows import window_length
 from .base import affordable_updates
 from .lm_transfer import copy_language_model_, fine_tuning_groups, language_model
@@ -29,7 +29,16 @@ TEXT_EPOCHS = 3                  # passes over a text set's training examples
 TEXT_STEP_BUDGET = 8_000_000     # token steps a run may cost: about 10 minutes of the default text model on 2 cores
 
 
-register_text_family("lstm-cnn", LSTMCNN)
+# forward and backward of a batch of 32 texts of 875 characters, one core, against the bidirectional LSTM 128 alone:
+# 1.95 (1.58 for 30 words of a 20,000-word vocabulary, whose embedding gradient both share)
+LSTM_CNN_STEP_COST = 1.9
+register_text_family("lstm-cnn", TextFamily(LSTMCNN, LSTM_CNN_STEP_COST))
+
+
+def step_cost(cfg) -> float:
+    """What a token step of ``--model`` costs in the text budget's unit (the recurrent model's step)."""
+    family = TEXT_FAMILIES.get(cfg.model)
+    return family.step_cost if family is not None else 1.0
 
 
 def tokenize(text: str, cfg) -> list[str]:
@@ -94,7 +103,7 @@ class TextInputs:
         if cfg.window == "off":
             return {"window": 0}
         if cfg.window == "auto":
-            return {"window": window_length([len(t) for t in x], TEXT_STEP_BUDGET, TEXT_EPOCHS)}
+            return {"window": window_length([len(t) for t in x], TEXT_STEP_BUDGET / step_cost(cfg), TEXT_EPOCHS)}
         if not cfg.window.isdigit() or int(cfg.window) < 1:
             raise UserError(f"expected --window as auto, off or a number of tokens of at least 1; received "
                             f"{cfg.window!r}")
@@ -111,7 +120,7 @@ class TextInputs:
     def model(cfg, model_cfg: RecurrentConfig, meta: dict, output_size: int) -> nn.Module:
         family = TEXT_FAMILIES.get(cfg.model)
         if family is not None:
-            return family(model_cfg, vocab_size=len(meta["vocab"]), embed_size=cfg.embed_size,
+            return family.model(model_cfg, vocab_size=len(meta["vocab"]), embed_size=cfg.embed_size,
                           output_size=output_size, readout=cfg.readout)
         return SequenceModel(model_cfg, vocab_size=len(meta["vocab"]), embed_size=cfg.embed_size,
                              output_size=output_size, readout=cfg.readout)
@@ -120,10 +129,11 @@ class TextInputs:
     def recipe(cfg, meta: dict, lengths: list[int], batch_size: int | None, seed: int) -> dict:
         """A bidirectional LSTM (one way when it starts from a language model) with dropout 0.5 before the head and
         embedding dropout 0.1, Adam at 2e-3 in batches of 32 with a cosine decay over ``TEXT_EPOCHS`` passes, at
-        most ``TEXT_STEP_BUDGET`` token steps; about 8 validations a run."""
+        most ``TEXT_STEP_BUDGET`` token steps (each counted at ``step_cost``: an LSTM-CNN step costs 1.9 of the LSTM's);
+        about 8 validations a run."""
         batch = batch_size or min(32, len(lengths))
         lengths = [min(n, meta.get("window") or n) for n in lengths]      # what an update reads of each text
-        updates = affordable_updates(lengths, batch, 1.0, TEXT_STEP_BUDGET, seed, cfg.batches != "random")
+        updates = affordable_updates(lengths, batch, step_cost(cfg), TEXT_STEP_BUDGET, seed, cfg.batches != "random")
         steps = max(1, min(TEXT_EPOCHS * math.ceil(len(lengths) / batch), updates))
         text = {"dropout": 0.5, "embed_dropout": 0.1, "steps": steps, "batch_size": batch, "lr": 2e-3,
                 "schedule": "cosine", "eval_every": max(1, steps // 8)}
