@@ -195,3 +195,35 @@ def test_a_series_model_family_from_outside_the_package_trains_from_the_command_
             check_config(ClassifyConfig(model="no-such-family"))
     finally:
         del SERIES_FAMILIES["lstm-mean-plugin"]
+
+
+def test_a_text_model_family_from_outside_the_package_trains_from_the_command_line(tmp_path):
+    from datasets import sentiment_csv
+    from rnnkit.models import SequenceModel
+    from rnnkit.models.families import TEXT_FAMILIES, TextFamily, register_text_family
+
+    class MeanOfEmbeddings(SequenceModel):
+        """The recurrent model's summary joined with the mean of the token embeddings."""
+
+        def __init__(self, rnn, *, vocab_size, embed_size, output_size, readout):
+            super().__init__(rnn, vocab_size=vocab_size, embed_size=embed_size, output_size=output_size,
+                             readout=readout)
+            self.head = nn.Linear(self.runner.output_size + embed_size, output_size)
+
+        def forward(self, x, lengths=None, state=None):
+            h = self.features(x)
+            live = (torch.arange(x.shape[1])[None] < torch.as_tensor(lengths)[:, None]).unsqueeze(-1).to(h.dtype)
+            mean = (h * live).sum(1) / live.sum(1).clamp(min=1)
+            return self.head(torch.cat([self.read(h, lengths, state), mean], -1)), None
+
+    register_text_family("mean-plugin", TextFamily(MeanOfEmbeddings, step_cost=1.2))
+    try:
+        run = tmp_path / "run"
+        assert main(["train", "classify", "--data", str(sentiment_csv(tmp_path / "s.csv")), "--run", str(run),
+                     "--model", "mean-plugin", "--max-steps", "3"]) == 0
+        config = json.loads((run / "config.json").read_text())
+        assert config["task_config"]["model"] == "mean-plugin"
+        assert main(["eval", str(run)]) == 0
+        assert main(["predict", str(run), "great lovely film"]) == 0
+    finally:
+        del TEXT_FAMILIES["mean-plugin"]
