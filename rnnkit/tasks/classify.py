@@ -59,7 +59,7 @@ class ClassifyConfig:
                         "lstm-fcn (FCN, Karim et al. 2017), lstm-inception (InceptionTime's network, Ismail Fawaz et "
                         "al. 2020); for text, convolutions of widths 3, 5 and 7 over the embeddings beside it: "
                         "lstm-cnn (Kim 2014; Zhang et al. 2015); or a registered family; auto: lstm-fcn for series, "
-                        "rnn for text", "auto",
+                        "lstm-cnn for text read as characters, rnn for words", "auto",
                         choices=ModelChoices())
     normalize: str = option("series: z-normalise each dimension with the training set's mean and sd (dataset), "
                             "each series by its own (series), or not at all (none); auto: series when the training "

@@ -67,12 +67,14 @@ class TextInputs:
 
     @staticmethod
     def resolve(cfg, model_cfg: RecurrentConfig, raw_x: list[str], path: Path):
-        """(config, model config) with the choices auto leaves to texts made (the recurrent model, the maximum over
-        the steps), or a language model's cell and sizes with ``--init-from``."""
+        """(config, model config) with the choices auto leaves to texts made (the maximum over the steps; the
+        recurrent model for words, LSTM-CNN for characters, whose convolutions read the character n-grams that
+        carry a text's class: RESULTS.md section 11), or a language model's cell and sizes with ``--init-from``."""
         if cfg.model in SERIES_FAMILIES or cfg.normalize in ("series", "none"):
             raise UserError(f"--model {cfg.model if cfg.model in SERIES_FAMILIES else 'lstm-fcn'} and --normalize "
                             f"are for series data; {path} holds texts")
-        auto = {"model": "rnn", "readout": "max", "batches": "length"}
+        chars = cfg.tokens == "char" and not cfg.init_from           # a language model's start is recurrent only
+        auto = {"model": "lstm-cnn" if chars else "rnn", "readout": "max", "batches": "length"}
         cfg = replace(cfg, **{k: v for k, v in auto.items() if getattr(cfg, k) == "auto"})
         if cfg.init_from:
             if getattr(cfg, "ensemble", 1) > 1:
