@@ -71,3 +71,15 @@ def test_the_text_family_refuses_series(tmp_path, capsys):
     code = main(["train", "classify", "--data", str(folder), "--run", str(tmp_path / "run"), "--model", "lstm-cnn"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "lstm-cnn is for text data" in err[0]
+
+
+def test_export_refuses_it_in_one_line(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "classify", "--data", str(write_texts(tmp_path / "t.jsonl")), "--tokens", "char",
+                 "--run", str(run), "--max-steps", "2", "--eval-every", "2"]) == 0      # characters: LSTM-CNN
+    capsys.readouterr()
+    for what in ("sequence", "step"):
+        assert main(["export", str(run), "--what", what, "--out", str(tmp_path / f"{what}.onnx")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "convolutional branch over the whole sequence (LSTM-CNN)" in err[0]
+        assert not (tmp_path / f"{what}.onnx").exists()
