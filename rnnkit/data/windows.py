@@ -12,6 +12,9 @@ log-probabilities).
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+from itertools import accumulate
+
 import torch
 from torch import Tensor
 
@@ -35,10 +38,17 @@ def window_length(lengths: list[int], budget: float, passes: int, minimum: int =
     if passes * total <= budget:
         return 0
     per_pass = budget / passes
-    lo, hi = 1, max(lengths)                     # sum(min(l, W)) grows with W: the largest W that fits
+    ordered = sorted(lengths)
+    prefix = list(accumulate(ordered, initial=0))                 # prefix[k]: the k shortest lengths' sum
+
+    def read(W: int) -> int:                                      # sum(min(l, W)) over the examples
+        k = bisect_right(ordered, W)
+        return prefix[k] + W * (len(ordered) - k)
+
+    lo, hi = 1, ordered[-1]                      # read(W) grows with W: the largest W that fits
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if sum(min(l, mid) for l in lengths) <= per_pass:
+        if read(mid) <= per_pass:
             lo = mid
         else:
             hi = mid - 1
