@@ -96,3 +96,23 @@ def inputs(cell, B: int, T: int, *, generator_seed: int = 0) -> torch.Tensor:
     if getattr(cell, "takes_tokens", False):
         return torch.randint(0, cell.num_embeddings, (B, T), generator=g)
     return torch.randn(B, T, cell.input_size, generator=g, dtype=torch.float64)
+
+
+# torch.nn recurrent layers rnnkit copies weights to and from: (torch.nn class name, its keyword arguments)
+TORCH_NN_CONFIGS = [
+    ("LSTM", dict()),
+    ("LSTM", dict(proj_size=3)),
+    ("GRU", dict()),
+    ("RNN", dict(nonlinearity="tanh")),
+    ("RNN", dict(nonlinearity="relu")),
+]
+
+
+def perturbed(cell, scale=1.0):
+    """``cell`` with seeded noise of ``scale`` added to every parameter (an EUNN's angles far from its near-identity
+    start)."""
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.add_(scale * torch.randn_like(p))
+    return cell

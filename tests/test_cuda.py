@@ -6,6 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from cases import perturbed
 import rnnkit as rk
 from datasets import text_file
 from rnnkit.cli import main
@@ -44,17 +45,9 @@ def test_cuda_mixed_precision_training_steps(tmp_path, precision):
     assert all(t.dtype == torch.float32 and bool(torch.isfinite(t).all()) for t in checkpoint(run).values())
 
 
-def _perturbed(cell, scale=1.0):
-    torch.manual_seed(3)
-    with torch.no_grad():
-        for p in cell.parameters():
-            p.add_(scale * torch.randn_like(p))              # angles far from the near-identity start
-    return cell
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_eunn_on_cuda_equals_the_cpu():
-    cell = _perturbed(rk.EUNNCell(3, 8, capacity=4)).double()
+    cell = perturbed(rk.EUNNCell(3, 8, capacity=4)).double()
     x, lengths = torch.randn(4, 9, 3, dtype=torch.float64), torch.tensor([9, 4, 0, 7])
     y, h = rk.unroll(cell, x, lengths=lengths, reverse=True)
     gpu = cell.cuda()

@@ -3,23 +3,16 @@ the compiled operator's backward pass passes gradcheck; the CLI trains it; bad l
 import pytest
 import torch
 
+from cases import perturbed
 import naive
 import rnnkit as rk
 from rnnkit.cells.eunn import pairings
 
 
-def _perturbed(cell, scale=1.0):
-    torch.manual_seed(3)
-    with torch.no_grad():
-        for p in cell.parameters():
-            p.add_(scale * torch.randn_like(p))              # angles far from the near-identity start
-    return cell
-
-
 @pytest.mark.parametrize("kw,N", [(dict(capacity=1), 6), (dict(capacity=4), 7), (dict(capacity=9), 9),
                                   (dict(fft=True), 16), (dict(fft=True), 2)])
 def test_recurrent_matrix_is_unitary_and_equals_the_naive_product(kw, N):
-    cell = _perturbed(rk.EUNNCell(3, N, **kw))
+    cell = perturbed(rk.EUNNCell(3, N, **kw))
     W = cell.recurrent_matrix()                                       # complex64 (N, N)
     h = torch.randn(5, N, dtype=torch.complex64)
     torch.testing.assert_close(torch.linalg.vector_norm(h @ W.T, dim=-1), torch.linalg.vector_norm(h, dim=-1),
@@ -39,7 +32,7 @@ def test_layouts_rotate_disjoint_pairs():
 def test_state_norm_is_kept_over_a_thousand_steps_when_modrelu_is_the_identity():
     """With zero input and zero modReLU bias the step is h -> W h: the norm of h stays put (unitary),
     where an orthogonally initialised tanh Elman network's state shrinks."""
-    cell = _perturbed(rk.EUNNCell(2, 16, capacity=4), 0.5)
+    cell = perturbed(rk.EUNNCell(2, 16, capacity=4), 0.5)
     with torch.no_grad():
         cell.bias.zero_()
     h0 = torch.randn(3, 32)
@@ -50,7 +43,7 @@ def test_state_norm_is_kept_over_a_thousand_steps_when_modrelu_is_the_identity()
 def test_gradcheck_of_the_compiled_operator():
     torch.manual_seed(0)
     B, T, N, L = 3, 5, 5, 3
-    cell = _perturbed(rk.EUNNCell(2, N, capacity=L)).double()
+    cell = perturbed(rk.EUNNCell(2, N, capacity=L)).double()
     v, w, d = (c.detach() for c in cell.rotations())
     args = [torch.randn(B, T, 2 * N, dtype=torch.float64), torch.randn(B, 2 * N, dtype=torch.float64),
             v, w, d, cell.bias.detach().clone()]

@@ -5,15 +5,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from cases import TORCH_NN_CONFIGS
 import rnnkit as rk
 
-CONFIGS = [
-    ("LSTM", dict()),
-    ("LSTM", dict(proj_size=3)),
-    ("GRU", dict()),
-    ("RNN", dict(nonlinearity="tanh")),
-    ("RNN", dict(nonlinearity="relu")),
-]
 
 
 def _torch_final(kind, hn, L, dirs):
@@ -53,7 +47,7 @@ def _grad_pairs(ours, theirs, kind):
 
 
 @pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (2, False), (2, True), (3, True)])
-@pytest.mark.parametrize("kind,kw", CONFIGS, ids=lambda v: str(v))
+@pytest.mark.parametrize("kind,kw", TORCH_NN_CONFIGS, ids=lambda v: str(v))
 @pytest.mark.parametrize("variable", [False, True], ids=["full", "packed"])
 def test_parity_with_torch_nn(kind, kw, num_layers, bidirectional, variable):
     torch.manual_seed(0)

@@ -3,19 +3,13 @@ import pytest
 import torch
 from torch import nn
 
+from cases import TORCH_NN_CONFIGS
 import rnnkit as rk
 
 
-CONFIGS = [
-    ("LSTM", dict()),
-    ("LSTM", dict(proj_size=3)),
-    ("GRU", dict()),
-    ("RNN", dict(nonlinearity="tanh")),
-    ("RNN", dict(nonlinearity="relu")),
-]
 
 
-@pytest.mark.parametrize("kind,kw", CONFIGS, ids=lambda v: str(v))
+@pytest.mark.parametrize("kind,kw", TORCH_NN_CONFIGS, ids=lambda v: str(v))
 def test_round_trip_to_torch_and_back(kind, kw):
     torch.manual_seed(1)
     original = getattr(nn, kind)(3, 6, num_layers=2, bidirectional=True, batch_first=True, **kw)
