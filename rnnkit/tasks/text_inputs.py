@@ -18,10 +18,10 @@ from torch import Tensor, nn
 
 from ..data.text import read_labelled
 from ..data.vocab import PAD, UNK, Vocab
+from ..data.windows import window_length
 from ..errors import UserError
 from ..models import LSTMCNN, RecurrentConfig, SequenceModel
 from ..models.families import SERIES_FAMILIES, TEXT_FAMILIES, TextFamily, register_text_family
-from ..data.windows import window_length
 from .base import affordable_updates
 from .lm_transfer import copy_language_model_, fine_tuning_groups, language_model
 
@@ -121,11 +121,9 @@ class TextInputs:
     @staticmethod
     def model(cfg, model_cfg: RecurrentConfig, meta: dict, output_size: int) -> nn.Module:
         family = TEXT_FAMILIES.get(cfg.model)
-        if family is not None:
-            return family.model(model_cfg, vocab_size=len(meta["vocab"]), embed_size=cfg.embed_size,
-                          output_size=output_size, readout=cfg.readout)
-        return SequenceModel(model_cfg, vocab_size=len(meta["vocab"]), embed_size=cfg.embed_size,
-                             output_size=output_size, readout=cfg.readout)
+        build = family.model if family is not None else SequenceModel
+        return build(model_cfg, vocab_size=len(meta["vocab"]), embed_size=cfg.embed_size, output_size=output_size,
+                     readout=cfg.readout)
 
     @staticmethod
     def recipe(cfg, meta: dict, lengths: list[int], batch_size: int | None, seed: int) -> dict:
